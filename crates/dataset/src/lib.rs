@@ -1,0 +1,1 @@
+//! Checks fine-tuning training files before anything is uploaded.
