@@ -1,1 +1,142 @@
 //! An OpenAI-compatible fine-tuning API served on 127.0.0.1.
+//!
+//! The emulator follows OpenAI's OpenAPI spec for the Files, Uploads and fine-tuning jobs
+//! APIs (plus a canned `POST /chat/completions`), under `/v1` and, Azure-style, under
+//! `/openai` (with `api-version` and `api-key`). Jobs progress with time: their status,
+//! events, checkpoints and results are computed from elapsed time at each read. Faults can be
+//! injected per request with a seeded random generator (see [`FaultOptions`]).
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let emu = fine_tune_emulator::Emulator::start(Default::default()).await?;
+//! println!("{} {}", emu.url(), emu.api_key());
+//! emu.close().await;
+//! # Ok(()) }
+//! ```
+
+mod chat;
+mod errors;
+mod faults;
+mod files;
+mod jobs;
+mod models;
+mod server;
+mod state;
+mod training;
+mod uploads;
+mod util;
+
+pub use faults::{FaultKind, FaultOptions};
+pub use state::EmulatorStats;
+
+use faults::FaultInjector;
+use state::{lock, AppState, Inner, Store};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Default API key.
+pub const DEFAULT_API_KEY: &str = "sk-emulator";
+/// Default organization id.
+pub const DEFAULT_ORGANIZATION: &str = "org-emulator";
+/// Default duration of a successful job, in milliseconds.
+pub const DEFAULT_JOB_DURATION_MS: u64 = 3000;
+
+/// How to start an [`Emulator`].
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorOptions {
+    /// Port on 127.0.0.1; `None` or `0`: a free port.
+    pub port: Option<u16>,
+    /// The accepted API key (default [`DEFAULT_API_KEY`]).
+    pub api_key: Option<String>,
+    /// Time from creation to success of a job (default [`DEFAULT_JOB_DURATION_MS`]):
+    /// `validating_files` 10 %, `queued` 10 %, `running` 80 %.
+    pub job_duration_ms: Option<u64>,
+    /// Organization id (default [`DEFAULT_ORGANIZATION`]), used in fine-tuned model names and
+    /// in jobs' `organization_id`.
+    pub organization: Option<String>,
+    /// Fault injection (default: none).
+    pub faults: FaultOptions,
+}
+
+/// A running emulator. Stop it with [`Emulator::close`]; dropping it also stops the server
+/// (without waiting).
+pub struct Emulator {
+    addr: SocketAddr,
+    state: AppState,
+    shutdown: watch::Sender<bool>,
+    server: tokio::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1 and spawns the server on the current tokio runtime.
+    pub async fn start(options: EmulatorOptions) -> std::io::Result<Emulator> {
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port.unwrap_or(0)))).await?;
+        let addr = listener.local_addr()?;
+        let tempdir = tempfile::Builder::new().prefix("fine-tune-emulator-").tempdir()?;
+        let state = AppState(Arc::new(Inner {
+            api_key: options.api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string()),
+            organization: options
+                .organization
+                .unwrap_or_else(|| DEFAULT_ORGANIZATION.to_string()),
+            job_duration_ms: options.job_duration_ms.unwrap_or(DEFAULT_JOB_DURATION_MS),
+            injector: Mutex::new(FaultInjector::new(options.faults.clone())),
+            faults: options.faults,
+            store: Mutex::new(Store::default()),
+            stats: Mutex::new(EmulatorStats::default()),
+            dir: tempdir.path().to_path_buf(),
+            tempdir: Mutex::new(Some(tempdir)),
+        }));
+        let (shutdown, rx) = watch::channel(false);
+        let app = server::router(state.clone());
+        let handle = tokio::spawn(server::serve(listener, app, rx));
+        Ok(Emulator {
+            addr,
+            state,
+            shutdown,
+            server: tokio::sync::Mutex::new(Some(handle)),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:PORT/v1`.
+    pub fn url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The accepted API key.
+    pub fn api_key(&self) -> String {
+        self.state.0.api_key.clone()
+    }
+
+    /// Counters for tests.
+    pub fn stats(&self) -> EmulatorStats {
+        self.state.snapshot()
+    }
+
+    /// Stops the server: closes the listener, lets open connections finish (3 s at most),
+    /// removes the emulator's temporary files. Idempotent; returns when all is stopped.
+    pub async fn close(&self) {
+        let _ = self.shutdown.send(true);
+        let mut server = self.server.lock().await;
+        if let Some(handle) = server.take() {
+            let _ = handle.await;
+            let dir = lock(&self.state.0.tempdir).take();
+            if let Some(dir) = dir {
+                let _ = dir.close();
+            }
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,192 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
+import { chatJsonl, counts, rejection, serve, tempDir, writeFile } from './helpers'
+
+let emu: Emulator
+let dir: string
+
+beforeAll(async () => {
+  emu = await startEmulator({ jobDurationMs: 300 })
+})
+afterAll(async () => {
+  await emu.close()
+})
+beforeEach(() => {
+  dir = tempDir()
+})
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function base(extra: Record<string, unknown> = {}): any {
+  return {
+    agentName: 'Writer',
+    modelKey: 'writer_v1',
+    baseModel: 'gpt-4o-mini-2024-07-18',
+    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
+    apiKey: emu.apiKey,
+    baseUrl: emu.url,
+    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
+    pollIntervalMs: 50,
+    ...extra,
+  }
+}
+
+/** Asserts the call is refused with `code` and that nothing reached the API. */
+async function refusedBeforeUpload(opts: any, code: string): Promise<any> {
+  const before = await counts(emu.url, emu.apiKey)
+  const err = await rejection(trainAndRegisterFineTunedModel(opts))
+  expect(err).toBeInstanceOf(Error)
+  expect(err.code).toBe(code)
+  expect(await counts(emu.url, emu.apiKey)).toEqual(before)
+  return err
+}
+
+test('ERR_MISSING_OPTION names every missing field', async () => {
+  const err = await refusedBeforeUpload({ agentName: 'x', modelKey: '', baseModel: null }, 'ERR_MISSING_OPTION')
+  expect(err.message).toContain('modelKey')
+  expect(err.message).toContain('baseModel')
+  expect(err.message).toContain('source')
+  expect(err.message).not.toContain('agentName')
+})
+
+test('ERR_DUPLICATE_MODEL_KEY is checked before anything is uploaded, and the registry is untouched', async () => {
+  const registry = writeFile(dir, 'fine-tuned/models.json', JSON.stringify({ writer_v1: { model: { name: 'ft:x' } } }))
+  const before = fs.readFileSync(registry, 'utf8')
+  const err = await refusedBeforeUpload(base(), 'ERR_DUPLICATE_MODEL_KEY')
+  expect(err.message).toContain('writer_v1')
+  expect(fs.readFileSync(registry, 'utf8')).toBe(before)
+})
+
+test.each(['claude-3-haiku', 'meta-llama/Llama-3-8b', 'gemini-1.5-pro'])(
+  'ERR_UNSUPPORTED_BASE_MODEL for %s',
+  async (baseModel) => {
+    await refusedBeforeUpload(base({ baseModel }), 'ERR_UNSUPPORTED_BASE_MODEL')
+  },
+)
+
+test('ft: models and snapshots are accepted as base models', async () => {
+  const model = await trainAndRegisterFineTunedModel(base({ baseModel: 'ft:gpt-4o-mini-2024-07-18:org-x:old:abc123', modelKey: 'ft_base' }))
+  expect(model.fineTunedModel).toMatch(/^ft:/)
+})
+
+test('ERR_INVALID_OPTION for a suffix that is too long or has forbidden characters', async () => {
+  const long = await refusedBeforeUpload(base({ suffix: 'x'.repeat(65) }), 'ERR_INVALID_OPTION')
+  expect(long.param).toBe('suffix')
+  await refusedBeforeUpload(base({ suffix: 'has space/slash' }), 'ERR_INVALID_OPTION')
+})
+
+test('ERR_MISSING_API_KEY without apiKey or OPENAI_API_KEY', async () => {
+  const saved = process.env.OPENAI_API_KEY
+  delete process.env.OPENAI_API_KEY
+  try {
+    await refusedBeforeUpload(base({ apiKey: undefined }), 'ERR_MISSING_API_KEY')
+  } finally {
+    if (saved !== undefined) process.env.OPENAI_API_KEY = saved
+  }
+})
+
+test('ERR_SOURCE_NOT_FOUND for a missing local file', async () => {
+  const err = await refusedBeforeUpload(base({ source: path.join(dir, 'nope.jsonl') }), 'ERR_SOURCE_NOT_FOUND')
+  expect(err.message).toContain('nope.jsonl')
+  await refusedBeforeUpload(base({ validation: path.join(dir, 'nope2.jsonl') }), 'ERR_SOURCE_NOT_FOUND')
+})
+
+test.each(['file:///etc/passwd', 'ftp://127.0.0.1/train.jsonl'])('ERR_INVALID_OPTION for a %s source', async (source) => {
+  await refusedBeforeUpload(base({ source }), 'ERR_INVALID_OPTION')
+})
+
+test('ERR_SOURCE_FETCH with the status for a non-2xx URL, and an HTML page is never uploaded', async () => {
+  const server = await serve((req, res) => {
+    if (req.url === '/missing.jsonl') {
+      res.writeHead(404, { 'content-type': 'text/plain' })
+      res.end('not found')
+    } else if (req.url === '/login') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      res.end('<!doctype html><html><body>Please sign in</body></html>')
+    } else {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      res.end('<html><body>sneaky</body></html>')
+    }
+  })
+  try {
+    const notFound = await refusedBeforeUpload(base({ source: `${server.url}/missing.jsonl` }), 'ERR_SOURCE_FETCH')
+    expect(notFound.status).toBe(404)
+    await refusedBeforeUpload(base({ source: `${server.url}/login` }), 'ERR_SOURCE_FETCH')
+    await refusedBeforeUpload(base({ source: `${server.url}/sneaky.jsonl` }), 'ERR_SOURCE_FETCH')
+  } finally {
+    await server.close()
+  }
+})
+
+test('ERR_INVALID_TRAINING_DATA with line numbers for a file that is not JSON Lines of objects', async () => {
+  const lines = chatJsonl(12).trim().split('\n')
+  lines[2] = '{"messages": [oops'
+  lines[6] = '[1, 2, 3]'
+  const source = writeFile(dir, 'bad.jsonl', lines.join('\n') + '\n')
+  const err = await refusedBeforeUpload(base({ source }), 'ERR_INVALID_TRAINING_DATA')
+  expect(err.report.valid).toBe(false)
+  const invalidJson = err.report.errors.find((e: any) => e.kind === 'invalid_json')
+  expect(invalidJson.lines).toEqual([3])
+  const dataType = err.report.errors.find((e: any) => e.kind === 'data_type')
+  expect(dataType.lines).toEqual([7])
+})
+
+test('ERR_REGISTRY_CORRUPT names the file and never overwrites it', async () => {
+  const registry = writeFile(dir, 'fine-tuned/models.json', '{"half": ')
+  const err = await refusedBeforeUpload(base(), 'ERR_REGISTRY_CORRUPT')
+  expect(err.message).toContain(registry)
+  expect(fs.readFileSync(registry, 'utf8')).toBe('{"half": ')
+})
+
+test('ERR_AUTHENTICATION with status and request id for a wrong key; the key is not in the message', async () => {
+  const err = await rejection(trainAndRegisterFineTunedModel(base({ apiKey: 'sk-wrong-key-123' })))
+  expect(err.code).toBe('ERR_AUTHENTICATION')
+  expect(err.status).toBe(401)
+  expect(err.requestId).toMatch(/^req_/)
+  expect(err.message).not.toContain('sk-wrong-key-123')
+})
+
+test('ERR_INVALID_OPTION for options of the wrong type', async () => {
+  const err = await refusedBeforeUpload(base({ pollIntervalMs: 'soon' }), 'ERR_INVALID_OPTION')
+  expect(err.param).toBe('pollIntervalMs')
+})
+
+describe('job outcomes', () => {
+  let failing: Emulator
+  let cancelling: Emulator
+  let slow: Emulator
+  beforeAll(async () => {
+    failing = await startEmulator({ jobDurationMs: 300, faults: { failJobs: true } })
+    cancelling = await startEmulator({ jobDurationMs: 5000, faults: { cancelJobsAfterMs: 200 } })
+    slow = await startEmulator({ jobDurationMs: 60000 })
+  })
+  afterAll(async () => {
+    await Promise.all([failing.close(), cancelling.close(), slow.close()])
+  })
+
+  test('ERR_JOB_FAILED carries the job id and OpenAI error; nothing is registered', async () => {
+    const opts = base({ baseUrl: failing.url, apiKey: failing.apiKey })
+    const err = await rejection(trainAndRegisterFineTunedModel(opts))
+    expect(err.code).toBe('ERR_JOB_FAILED')
+    expect(err.jobId).toMatch(/^ftjob-/)
+    expect(err.apiCode).toBeTruthy()
+    expect(fs.existsSync(opts.registryPath)).toBe(false)
+  })
+
+  test('ERR_JOB_CANCELLED when the job is cancelled elsewhere (no endless polling)', async () => {
+    const err = await rejection(trainAndRegisterFineTunedModel(base({ baseUrl: cancelling.url, apiKey: cancelling.apiKey })))
+    expect(err.code).toBe('ERR_JOB_CANCELLED')
+    expect(err.jobId).toMatch(/^ftjob-/)
+  })
+
+  test('ERR_TIMEOUT carries the job id; the job keeps running', async () => {
+    const err = await rejection(trainAndRegisterFineTunedModel(base({ baseUrl: slow.url, apiKey: slow.apiKey, timeoutMs: 300 })))
+    expect(err.code).toBe('ERR_TIMEOUT')
+    expect(err.jobId).toMatch(/^ftjob-/)
+    const res = await fetch(`${slow.url}/fine_tuning/jobs/${err.jobId}`, { headers: { Authorization: `Bearer ${slow.apiKey}` } })
+    const job = await res.json()
+    expect(['validating_files', 'queued', 'running']).toContain(job.status)
+  })
+})

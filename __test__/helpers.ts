@@ -1,0 +1,75 @@
+import * as fs from 'node:fs'
+import * as http from 'node:http'
+import * as os from 'node:os'
+import * as path from 'node:path'
+import type { AddressInfo } from 'node:net'
+
+/** A clean chat example. */
+export function chatExample(i: number): object {
+  return {
+    messages: [
+      { role: 'system', content: 'You are a helpful writer.' },
+      { role: 'user', content: `Write a tagline for product ${i}.` },
+      { role: 'assistant', content: `Product ${i}: simply better.` },
+    ],
+  }
+}
+
+/** JSON Lines of `n` clean chat examples. */
+export function chatJsonl(n: number): string {
+  return Array.from({ length: n }, (_, i) => JSON.stringify(chatExample(i))).join('\n') + '\n'
+}
+
+/** A fresh temporary folder. */
+export function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'ft-test-'))
+}
+
+/** Writes `text` to `dir/name` and returns the path. */
+export function writeFile(dir: string, name: string, text: string): string {
+  const p = path.join(dir, name)
+  fs.mkdirSync(path.dirname(p), { recursive: true })
+  fs.writeFileSync(p, text)
+  return p
+}
+
+/** GET an emulator endpoint (the OpenAI API's own list endpoints: what a user could ask). */
+export async function api(url: string, key: string, p: string): Promise<any> {
+  const res = await fetch(`${url}${p}`, { headers: { Authorization: `Bearer ${key}` } })
+  if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`)
+  return res.json()
+}
+
+/** How many files and jobs the emulator holds. */
+export async function counts(url: string, key: string): Promise<{ files: number; jobs: number }> {
+  const files = await api(url, key, '/files?limit=10000')
+  const jobs = await api(url, key, '/fine_tuning/jobs?limit=100')
+  return { files: files.data.length, jobs: jobs.data.length }
+}
+
+/** A loopback HTTP server answering with `handler`; closed by the returned `close`. */
+export async function serve(
+  handler: http.RequestListener,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer(handler)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections()
+        server.close((e) => (e ? reject(e) : resolve()))
+      }),
+  }
+}
+
+/** Runs `p` and returns what it rejected with (fails if it resolved). */
+export async function rejection(p: Promise<unknown>): Promise<any> {
+  try {
+    await p
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a rejection, but the promise resolved')
+}

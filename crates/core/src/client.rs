@@ -1,0 +1,660 @@
+//! A small OpenAI client for the Files, Uploads and Fine-tuning APIs, with openai-node's retry
+//! policy: connection errors, timeouts, 408, 409, 429 and 5xx are retried with jittered
+//! exponential backoff, honouring `retry-after-ms` and `retry-after`.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+use reqwest::{header, Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::options::Connection;
+use crate::pipeline::aborted;
+use crate::source::error_chain;
+
+const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
+/// A `retry-after` longer than this is not honoured (the default backoff is used instead).
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// An OpenAI File object (the fields we read; others are ignored).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileObject {
+    pub id: String,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// Deprecated by OpenAI, but still sent: `uploaded`, `processed`, `error` (Azure: `pending`, `running`).
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub status_details: Option<String>,
+}
+
+/// A fine-tuning job (lenient: `error: {}`, missing `hyperparameters`, extra fields and unknown
+/// statuses all parse).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Job {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub fine_tuned_model: Option<String>,
+    #[serde(default)]
+    pub error: Option<Value>,
+    #[serde(default)]
+    pub trained_tokens: Option<u64>,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub finished_at: Option<i64>,
+    #[serde(default)]
+    pub result_files: Vec<String>,
+    #[serde(default)]
+    pub training_file: Option<String>,
+    #[serde(default)]
+    pub validation_file: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Value>,
+    #[serde(default)]
+    pub hyperparameters: Option<Value>,
+    #[serde(default)]
+    pub method: Option<Value>,
+}
+
+impl Job {
+    /// `succeeded`, `failed` and `cancelled` are final; anything else (including statuses we
+    /// do not know, such as `paused`) is not.
+    pub fn is_final(&self) -> bool {
+        matches!(self.status.as_str(), "succeeded" | "failed" | "cancelled")
+    }
+
+    /// OpenAI's `error.code` and `error.message`, when the error object is not empty.
+    pub fn error_parts(&self) -> Option<(Option<String>, Option<String>, Option<String>)> {
+        let e = self.error.as_ref()?.as_object()?;
+        let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
+        let parts = (s("code"), s("message"), s("param"));
+        if parts.0.is_none() && parts.1.is_none() {
+            None
+        } else {
+            Some(parts)
+        }
+    }
+}
+
+/// A job event.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobEvent {
+    pub id: String,
+    #[serde(default)]
+    pub created_at: Option<i64>,
+    #[serde(default)]
+    pub level: Option<String>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub data: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct List<T> {
+    data: Vec<T>,
+    #[serde(default)]
+    has_more: bool,
+}
+
+/// How one attempt went wrong.
+enum Failure {
+    /// Worth another attempt; `ambiguous` when the request may have been acted upon.
+    Retry {
+        error: Error,
+        after: Option<Duration>,
+        ambiguous: bool,
+    },
+    /// Final.
+    Fatal(Error),
+}
+
+/// The client. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    conn: Connection,
+}
+
+impl Client {
+    /// A client for this connection.
+    pub fn new(conn: Connection) -> Result<Client> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("taskforce-fine-tune/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("HTTP client: {e}")))?;
+        Ok(Client { http, conn })
+    }
+
+    /// The base URL (never the key).
+    pub fn base_url(&self) -> &str {
+        &self.conn.base_url
+    }
+
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.conn.base_url, path))
+            .bearer_auth(&self.conn.api_key);
+        if let Some(org) = &self.conn.organization {
+            rb = rb.header("OpenAI-Organization", org);
+        }
+        if let Some(p) = &self.conn.project {
+            rb = rb.header("OpenAI-Project", p);
+        }
+        rb
+    }
+
+    async fn attempt(&self, rb: RequestBuilder) -> std::result::Result<(Value, String), Failure> {
+        let resp = match rb.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let ambiguous = !e.is_connect();
+                let mut error = Error::new(
+                    ErrorCode::Network,
+                    format!("could not reach the OpenAI API: {}", error_chain(&e)),
+                );
+                error.status = e.status().map(|s| s.as_u16());
+                return Err(Failure::Retry {
+                    error,
+                    after: None,
+                    ambiguous,
+                });
+            }
+        };
+        let status = resp.status();
+        let request_id = header_str(&resp, "x-request-id");
+        let should_retry = header_str(&resp, "x-should-retry");
+        let after = retry_after(&resp);
+        if status.is_success() {
+            let body = resp.bytes().await.map_err(|e| Failure::Retry {
+                error: Error::new(
+                    ErrorCode::Network,
+                    format!("the answer broke off: {}", error_chain(&e)),
+                ),
+                after: None,
+                ambiguous: true,
+            })?;
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                let mut err = Error::new(
+                    ErrorCode::Api,
+                    format!("the API answered {status} with a body that is not JSON: {e}"),
+                );
+                err.status = Some(status.as_u16());
+                err.request_id = request_id.clone();
+                Failure::Fatal(err)
+            })?;
+            return Ok((value, request_id.unwrap_or_default()));
+        }
+        let body = resp.bytes().await.unwrap_or_default();
+        let error = api_error(status, &body, request_id);
+        let quota = matches!(error.code, ErrorCode::Quota);
+        let retry = match should_retry.as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            _ => {
+                !quota
+                    && (matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error())
+            }
+        };
+        if retry {
+            Err(Failure::Retry {
+                error,
+                after,
+                ambiguous: status.is_server_error() || status.as_u16() == 408,
+            })
+        } else {
+            Err(Failure::Fatal(error))
+        }
+    }
+
+    /// Sends a request built afresh for each attempt, with retries. `recover` is asked, after an
+    /// ambiguous failure, whether the action already happened; if it says so, its answer wins.
+    async fn send_with<T, B, R, RF>(
+        &self,
+        build: B,
+        cancel: &CancellationToken,
+        recover: Option<R>,
+    ) -> Result<T>
+    where
+        T: DeserializeOwned,
+        B: Fn() -> Result<RequestBuilder>,
+        R: Fn() -> RF,
+        RF: std::future::Future<Output = Result<Option<T>>>,
+    {
+        let mut retries = 0u32;
+        loop {
+            let rb = build()?;
+            let outcome = tokio::select! {
+                _ = cancel.cancelled() => return Err(aborted()),
+                o = self.attempt(rb) => o,
+            };
+            match outcome {
+                Ok((value, request_id)) => {
+                    return serde_json::from_value(value).map_err(|e| {
+                        let mut err = Error::new(
+                            ErrorCode::Api,
+                            format!("unexpected answer from the API: {e}"),
+                        );
+                        err.request_id = Some(request_id).filter(|s| !s.is_empty());
+                        err
+                    })
+                }
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Retry {
+                    error,
+                    after,
+                    ambiguous,
+                }) => {
+                    if ambiguous {
+                        if let Some(recover) = &recover {
+                            // A failed look-up is no answer: retry the action as planned.
+                            if let Ok(Some(found)) = recover().await {
+                                return Ok(found);
+                            }
+                        }
+                    }
+                    if retries >= self.conn.max_retries {
+                        return Err(error);
+                    }
+                    let delay = after.unwrap_or_else(|| backoff(retries));
+                    retries += 1;
+                    tokio::select! {
+                        _ = cancel.cancelled() => return Err(aborted()),
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        build: impl Fn() -> Result<RequestBuilder>,
+        cancel: &CancellationToken,
+    ) -> Result<T> {
+        self.send_with(build, cancel, None::<fn() -> std::future::Ready<Result<Option<T>>>>)
+            .await
+    }
+
+    /// `POST /files` with `purpose=fine-tune`, streamed from disk (the file is reopened for
+    /// every attempt, so a retry restarts from its first byte).
+    pub async fn upload_file(
+        &self,
+        path: &Path,
+        filename: &str,
+        cancel: &CancellationToken,
+    ) -> Result<FileObject> {
+        let build = || {
+            let file = std::fs::File::open(path).map_err(|e| {
+                Error::new(
+                    ErrorCode::SourceNotFound,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                256 * 1024,
+            );
+            let part = reqwest::multipart::Part::stream_with_length(
+                reqwest::Body::wrap_stream(stream),
+                len,
+            )
+            .file_name(filename.to_string())
+            .mime_str("application/jsonl")
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+            let form = reqwest::multipart::Form::new()
+                .text("purpose", "fine-tune")
+                .part("file", part);
+            Ok(self.request(Method::POST, "/files").multipart(form))
+        };
+        self.send(build, cancel).await
+    }
+
+    /// `GET /files/{id}`.
+    pub async fn retrieve_file(&self, id: &str, cancel: &CancellationToken) -> Result<FileObject> {
+        self.send(|| Ok(self.request(Method::GET, &format!("/files/{id}"))), cancel)
+            .await
+    }
+
+    /// `GET /files/{id}/content` as text.
+    pub async fn file_content(&self, id: &str, cancel: &CancellationToken) -> Result<String> {
+        let rb = self.request(Method::GET, &format!("/files/{id}/content"));
+        let resp = tokio::select! {
+            _ = cancel.cancelled() => return Err(aborted()),
+            r = rb.send() => r,
+        }
+        .map_err(|e| Error::new(ErrorCode::Network, error_chain(&e)))?;
+        let status = resp.status();
+        let rid = header_str(&resp, "x-request-id");
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::new(ErrorCode::Network, error_chain(&e)))?;
+        if !status.is_success() {
+            return Err(api_error(status, &body, rid));
+        }
+        Ok(String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Waits until an uploaded file is processed, as openai-node's `waitForProcessing` does.
+    pub async fn wait_for_processing(
+        &self,
+        mut file: FileObject,
+        poll: Duration,
+        max_wait: Duration,
+        cancel: &CancellationToken,
+    ) -> Result<FileObject> {
+        let started = tokio::time::Instant::now();
+        loop {
+            match file.status.as_deref() {
+                None | Some("processed") => return Ok(file),
+                Some("error") | Some("failed") | Some("deleted") => {
+                    return Err(Error::new(
+                        ErrorCode::InvalidTrainingData,
+                        format!(
+                            "OpenAI could not process file {}: {}",
+                            file.id,
+                            file.status_details.as_deref().unwrap_or("no details given")
+                        ),
+                    ))
+                }
+                _ => {}
+            }
+            if started.elapsed() > max_wait {
+                return Err(Error::new(
+                    ErrorCode::Timeout,
+                    format!(
+                        "file {} was still {:?} after {} s",
+                        file.id,
+                        file.status.as_deref().unwrap_or(""),
+                        max_wait.as_secs()
+                    ),
+                ));
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(aborted()),
+                _ = tokio::time::sleep(poll) => {}
+            }
+            file = self.retrieve_file(&file.id, cancel).await?;
+        }
+    }
+
+    /// `POST /fine_tuning/jobs`. `find_existing` looks for the job by its run metadata after an
+    /// ambiguous failure, so that a lost answer never creates a second job.
+    pub async fn create_job(&self, body: &Value, cancel: &CancellationToken) -> Result<Job> {
+        let run_id = body
+            .pointer("/metadata/run_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let recover = || {
+            let run_id = run_id.clone();
+            async move {
+                match run_id {
+                    Some(r) => self.find_job_by_run(&r, cancel).await,
+                    None => Ok(None),
+                }
+            }
+        };
+        self.send_with(
+            || Ok(self.request(Method::POST, "/fine_tuning/jobs").json(body)),
+            cancel,
+            Some(recover),
+        )
+        .await
+    }
+
+    /// Finds the job this library created for `run_id` (its `metadata.run_id`).
+    pub async fn find_job_by_run(
+        &self,
+        run_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Job>> {
+        let list: List<Job> = self
+            .send(
+                || {
+                    Ok(self
+                        .request(Method::GET, "/fine_tuning/jobs")
+                        .query(&[("metadata[run_id]", run_id), ("limit", "10")]))
+                },
+                cancel,
+            )
+            .await?;
+        Ok(list.data.into_iter().find(|j| {
+            j.metadata
+                .as_ref()
+                .and_then(|m| m.get("run_id"))
+                .and_then(Value::as_str)
+                == Some(run_id)
+        }))
+    }
+
+    /// `GET /fine_tuning/jobs/{id}`.
+    pub async fn retrieve_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
+        self.send(
+            || Ok(self.request(Method::GET, &format!("/fine_tuning/jobs/{id}"))),
+            cancel,
+        )
+        .await
+        .map_err(|e| e.with_job(id))
+    }
+
+    /// `POST /fine_tuning/jobs/{id}/cancel`.
+    pub async fn cancel_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
+        self.send(
+            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/cancel"))),
+            cancel,
+        )
+        .await
+        .map_err(|e| e.with_job(id))
+    }
+
+    /// The events after `after` (an event id), oldest first. The API lists newest first and
+    /// pages by `after`, so this reads pages until it meets `after` or runs out.
+    pub async fn events_since(
+        &self,
+        id: &str,
+        after: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<Vec<JobEvent>> {
+        let mut out: Vec<JobEvent> = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..50 {
+            let page: List<JobEvent> = self
+                .send(
+                    || {
+                        let mut rb = self
+                            .request(Method::GET, &format!("/fine_tuning/jobs/{id}/events"))
+                            .query(&[("limit", "100")]);
+                        if let Some(c) = &cursor {
+                            rb = rb.query(&[("after", c.as_str())]);
+                        }
+                        Ok(rb)
+                    },
+                    cancel,
+                )
+                .await
+                .map_err(|e| e.with_job(id))?;
+            let n = page.data.len();
+            let mut met = false;
+            for ev in page.data {
+                if Some(ev.id.as_str()) == after {
+                    met = true;
+                    break;
+                }
+                out.push(ev);
+            }
+            if met || !page.has_more || n == 0 {
+                break;
+            }
+            cursor = out.last().map(|e| e.id.clone());
+        }
+        out.reverse();
+        Ok(out)
+    }
+}
+
+fn header_str(resp: &Response, name: &str) -> Option<String> {
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// openai-node's backoff: 0.5 s doubling to 8 s, minus up to 25 % jitter.
+fn backoff(retries: u32) -> Duration {
+    let base = INITIAL_RETRY_DELAY.saturating_mul(1u32 << retries.min(10));
+    let base = base.min(MAX_RETRY_DELAY);
+    let jitter = 1.0 - rand::rng().random::<f64>() * 0.25;
+    base.mul_f64(jitter)
+}
+
+/// `retry-after-ms`, then `retry-after` in seconds or as an HTTP date; ignored when absurd.
+fn retry_after(resp: &Response) -> Option<Duration> {
+    let h = resp.headers();
+    let parsed = h
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
+        .or_else(|| {
+            let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim().to_string();
+            match v.parse::<f64>() {
+                Ok(secs) => Some(Duration::from_secs_f64(secs.max(0.0))),
+                Err(_) => {
+                    let when = httpdate_parse(&v)?;
+                    Some(when.duration_since(SystemTime::now()).unwrap_or_default())
+                }
+            }
+        })?;
+    (parsed <= MAX_RETRY_AFTER).then_some(parsed)
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the form `retry-after` dates take.
+fn httpdate_parse(s: &str) -> Option<SystemTime> {
+    let dt = chrono::DateTime::parse_from_rfc2822(s).ok()?;
+    let secs = u64::try_from(dt.timestamp()).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Turns an error answer into an [`Error`] with OpenAI's code, type, param and message.
+pub fn api_error(status: StatusCode, body: &[u8], request_id: Option<String>) -> Error {
+    let parsed: Option<Value> = serde_json::from_slice(body).ok();
+    let e = parsed.as_ref().and_then(|v| v.get("error"));
+    let s = |k: &str| {
+        e.and_then(|e| e.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let api_message = s("message").unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        let text = text.trim();
+        if text.is_empty() {
+            status.canonical_reason().unwrap_or("no message").to_string()
+        } else {
+            text.chars().take(300).collect()
+        }
+    });
+    let api_code = s("code");
+    let api_type = s("type");
+    let is_quota = |v: &Option<String>| {
+        matches!(
+            v.as_deref(),
+            Some("insufficient_quota") | Some("daily_rate_limit_exceeded")
+        )
+    };
+    let code = match status.as_u16() {
+        401 | 403 => ErrorCode::Authentication,
+        429 if is_quota(&api_code) || is_quota(&api_type) => ErrorCode::Quota,
+        429 => ErrorCode::RateLimited,
+        _ => ErrorCode::Api,
+    };
+    let mut err = Error::new(
+        code,
+        format!("OpenAI API answered {}: {api_message}", status.as_u16()),
+    );
+    err.status = Some(status.as_u16());
+    err.request_id = request_id;
+    err.api_code = api_code;
+    err.api_type = api_type;
+    err.param = s("param");
+    err
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        for r in 0..12 {
+            let d = backoff(r);
+            assert!(d <= MAX_RETRY_DELAY, "{d:?}");
+            assert!(d >= INITIAL_RETRY_DELAY.mul_f64(0.75).min(MAX_RETRY_DELAY.mul_f64(0.75)));
+        }
+        assert!(backoff(3) > backoff(0));
+    }
+
+    #[test]
+    fn quota_429_is_not_rate_limit() {
+        let body = br#"{"error":{"message":"You exceeded your current quota","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#;
+        let e = api_error(StatusCode::TOO_MANY_REQUESTS, body, Some("req_1".into()));
+        assert_eq!(e.code, ErrorCode::Quota);
+        assert_eq!(e.request_id.as_deref(), Some("req_1"));
+        let body = br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#;
+        assert_eq!(
+            api_error(StatusCode::TOO_MANY_REQUESTS, body, None).code,
+            ErrorCode::RateLimited
+        );
+        assert_eq!(
+            api_error(StatusCode::UNAUTHORIZED, b"", None).code,
+            ErrorCode::Authentication
+        );
+    }
+
+    #[test]
+    fn parses_http_dates() {
+        let t = httpdate_parse("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(
+            t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs(),
+            784111777
+        );
+    }
+
+    #[test]
+    fn lenient_job_parsing() {
+        let j: Job = serde_json::from_value(serde_json::json!({
+            "id": "ftjob-1", "status": "paused", "error": {}, "extra": [1, 2]
+        }))
+        .unwrap();
+        assert!(!j.is_final());
+        assert!(j.error_parts().is_none());
+        let j: Job = serde_json::from_value(serde_json::json!({
+            "id": "ftjob-1", "status": "failed", "error": null
+        }))
+        .unwrap();
+        assert!(j.is_final());
+    }
+}

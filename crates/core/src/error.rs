@@ -1,0 +1,165 @@
+//! Errors as data: every failure carries a stable `code` that callers can branch on.
+
+use std::fmt;
+
+/// The stable error codes. Their string forms are part of the public API (README, `index.d.ts`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// A required option is missing or empty.
+    MissingOption,
+    /// An option has a value that is not allowed.
+    InvalidOption,
+    /// The modelKey is already registered.
+    DuplicateModelKey,
+    /// The base model is not an OpenAI model.
+    UnsupportedBaseModel,
+    /// No API key was given and none is in the environment.
+    MissingApiKey,
+    /// A local training or validation file does not exist or cannot be read.
+    SourceNotFound,
+    /// A URL source could not be downloaded (bad status, HTML page, network, too large).
+    SourceFetch,
+    /// The training data breaks OpenAI's rules.
+    InvalidTrainingData,
+    /// The registry file exists but is not a JSON object.
+    RegistryCorrupt,
+    /// The registry could not be read or written.
+    RegistryIo,
+    /// The API refused the key (401/403).
+    Authentication,
+    /// Rate limited, and retries did not help.
+    RateLimited,
+    /// The account is out of quota, or a daily limit is reached (not retried).
+    Quota,
+    /// Any other error answer of the API.
+    Api,
+    /// The API could not be reached.
+    Network,
+    /// The fine-tuning job failed.
+    JobFailed,
+    /// The fine-tuning job was cancelled.
+    JobCancelled,
+    /// The job did not finish within `timeoutMs`; it keeps running.
+    Timeout,
+    /// Another run for this modelKey is in flight (another process, or different options).
+    ModelKeyInProgress,
+    /// Nothing is known about the modelKey (e.g. `cancelFineTune` of a key with no run).
+    NotFound,
+    /// The call was aborted through its `AbortSignal`.
+    Aborted,
+    /// A bug or an unexpected local failure.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as JavaScript sees it in `error.code`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MissingOption => "ERR_MISSING_OPTION",
+            ErrorCode::InvalidOption => "ERR_INVALID_OPTION",
+            ErrorCode::DuplicateModelKey => "ERR_DUPLICATE_MODEL_KEY",
+            ErrorCode::UnsupportedBaseModel => "ERR_UNSUPPORTED_BASE_MODEL",
+            ErrorCode::MissingApiKey => "ERR_MISSING_API_KEY",
+            ErrorCode::SourceNotFound => "ERR_SOURCE_NOT_FOUND",
+            ErrorCode::SourceFetch => "ERR_SOURCE_FETCH",
+            ErrorCode::InvalidTrainingData => "ERR_INVALID_TRAINING_DATA",
+            ErrorCode::RegistryCorrupt => "ERR_REGISTRY_CORRUPT",
+            ErrorCode::RegistryIo => "ERR_REGISTRY_IO",
+            ErrorCode::Authentication => "ERR_AUTHENTICATION",
+            ErrorCode::RateLimited => "ERR_RATE_LIMITED",
+            ErrorCode::Quota => "ERR_QUOTA",
+            ErrorCode::Api => "ERR_API",
+            ErrorCode::Network => "ERR_NETWORK",
+            ErrorCode::JobFailed => "ERR_JOB_FAILED",
+            ErrorCode::JobCancelled => "ERR_JOB_CANCELLED",
+            ErrorCode::Timeout => "ERR_TIMEOUT",
+            ErrorCode::ModelKeyInProgress => "ERR_MODEL_KEY_IN_PROGRESS",
+            ErrorCode::NotFound => "ERR_NOT_FOUND",
+            ErrorCode::Aborted => "ABORT_ERR",
+            ErrorCode::Internal => "ERR_INTERNAL",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failure of the pipeline, with everything a caller needs to act on it.
+/// It never holds the API key.
+#[derive(Debug, Clone)]
+pub struct Error {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// A message a person can act on.
+    pub message: String,
+    /// The HTTP status of the API answer, where one caused this.
+    pub status: Option<u16>,
+    /// The `x-request-id` of that answer.
+    pub request_id: Option<String>,
+    /// The fine-tuning job this concerns, where one exists.
+    pub job_id: Option<String>,
+    /// OpenAI's own `error.code` (e.g. `invalid_n_examples`), where given.
+    pub api_code: Option<String>,
+    /// OpenAI's own `error.type`, where given.
+    pub api_type: Option<String>,
+    /// OpenAI's `error.param`, or the option at fault.
+    pub param: Option<String>,
+    /// Structured detail: the dataset report for `ERR_INVALID_TRAINING_DATA`.
+    pub report: Option<serde_json::Value>,
+}
+
+impl Error {
+    /// A new error with only a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+            status: None,
+            request_id: None,
+            job_id: None,
+            api_code: None,
+            api_type: None,
+            param: None,
+            report: None,
+        }
+    }
+
+    /// Sets the job id.
+    pub fn with_job(mut self, job_id: impl Into<String>) -> Self {
+        self.job_id = Some(job_id.into());
+        self
+    }
+
+    /// Sets the parameter or option at fault.
+    pub fn with_param(mut self, param: impl Into<String>) -> Self {
+        self.param = Some(param.into());
+        self
+    }
+
+    /// True for an abort through the caller's signal.
+    pub fn is_abort(&self) -> bool {
+        self.code == ErrorCode::Aborted
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Shorthand for results of this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Builds an [`Error`] from a code and a `format!` message.
+#[macro_export]
+macro_rules! err {
+    ($code:ident, $($arg:tt)*) => {
+        $crate::error::Error::new($crate::error::ErrorCode::$code, format!($($arg)*))
+    };
+}

@@ -1,0 +1,259 @@
+//! The journal of in-flight runs, beside the registry in `.runs/` (never in `models.json`, which
+//! holds only finished models, so TaskForce never sees a half-made entry).
+//!
+//! One JSON file per modelKey records the run's options digest, data digest, uploaded file ids
+//! and job id as soon as each exists, so a killed process loses nothing: calling again with the
+//! same modelKey and options resumes. A lock file per modelKey, held for the whole run, makes
+//! sure only one process runs a modelKey at a time; the kernel drops it when the process dies.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use fs4::FileExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// What is known about one in-flight run.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunRecord {
+    pub model_key: String,
+    /// Our id for the run, sent as the job's `metadata.run_id` so a lost answer can be found.
+    pub run_id: String,
+    pub options_digest: String,
+    #[serde(default)]
+    pub data_digest: Option<String>,
+    pub agent_name: String,
+    pub base_model: String,
+    pub suffix: String,
+    pub base_url: String,
+    #[serde(default)]
+    pub training_file_id: Option<String>,
+    #[serde(default)]
+    pub validation_file_id: Option<String>,
+    /// Set just before the create-job request is sent.
+    #[serde(default)]
+    pub job_requested: bool,
+    #[serde(default)]
+    pub job_id: Option<String>,
+    pub started_at: String,
+}
+
+/// The journal folder of one registry.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    dir: PathBuf,
+}
+
+/// Holds a modelKey's run lock until dropped.
+pub struct RunLock {
+    _file: File,
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::new(
+        ErrorCode::RegistryIo,
+        format!("cannot {what} {}: {e}", path.display()),
+    )
+}
+
+/// A file name stem for a modelKey that cannot leave the folder: its safe characters plus a
+/// digest of the whole key.
+pub fn file_stem(model_key: &str) -> String {
+    let safe: String = model_key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(48)
+        .collect();
+    let digest = Sha256::digest(model_key.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("{safe}-{hex}")
+}
+
+impl Journal {
+    /// The journal beside the registry folder `registry_dir`.
+    pub fn new(registry_dir: &Path) -> Journal {
+        Journal {
+            dir: registry_dir.join(".runs"),
+        }
+    }
+
+    /// The folder (temporary downloads go here too).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn record_path(&self, key: &str) -> PathBuf {
+        self.dir.join(format!("{}.json", file_stem(key)))
+    }
+
+    /// Takes the run lock of `key` without waiting: `ERR_MODEL_KEY_IN_PROGRESS` if another
+    /// process (or call) holds it.
+    pub fn try_lock(&self, key: &str) -> Result<RunLock> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
+        let path = self.dir.join(format!("{}.lock", file_stem(key)));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io_err("open", &path, e))?;
+        match FileExt::try_lock(&file) {
+            Ok(()) => Ok(RunLock { _file: file }),
+            Err(fs4::TryLockError::WouldBlock) => Err(Error::new(
+                ErrorCode::ModelKeyInProgress,
+                format!("a run for modelKey {key:?} is already in progress in another call or process; wait for it, or cancel it with cancelFineTune"),
+            )
+            .with_param("modelKey")),
+            Err(fs4::TryLockError::Error(e)) => Err(io_err("lock", &path, e)),
+        }
+    }
+
+    /// The record of `key`, if a run is in flight.
+    pub fn load(&self, key: &str) -> Result<Option<RunRecord>> {
+        let path = self.record_path(key);
+        match std::fs::read(&path) {
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(r) => Ok(Some(r)),
+                // Written atomically, so this only happens if someone edited it.
+                Err(e) => Err(Error::new(
+                    ErrorCode::RegistryCorrupt,
+                    format!("the run journal {} is not valid: {e}", path.display()),
+                )),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read", &path, e)),
+        }
+    }
+
+    /// Writes the record atomically (temporary file, fsync, rename).
+    pub fn save(&self, rec: &RunRecord) -> Result<()> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
+        let path = self.record_path(&rec.model_key);
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".run.")
+            .suffix(".tmp")
+            .tempfile_in(&self.dir)
+            .map_err(|e| io_err("create a temporary file in", &self.dir, e))?;
+        let text = serde_json::to_vec_pretty(rec)
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        tmp.write_all(&text)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| io_err("write", tmp.path(), e))?;
+        tmp.persist(&path)
+            .map_err(|e| io_err("replace", &path, e.error))?;
+        if let Ok(d) = File::open(&self.dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Removes the record of a finished run.
+    pub fn remove(&self, key: &str) -> Result<()> {
+        let path = self.record_path(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("remove", &path, e)),
+        }
+    }
+
+    /// Every in-flight record.
+    pub fn list(&self) -> Result<Vec<RunRecord>> {
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("read", &self.dir, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") && !name.starts_with('.') {
+                if let Ok(bytes) = std::fs::read(entry.path()) {
+                    if let Ok(r) = serde_json::from_slice::<RunRecord>(&bytes) {
+                        out.push(r);
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        Ok(out)
+    }
+}
+
+/// The SHA-256 of the files' bytes, in order (streamed; memory stays flat). Blocking.
+pub fn data_digest(paths: &[&Path]) -> std::io::Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    for p in paths {
+        let mut f = File::open(p)?;
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        h.update([0u8]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// A digest of strings (for options).
+pub fn digest_strings(parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_stay_in_the_folder() {
+        for k in ["../../etc/passwd", "a/b", "..", "x"] {
+            let s = file_stem(k);
+            assert!(!s.contains('/') && !s.contains(".."), "{s}");
+        }
+        assert_ne!(file_stem("a/b"), file_stem("ab"));
+    }
+
+    #[test]
+    fn one_lock_holder_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        let held = j.try_lock("k").unwrap();
+        assert_eq!(
+            j.try_lock("k").err().unwrap().code,
+            ErrorCode::ModelKeyInProgress
+        );
+        assert!(j.try_lock("other").is_ok());
+        drop(held);
+        assert!(j.try_lock("k").is_ok());
+    }
+
+    #[test]
+    fn records_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        let rec = RunRecord {
+            model_key: "k".into(),
+            run_id: "r".into(),
+            job_id: Some("ftjob-1".into()),
+            ..Default::default()
+        };
+        j.save(&rec).unwrap();
+        assert_eq!(j.load("k").unwrap(), Some(rec));
+        assert_eq!(j.list().unwrap().len(), 1);
+        j.remove("k").unwrap();
+        assert_eq!(j.load("k").unwrap(), None);
+    }
+}

@@ -1,0 +1,68 @@
+//! Progress events of a run, in the order they happen.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::client::JobEvent;
+
+/// One step of a run. Serialised with a `type` tag in camelCase for JavaScript.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum ProgressEvent {
+    /// A data file was checked; `report` is the dataset report.
+    DataChecked { file: String, report: Value },
+    /// An upload is starting.
+    UploadStarted { file: String, bytes: u64 },
+    /// An upload finished.
+    FileUploaded {
+        file: String,
+        file_id: String,
+        bytes: u64,
+    },
+    /// The API finished processing an uploaded file.
+    FileProcessed { file: String, file_id: String },
+    /// The job exists (`resumed` when it was created by an earlier call).
+    JobCreated { job_id: String, resumed: bool },
+    /// The job's status changed.
+    Status { job_id: String, status: String },
+    /// A job event; metrics events carry step, loss and accuracy.
+    JobEvent {
+        job_id: String,
+        event_id: String,
+        level: String,
+        message: String,
+        created_at: Option<i64>,
+        step: Option<u64>,
+        total_steps: Option<u64>,
+        train_loss: Option<f64>,
+        valid_loss: Option<f64>,
+        train_accuracy: Option<f64>,
+    },
+    /// The model is in the registry.
+    Registered {
+        model_key: String,
+        fine_tuned_model: String,
+        registry_path: String,
+    },
+}
+
+impl ProgressEvent {
+    /// Converts an API job event.
+    pub fn from_job_event(job_id: &str, ev: JobEvent) -> ProgressEvent {
+        let d = ev.data.as_ref();
+        let num = |k: &str| d.and_then(|d| d.get(k)).and_then(Value::as_f64);
+        let int = |k: &str| d.and_then(|d| d.get(k)).and_then(Value::as_u64);
+        ProgressEvent::JobEvent {
+            job_id: job_id.to_string(),
+            event_id: ev.id,
+            level: ev.level.unwrap_or_else(|| "info".into()),
+            message: ev.message,
+            created_at: ev.created_at,
+            step: int("step"),
+            total_steps: int("total_steps"),
+            train_loss: num("train_loss"),
+            valid_loss: num("valid_loss").or_else(|| num("full_valid_loss")),
+            train_accuracy: num("train_mean_token_accuracy"),
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! `fine-tuned/models.json`: a flat JSON object keyed by modelKey, read by TaskForce's loader.
+//!
+//! Every write holds an exclusive lock (`models.json.lock`, `flock(2)` through fs4, released by
+//! the kernel if the process dies, so a dead process never blocks anyone), re-reads the file
+//! under the lock, and replaces it atomically: a temporary file in the same folder, fsync,
+//! rename, fsync of the folder. Other entries are kept as they were (key order included), and a
+//! crash leaves the old file or the new one, never a half-written one. A file that is not a
+//! JSON object is never overwritten.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use fs4::FileExt;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// The registry at one path.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    path: PathBuf,
+}
+
+/// Holds the registry's write lock until dropped.
+pub struct RegistryLock {
+    _file: File,
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
+    Error::new(
+        ErrorCode::RegistryIo,
+        format!("cannot {what} {}: {e}", path.display()),
+    )
+}
+
+impl Registry {
+    /// The registry at `path` (absolute, or relative to the current directory).
+    pub fn new(path: impl Into<PathBuf>) -> Registry {
+        let path: PathBuf = path.into();
+        let path = if path.is_absolute() {
+            path
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(&path))
+                .unwrap_or(path)
+        };
+        Registry { path }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder beside which runs are journaled.
+    pub fn dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    /// Reads every entry. A missing file is an empty registry; anything but a JSON object is
+    /// `ERR_REGISTRY_CORRUPT`.
+    pub fn read(&self) -> Result<Map<String, Value>> {
+        let bytes = match std::fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Map::new()),
+            Err(e) => return Err(io_err("read the registry", &self.path, e)),
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Map::new());
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(map),
+            Ok(_) => Err(self.corrupt("it is valid JSON but not an object")),
+            Err(e) => Err(self.corrupt(&format!("it is not valid JSON ({e})"))),
+        }
+    }
+
+    fn corrupt(&self, why: &str) -> Error {
+        Error::new(
+            ErrorCode::RegistryCorrupt,
+            format!(
+                "the registry {} cannot be used: {why}. It was left untouched; repair or move it, then try again",
+                self.path.display()
+            ),
+        )
+    }
+
+    /// The entry of `key`, if any.
+    pub fn get(&self, key: &str) -> Result<Option<Value>> {
+        Ok(self.read()?.get(key).cloned())
+    }
+
+    /// Takes the write lock, waiting for other writers. Blocking: call off the async threads.
+    pub fn lock(&self) -> Result<RegistryLock> {
+        let dir = self.dir();
+        std::fs::create_dir_all(&dir).map_err(|e| io_err("create", &dir, e))?;
+        let lock_path = lock_path(&self.path);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err("open the lock file", &lock_path, e))?;
+        FileExt::lock(&file).map_err(|e| io_err("lock", &lock_path, e))?;
+        Ok(RegistryLock { _file: file })
+    }
+
+    /// Adds `key` unless it exists (`ERR_DUPLICATE_MODEL_KEY`), under the lock, atomically.
+    /// Blocking: call off the async threads.
+    pub fn insert_new(&self, key: &str, entry: Value) -> Result<()> {
+        let _lock = self.lock()?;
+        let mut map = self.read()?;
+        if map.contains_key(key) {
+            return Err(duplicate(key, &self.path));
+        }
+        map.insert(key.to_string(), entry);
+        self.write_locked(&map)
+    }
+
+    /// Removes `key` under the lock; true if it was there. Blocking.
+    pub fn remove(&self, key: &str) -> Result<bool> {
+        let _lock = self.lock()?;
+        let mut map = self.read()?;
+        if map.shift_remove(key).is_none() {
+            return Ok(false);
+        }
+        self.write_locked(&map)?;
+        Ok(true)
+    }
+
+    /// Replaces the file with `map`: temporary file, fsync, rename, fsync of the folder.
+    /// Only while holding the lock.
+    fn write_locked(&self, map: &Map<String, Value>) -> Result<()> {
+        let dir = self.dir();
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".models.json.")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|e| io_err("create a temporary file in", &dir, e))?;
+        let mut text = serde_json::to_string_pretty(map)
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        text.push('\n');
+        tmp.write_all(text.as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| io_err("write", tmp.path(), e))?;
+        tmp.persist(&self.path)
+            .map_err(|e| io_err("replace", &self.path, e.error))?;
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    path.with_file_name(name)
+}
+
+/// The duplicate-key error.
+pub fn duplicate(key: &str, path: &Path) -> Error {
+    Error::new(
+        ErrorCode::DuplicateModelKey,
+        format!(
+            "modelKey {key:?} is already registered in {}; choose another modelKey",
+            path.display()
+        ),
+    )
+    .with_param("modelKey")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keeps_other_entries_and_their_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fine-tuned/models.json");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"zeta": {"model": {"name": "x", "custom": [1, 2]}}, "alpha": {"model": {"name": "y"}}}"#,
+        )
+        .unwrap();
+        let reg = Registry::new(&path);
+        reg.insert_new("mid", json!({"model": {"name": "ft:z"}}))
+            .unwrap();
+        let map = reg.read().unwrap();
+        let keys: Vec<_> = map.keys().cloned().collect();
+        assert_eq!(keys, ["zeta", "alpha", "mid"]);
+        assert_eq!(map["zeta"]["model"]["custom"], json!([1, 2]));
+        let e = reg.insert_new("alpha", json!({})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::DuplicateModelKey);
+    }
+
+    #[test]
+    fn never_overwrites_a_corrupt_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.json");
+        std::fs::write(&path, "{\"a\": ").unwrap();
+        let reg = Registry::new(&path);
+        let e = reg.insert_new("b", json!({})).unwrap_err();
+        assert_eq!(e.code, ErrorCode::RegistryCorrupt);
+        assert!(e.message.contains("models.json"));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\": ");
+        std::fs::write(&path, "[1]").unwrap();
+        assert_eq!(reg.read().unwrap_err().code, ErrorCode::RegistryCorrupt);
+    }
+
+    #[test]
+    fn concurrent_writers_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("models.json");
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let reg = Registry::new(&path);
+                std::thread::spawn(move || reg.insert_new(&format!("k{i}"), json!({"i": i})))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
+        assert_eq!(Registry::new(&path).read().unwrap().len(), 16);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

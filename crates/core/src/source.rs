@@ -1,0 +1,285 @@
+//! Training data sources: a local `.jsonl` path, or an http(s) URL streamed to a temporary file.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{Error, ErrorCode, Result};
+
+/// The most redirects a URL source may take.
+pub const MAX_REDIRECTS: usize = 5;
+
+/// A data file on local disk. A downloaded one is removed when this is dropped, on success
+/// and on failure alike.
+#[derive(Debug)]
+pub struct LocalData {
+    /// Where the bytes are.
+    pub path: PathBuf,
+    /// The file name to upload under.
+    pub filename: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    _temp: Option<tempfile::TempPath>,
+}
+
+/// True when `source` is a URL rather than a path (a scheme of two or more letters followed by `:`).
+pub fn is_url(source: &str) -> bool {
+    match source.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() > 1
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '-' || c == '.')
+        }
+        None => false,
+    }
+}
+
+/// Checks a source without touching it: a URL must be http(s).
+pub fn check_source(param: &str, source: &str) -> Result<()> {
+    if is_url(source) {
+        let url = url::Url::parse(source).map_err(|e| {
+            Error::new(
+                ErrorCode::InvalidOption,
+                format!("{param} {source:?} is not a valid URL: {e}"),
+            )
+            .with_param(param)
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::new(
+                ErrorCode::InvalidOption,
+                format!(
+                    "{param} uses the {}: scheme; only local paths and http(s) URLs are supported",
+                    url.scheme()
+                ),
+            )
+            .with_param(param));
+        }
+    }
+    Ok(())
+}
+
+/// Opens a local source: it must exist, be a file and be readable.
+pub fn open_local(param: &str, source: &str) -> Result<LocalData> {
+    let path = PathBuf::from(source);
+    let not_found = |why: String| {
+        Error::new(
+            ErrorCode::SourceNotFound,
+            format!("{param} {source:?} {why}"),
+        )
+        .with_param(param)
+    };
+    let meta = std::fs::metadata(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => not_found("does not exist".into()),
+        _ => not_found(format!("cannot be read: {e}")),
+    })?;
+    if !meta.is_file() {
+        return Err(not_found("is not a file".into()));
+    }
+    std::fs::File::open(&path).map_err(|e| not_found(format!("cannot be read: {e}")))?;
+    let filename = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "training.jsonl".into());
+    Ok(LocalData {
+        path,
+        filename,
+        bytes: meta.len(),
+        _temp: None,
+    })
+}
+
+/// Downloads a URL source into a temporary file in `dir`, streaming, with a size cap, a
+/// redirect limit that refuses non-http(s) targets, and a refusal of HTML pages.
+pub async fn download(
+    param: &str,
+    source: &str,
+    dir: &Path,
+    max_bytes: u64,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<LocalData> {
+    let fetch_err = |msg: String| Error::new(ErrorCode::SourceFetch, msg).with_param(param);
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if !matches!(attempt.url().scheme(), "http" | "https") {
+                attempt.error("redirect to a non-http(s) URL")
+            } else {
+                attempt.follow()
+            }
+        }))
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(120))
+        .build()
+        .map_err(|e| fetch_err(format!("cannot build an HTTP client: {e}")))?;
+    let shown = redact_url(source);
+    let resp = tokio::select! {
+        _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
+        r = client.get(source).send() => r,
+    }
+    .map_err(|e| fetch_err(format!("{param} {shown} could not be fetched: {}", error_chain(&e))))?;
+    let status = resp.status();
+    if !status.is_success() {
+        let mut e = fetch_err(format!(
+            "{param} {shown} answered HTTP {}; expected 2xx with JSON Lines",
+            status
+        ));
+        e.status = Some(status.as_u16());
+        return Err(e);
+    }
+    let content_type = resp
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("text/html") || content_type.contains("xhtml") {
+        return Err(fetch_err(format!(
+            "{param} {shown} is an HTML page ({content_type}), not JSON Lines training data"
+        )));
+    }
+    if let Some(len) = resp.content_length() {
+        if len > max_bytes {
+            return Err(fetch_err(format!(
+                "{param} {shown} is {len} bytes, over the limit of {max_bytes} (maxDownloadBytes)"
+            )));
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::new(
+            ErrorCode::RegistryIo,
+            format!("cannot create {}: {e}", dir.display()),
+        )
+    })?;
+    let temp = tempfile::Builder::new()
+        .prefix(".download-")
+        .suffix(".jsonl")
+        .tempfile_in(dir)
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot create a temporary file: {e}")))?
+        .into_temp_path();
+    let mut file = tokio::fs::File::create(&temp)
+        .await
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot write a temporary file: {e}")))?;
+    let mut stream = resp.bytes_stream();
+    let mut total: u64 = 0;
+    let mut first = true;
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
+            c = stream.next() => c,
+        };
+        let Some(chunk) = chunk else { break };
+        let chunk = chunk.map_err(|e| {
+            fetch_err(format!("{param} {shown}: download broke off: {}", error_chain(&e)))
+        })?;
+        if first && !chunk.is_empty() {
+            first = false;
+            let head = String::from_utf8_lossy(&chunk[..chunk.len().min(512)]).to_ascii_lowercase();
+            let head = head.trim_start_matches('\u{feff}').trim_start();
+            if head.starts_with("<!doctype") || head.starts_with("<html") || head.starts_with('<') {
+                return Err(fetch_err(format!(
+                    "{param} {shown} returned an HTML/XML document, not JSON Lines training data"
+                )));
+            }
+        }
+        total += chunk.len() as u64;
+        if total > max_bytes {
+            return Err(fetch_err(format!(
+                "{param} {shown} is larger than the limit of {max_bytes} bytes (maxDownloadBytes)"
+            )));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot write a temporary file: {e}")))?;
+    }
+    file.flush()
+        .await
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot write a temporary file: {e}")))?;
+    drop(file);
+    let filename = url::Url::parse(source)
+        .ok()
+        .and_then(|u| {
+            u.path_segments()
+                .and_then(|mut s| s.next_back().map(str::to_string))
+        })
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "training.jsonl".into());
+    Ok(LocalData {
+        path: temp.to_path_buf(),
+        filename,
+        bytes: total,
+        _temp: Some(temp),
+    })
+}
+
+/// A URL as it may appear in messages: without user info and query (which can hold tokens).
+pub fn redact_url(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut u) => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            if u.query().is_some() {
+                u.set_query(Some("…"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<url>".into(),
+    }
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tells_urls_from_paths() {
+        assert!(is_url("https://x.test/a.jsonl"));
+        assert!(is_url("file:///etc/passwd"));
+        assert!(!is_url("./data/a.jsonl"));
+        assert!(!is_url("C:\\data\\a.jsonl"));
+        assert!(!is_url("/abs/a.jsonl"));
+    }
+
+    #[test]
+    fn only_http_urls() {
+        assert!(check_source("source", "https://x.test/a.jsonl").is_ok());
+        for s in ["file:///etc/passwd", "ftp://x.test/a", "data:text/plain,hi"] {
+            assert_eq!(
+                check_source("source", s).unwrap_err().code,
+                ErrorCode::InvalidOption
+            );
+        }
+    }
+
+    #[test]
+    fn missing_file_is_source_not_found() {
+        let e = open_local("source", "/nonexistent/x.jsonl").unwrap_err();
+        assert_eq!(e.code, ErrorCode::SourceNotFound);
+        let e = open_local("source", "/").unwrap_err();
+        assert_eq!(e.code, ErrorCode::SourceNotFound);
+    }
+
+    #[test]
+    fn redacts_secrets_in_urls() {
+        let r = redact_url("https://u:p@x.test/a.jsonl?sig=secret");
+        assert!(!r.contains("secret") && !r.contains("u:p"), "{r}");
+    }
+}

@@ -1,0 +1,998 @@
+//! The fine-tuning jobs API. A job's whole life (status changes, events, checkpoints, outcome)
+//! is planned at creation from the options and the checks of its files; reads compute what is
+//! visible at the current time, so jobs progress without a background task and deterministically.
+
+use crate::errors::{ApiError, ApiResult};
+use crate::files::insert_file;
+use crate::models;
+use crate::state::{AppState, Store};
+use crate::training::{analyze, Analysis, DataFormat, JobError, MIN_EXAMPLES};
+use crate::util::{now_ms, parse_json, query_get, query_int, query_pairs, random_id, random_lower, secs};
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::Json;
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+/// One event of a job's planned timeline.
+#[derive(Debug, Clone)]
+pub(crate) struct TimedEvent {
+    id: String,
+    at_ms: i64,
+    seq: u64,
+    level: &'static str,
+    message: String,
+    kind: &'static str,
+    data: Value,
+}
+
+/// A checkpoint, visible once its time has come.
+#[derive(Debug, Clone)]
+pub(crate) struct Checkpoint {
+    id: String,
+    at_ms: i64,
+    step: u64,
+    metrics: Value,
+    name: String,
+}
+
+/// How a job ends.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Outcome {
+    Succeeded,
+    Failed(JobError),
+    Cancelled,
+}
+
+/// A fine-tuning job and its plan.
+#[derive(Debug, Clone)]
+pub(crate) struct JobRecord {
+    id: String,
+    created_ms: i64,
+    seq: u64,
+    model: String,
+    training_file: String,
+    validation_file: Option<String>,
+    suffix: Option<String>,
+    seed: i64,
+    metadata: Option<Map<String, Value>>,
+    integrations: Value,
+    method_type: String,
+    /// User-given hyperparameters (as sent, `"auto"` allowed).
+    user_hp: Map<String, Value>,
+    /// Values that `"auto"` resolves to once the job runs.
+    resolved_hp: Map<String, Value>,
+    /// Extra method fields (the reinforcement grader).
+    method_extra: Map<String, Value>,
+    validating_until: i64,
+    queued_until: i64,
+    natural_end: i64,
+    outcome: Outcome,
+    outcome_at: i64,
+    events: Vec<TimedEvent>,
+    event_seq: u64,
+    checkpoints: Vec<Checkpoint>,
+    fine_tuned_model: String,
+    trained_tokens: u64,
+    result_file_id: String,
+    result_materialized: bool,
+    total_steps: u64,
+    has_validation: bool,
+}
+
+/// Deterministic noise in [-0.5, 0.5) from a seed and a step (splitmix64).
+fn noise(seed: i64, step: u64) -> f64 {
+    let mut z = (seed as u64) ^ step.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z % 10_000) as f64 / 10_000.0 - 0.5
+}
+
+/// Plausible falling training loss and token accuracy at `step` of `total`.
+fn train_metrics(seed: i64, step: u64, total: u64) -> (f64, f64) {
+    let x = step as f64 / total.max(1) as f64;
+    let loss = (0.15 + 1.85 * (-4.0 * x).exp() + 0.08 * noise(seed, step)).max(0.01);
+    let acc = (1.0 - loss / 2.4).clamp(0.0, 1.0);
+    (round4(loss), round4(acc))
+}
+
+/// Validation loss and accuracy at `step`.
+fn valid_metrics(seed: i64, step: u64, total: u64) -> (f64, f64) {
+    let (l, _) = train_metrics(seed ^ 0x5555, step, total);
+    let loss = l * 1.08 + 0.03;
+    (round4(loss), round4((1.0 - loss / 2.4).clamp(0.0, 1.0)))
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// Keys of the hyperparameters per method.
+fn hp_keys(method: &str) -> &'static [&'static str] {
+    match method {
+        "dpo" => &["batch_size", "beta", "learning_rate_multiplier", "n_epochs"],
+        "reinforcement" => &[
+            "batch_size",
+            "compute_multiplier",
+            "eval_interval",
+            "eval_samples",
+            "learning_rate_multiplier",
+            "n_epochs",
+            "reasoning_effort",
+        ],
+        _ => &["batch_size", "learning_rate_multiplier", "n_epochs"],
+    }
+}
+
+/// Checks one hyperparameter value against the spec's ranges.
+fn check_hp(key: &str, v: &Value, param: &str) -> ApiResult<()> {
+    let bad = |what: &str| {
+        Err(ApiError::invalid(
+            format!("Invalid value for '{param}': expected {what}, got {v}."),
+            Some(param),
+        ))
+    };
+    if key == "reasoning_effort" {
+        return match v.as_str() {
+            Some("default" | "low" | "medium" | "high") => Ok(()),
+            _ => bad("one of 'default', 'low', 'medium', 'high'"),
+        };
+    }
+    if v == "auto" {
+        return Ok(());
+    }
+    match key {
+        "batch_size" => match v.as_u64() {
+            Some(1..=256) => Ok(()),
+            _ => bad("'auto' or an integer between 1 and 256"),
+        },
+        "n_epochs" => match v.as_u64() {
+            Some(1..=50) => Ok(()),
+            _ => bad("'auto' or an integer between 1 and 50"),
+        },
+        "eval_interval" | "eval_samples" => match v.as_u64() {
+            Some(1..) => Ok(()),
+            _ => bad("'auto' or a positive integer"),
+        },
+        "learning_rate_multiplier" => match v.as_f64() {
+            Some(x) if x > 0.0 => Ok(()),
+            _ => bad("'auto' or a number greater than 0"),
+        },
+        "beta" => match v.as_f64() {
+            Some(x) if x > 0.0 && x <= 2.0 => Ok(()),
+            _ => bad("'auto' or a number in (0, 2]"),
+        },
+        "compute_multiplier" => match v.as_f64() {
+            Some(x) if x > 0.0 && x <= 10.0 => Ok(()),
+            _ => bad("'auto' or a number in (0, 10]"),
+        },
+        _ => Err(ApiError::invalid(
+            format!("Unrecognized hyperparameter: '{param}'."),
+            Some(param),
+        )),
+    }
+}
+
+fn check_hps(method: &str, hp: &Map<String, Value>, prefix: &str) -> ApiResult<()> {
+    for (k, v) in hp {
+        let param = format!("{prefix}.{k}");
+        if !hp_keys(method).contains(&k.as_str()) {
+            return Err(ApiError::invalid(
+                format!("Unrecognized hyperparameter: '{param}'."),
+                Some(&param),
+            ));
+        }
+        check_hp(k, v, &param)?;
+    }
+    Ok(())
+}
+
+/// `n_epochs` for `"auto"`, as OpenAI: 3, raised for small and lowered for big datasets so
+/// that examples × epochs stays within [100, 25000].
+pub(crate) fn auto_epochs(n: u64) -> u64 {
+    if n == 0 {
+        return 3;
+    }
+    if n * 3 < 100 {
+        25.min(100u64.div_ceil(n))
+    } else if n * 3 > 25_000 {
+        (25_000 / n).max(1)
+    } else {
+        3
+    }
+}
+
+impl JobRecord {
+    /// Status at `now`.
+    fn status_at(&self, now: i64) -> &'static str {
+        if now >= self.outcome_at {
+            match self.outcome {
+                Outcome::Succeeded => "succeeded",
+                Outcome::Failed(_) => "failed",
+                Outcome::Cancelled => "cancelled",
+            }
+        } else if now < self.validating_until {
+            "validating_files"
+        } else if now < self.queued_until {
+            "queued"
+        } else {
+            "running"
+        }
+    }
+
+    /// Whether the job has reached a final state at `now`.
+    pub fn is_final(&self, now: i64) -> bool {
+        now >= self.outcome_at
+    }
+
+    /// Hyperparameters as shown: user values, and `"auto"` or its resolved value once running.
+    fn hp(&self, now: i64, keys: &[&str]) -> Map<String, Value> {
+        let resolved = now >= self.queued_until && self.outcome_at >= self.queued_until;
+        let mut m = Map::new();
+        for k in keys {
+            let user = self.user_hp.get(*k).filter(|v| *v != "auto");
+            let v = match (user, resolved) {
+                (Some(v), _) => v.clone(),
+                (None, true) => self.resolved_hp.get(*k).cloned().unwrap_or(json!("auto")),
+                (None, false) if *k == "reasoning_effort" => json!("default"),
+                (None, false) => json!("auto"),
+            };
+            m.insert(k.to_string(), v);
+        }
+        m
+    }
+
+    /// The `FineTuningJob` object at `now`.
+    pub fn to_json(&self, org: &str, now: i64) -> Value {
+        let status = self.status_at(now);
+        let done = matches!(status, "succeeded" | "failed");
+        let succeeded = status == "succeeded";
+        let mut method_body = self.method_extra.clone();
+        method_body.insert(
+            "hyperparameters".into(),
+            Value::Object(self.hp(now, hp_keys(&self.method_type))),
+        );
+        let error = match (&self.outcome, status) {
+            (Outcome::Failed(e), "failed") => json!({"code": e.code, "message": e.message, "param": e.param}),
+            _ => Value::Null,
+        };
+        json!({
+            "object": "fine_tuning.job",
+            "id": self.id,
+            "model": self.model,
+            "created_at": secs(self.created_ms),
+            "finished_at": if done { json!(secs(self.outcome_at)) } else { Value::Null },
+            "fine_tuned_model": if succeeded { json!(self.fine_tuned_model) } else { Value::Null },
+            "organization_id": org,
+            "result_files": if succeeded { json!([self.result_file_id]) } else { json!([]) },
+            "status": status,
+            "validation_file": self.validation_file,
+            "training_file": self.training_file,
+            "hyperparameters": self.hp(now, &["batch_size", "learning_rate_multiplier", "n_epochs"]),
+            "trained_tokens": if succeeded { json!(self.trained_tokens) } else { Value::Null },
+            "error": error,
+            "user_provided_suffix": self.suffix,
+            "seed": self.seed,
+            "estimated_finish": if matches!(status, "queued" | "running") { json!(secs(self.natural_end)) } else { Value::Null },
+            "integrations": self.integrations,
+            "metadata": self.metadata,
+            "method": { "type": self.method_type, self.method_type.clone(): method_body },
+        })
+    }
+
+    fn push_event(&mut self, at_ms: i64, level: &'static str, message: String, kind: &'static str, data: Value) {
+        self.event_seq += 1;
+        self.events.push(TimedEvent {
+            id: random_id("ftevent-", 24),
+            at_ms,
+            seq: self.event_seq,
+            level,
+            message,
+            kind,
+            data,
+        });
+    }
+
+    /// Ends the job at `at` (earlier than planned): later events and checkpoints vanish.
+    fn end_at(&mut self, at: i64, outcome: Outcome) {
+        self.events.retain(|e| e.at_ms <= at);
+        self.checkpoints.retain(|c| c.at_ms <= at);
+        let (level, message) = match &outcome {
+            Outcome::Failed(e) => ("error", format!("Fine-tuning job failed: {}", e.message)),
+            Outcome::Cancelled => ("info", "Fine-tuning job cancelled".to_string()),
+            Outcome::Succeeded => ("info", "The job has successfully completed".to_string()),
+        };
+        self.push_event(at, level, message, "message", json!({}));
+        self.outcome = outcome;
+        self.outcome_at = at;
+    }
+
+    fn result_csv(&self) -> String {
+        let mut csv = String::from("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n");
+        let total = self.total_steps;
+        let every = (total / 10).max(1);
+        for step in 1..=total.min(200_000) {
+            let (l, a) = train_metrics(self.seed, step, total);
+            if self.has_validation && (step % every == 0 || step == total) {
+                let (vl, va) = valid_metrics(self.seed, step, total);
+                csv.push_str(&format!("{step},{l},{a},{vl},{va}\n"));
+            } else {
+                csv.push_str(&format!("{step},{l},{a},,\n"));
+            }
+        }
+        csv
+    }
+}
+
+/// Gives finished jobs their result files (called whenever the store is locked).
+pub(crate) fn advance(state: &AppState, store: &mut Store, now: i64) {
+    let due: Vec<String> = store
+        .jobs
+        .values()
+        .filter(|j| j.outcome == Outcome::Succeeded && j.outcome_at <= now && !j.result_materialized)
+        .map(|j| j.id.clone())
+        .collect();
+    for id in due {
+        let Some(job) = store.jobs.get_mut(&id) else { continue };
+        job.result_materialized = true;
+        let (file_id, csv, at) = (job.result_file_id.clone(), job.result_csv(), job.outcome_at);
+        let path = state.0.dir.join(&file_id);
+        if std::fs::write(&path, csv.as_bytes()).is_ok() {
+            insert_file(
+                state,
+                store,
+                file_id,
+                "step_metrics.csv".into(),
+                "fine-tune-results",
+                path,
+                csv.len() as u64,
+                at,
+                None,
+            );
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateJob {
+    model: Option<Value>,
+    training_file: Option<Value>,
+    hyperparameters: Option<Value>,
+    suffix: Option<Value>,
+    validation_file: Option<Value>,
+    integrations: Option<Value>,
+    seed: Option<Value>,
+    method: Option<Value>,
+    metadata: Option<Value>,
+}
+
+fn opt_string(v: Option<Value>, param: &str) -> ApiResult<Option<String>> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(ApiError::invalid(
+            format!("Invalid type for '{param}': expected a string, but got {other} instead."),
+            Some(param),
+        )),
+    }
+}
+
+fn check_metadata(v: Option<Value>) -> ApiResult<Option<Map<String, Value>>> {
+    let m = match v {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(m)) => m,
+        Some(_) => return Err(ApiError::invalid("Invalid type for 'metadata': expected an object.", Some("metadata"))),
+    };
+    if m.len() > 16 {
+        return Err(ApiError::invalid(
+            format!("Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with {} properties instead.", m.len()),
+            Some("metadata"),
+        ));
+    }
+    for (k, v) in &m {
+        if k.chars().count() > 64 {
+            return Err(ApiError::invalid(
+                format!("Invalid 'metadata': key '{k}' is longer than 64 characters."),
+                Some("metadata"),
+            ));
+        }
+        match v {
+            Value::String(s) if s.chars().count() <= 512 => {}
+            Value::String(_) => {
+                return Err(ApiError::invalid(
+                    format!("Invalid 'metadata[{k}]': string too long. Expected a string with maximum length 512."),
+                    Some(&format!("metadata.{k}")),
+                ))
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    format!("Invalid type for 'metadata[{k}]': expected a string."),
+                    Some(&format!("metadata.{k}")),
+                ))
+            }
+        }
+    }
+    Ok(Some(m))
+}
+
+fn check_integrations(v: Option<Value>) -> ApiResult<Value> {
+    match v {
+        None | Some(Value::Null) => Ok(json!([])),
+        Some(Value::Array(items)) => {
+            if items.len() > 5 {
+                return Err(ApiError::invalid("Invalid 'integrations': at most 5 integrations.", Some("integrations")));
+            }
+            for (i, it) in items.iter().enumerate() {
+                let ok = it.get("type") == Some(&json!("wandb"))
+                    && it.get("wandb").and_then(|w| w.get("project")).is_some_and(Value::is_string);
+                if !ok {
+                    return Err(ApiError::invalid(
+                        format!("Invalid 'integrations[{i}]': expected {{\"type\": \"wandb\", \"wandb\": {{\"project\": …}}}}."),
+                        Some("integrations"),
+                    ));
+                }
+            }
+            Ok(Value::Array(items))
+        }
+        Some(_) => Err(ApiError::invalid("Invalid type for 'integrations': expected an array.", Some("integrations"))),
+    }
+}
+
+/// Parsed `method` and hyperparameters: (type, user hyperparameters, extra method fields).
+fn parse_method(method: Option<Value>, legacy: Option<Value>) -> ApiResult<(String, Map<String, Value>, Map<String, Value>)> {
+    let legacy = match legacy {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(m)) => Some(m),
+        Some(_) => return Err(ApiError::invalid("Invalid type for 'hyperparameters': expected an object.", Some("hyperparameters"))),
+    };
+    let Some(method) = method.filter(|m| !m.is_null()) else {
+        let hp = legacy.unwrap_or_default();
+        check_hps("supervised", &hp, "hyperparameters")?;
+        return Ok(("supervised".into(), hp, Map::new()));
+    };
+    let Value::Object(mut method) = method else {
+        return Err(ApiError::invalid("Invalid type for 'method': expected an object.", Some("method")));
+    };
+    let ty = match method.get("type") {
+        Some(Value::String(t)) if ["supervised", "dpo", "reinforcement"].contains(&t.as_str()) => t.clone(),
+        Some(t) => {
+            return Err(ApiError::invalid(
+                format!("Invalid 'method.type': expected one of 'supervised', 'dpo', 'reinforcement', got {t}."),
+                Some("method.type"),
+            ))
+        }
+        None => return Err(ApiError::invalid("Missing required parameter: 'method.type'.", Some("method.type"))),
+    };
+    let mut body = match method.remove(&ty) {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("Invalid type for 'method.{ty}': expected an object."),
+                Some(&format!("method.{ty}")),
+            ))
+        }
+    };
+    let hp = match body.remove("hyperparameters") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                format!("Invalid type for 'method.{ty}.hyperparameters': expected an object."),
+                Some(&format!("method.{ty}.hyperparameters")),
+            ))
+        }
+    };
+    if legacy.as_ref().is_some_and(|l| !l.is_empty()) && !hp.is_empty() {
+        return Err(ApiError::invalid(
+            "Hyperparameters cannot be specified both in 'hyperparameters' and in 'method'; use 'method'.",
+            Some("hyperparameters"),
+        ));
+    }
+    let hp = if hp.is_empty() { legacy.unwrap_or_default() } else { hp };
+    check_hps(&ty, &hp, &format!("method.{ty}.hyperparameters"))?;
+    let mut extra = Map::new();
+    if ty == "reinforcement" {
+        match body.remove("grader") {
+            Some(g @ Value::Object(_)) => {
+                extra.insert("grader".into(), g);
+            }
+            _ => {
+                return Err(ApiError::invalid(
+                    "Missing required parameter: 'method.reinforcement.grader'.",
+                    Some("method.reinforcement.grader"),
+                ))
+            }
+        }
+    }
+    Ok((ty, hp, extra))
+}
+
+/// Checks that a file exists, has purpose `fine-tune` and is processed; returns its path.
+fn usable_file(store: &Store, id: &str, param: &str) -> ApiResult<std::path::PathBuf> {
+    let f = store
+        .files
+        .get(id)
+        .ok_or_else(|| ApiError::invalid(format!("invalid {param}: {id}"), Some(param)))?;
+    if f.purpose != "fine-tune" {
+        return Err(ApiError::invalid(
+            format!("File {id} has purpose '{}', but fine-tuning requires files with purpose 'fine-tune'.", f.purpose),
+            Some(param),
+        )
+        .code("invalid_file_purpose"));
+    }
+    if !f.processed() {
+        return Err(ApiError::invalid(
+            format!("File {id} is still being processed and is not ready for fine-tuning yet."),
+            Some(param),
+        )
+        .code("file_not_ready"));
+    }
+    Ok(f.path.clone())
+}
+
+/// `POST /fine_tuning/jobs`.
+pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let req: CreateJob = parse_json(&body)?;
+    let model = opt_string(req.model, "model")?
+        .ok_or_else(|| ApiError::invalid("Missing required parameter: 'model'.", Some("model")))?;
+    let training_file = opt_string(req.training_file, "training_file")?
+        .ok_or_else(|| ApiError::invalid("Missing required parameter: 'training_file'.", Some("training_file")))?;
+    let validation_file = opt_string(req.validation_file, "validation_file")?;
+    let suffix = opt_string(req.suffix, "suffix")?;
+    if let Some(s) = &suffix {
+        if s.is_empty() || s.chars().count() > 64 {
+            return Err(ApiError::invalid(
+                "Invalid 'suffix': string must be between 1 and 64 characters long.",
+                Some("suffix"),
+            ));
+        }
+        if !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(ApiError::invalid(
+                "Invalid 'suffix': only letters, digits, '-', '_' and '.' are allowed.",
+                Some("suffix"),
+            ));
+        }
+    }
+    let seed = match req.seed {
+        None | Some(Value::Null) => rand::rng().random_range(0..2_147_483_647i64),
+        Some(v) => v
+            .as_i64()
+            .filter(|s| (0..=2_147_483_647).contains(s))
+            .ok_or_else(|| ApiError::invalid("Invalid 'seed': expected an integer between 0 and 2147483647.", Some("seed")))?,
+    };
+    let metadata = check_metadata(req.metadata)?;
+    let integrations = check_integrations(req.integrations)?;
+    let (method_type, user_hp, method_extra) = parse_method(req.method, req.hyperparameters)?;
+    let tunable = models::resolve(&model).ok_or_else(|| {
+        ApiError::invalid(
+            format!("Model {model} is not available for fine-tuning or does not exist."),
+            Some("model"),
+        )
+        .code("model_not_available")
+    })?;
+    let completion = models::is_completion_model(&tunable.base);
+    if completion && method_type != "supervised" {
+        return Err(ApiError::invalid(
+            format!("Model {model} does not support the '{method_type}' fine-tuning method."),
+            Some("method.type"),
+        ));
+    }
+    if method_type == "reinforcement" && !tunable.base.starts_with("o4-mini") {
+        return Err(ApiError::invalid(
+            format!("Model {model} does not support the 'reinforcement' fine-tuning method."),
+            Some("model"),
+        ));
+    }
+    let format = match method_type.as_str() {
+        "dpo" => DataFormat::Preference,
+        "reinforcement" => DataFormat::Reinforcement,
+        _ if completion => DataFormat::Completion,
+        _ => DataFormat::Chat,
+    };
+    let (train_path, valid_path) = {
+        let store = state.store();
+        let t = usable_file(&store, &training_file, "training_file")?;
+        let v = match &validation_file {
+            Some(v) => Some(usable_file(&store, v, "validation_file")?),
+            None => None,
+        };
+        (t, v)
+    };
+    let (train, valid) = tokio::task::spawn_blocking(move || -> std::io::Result<(Analysis, Option<Analysis>)> {
+        let t = analyze(&train_path, format, "training_file", Some(MIN_EXAMPLES))?;
+        let v = match valid_path {
+            Some(p) => Some(analyze(&p, format, "validation_file", None)?),
+            None => None,
+        };
+        Ok((t, v))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+
+    let org = state.0.organization.clone();
+    let now = now_ms();
+    let d = state.0.job_duration_ms.max(10) as i64;
+    let n = train.n_examples as u64;
+    let mut resolved = Map::new();
+    let epochs = user_hp.get("n_epochs").and_then(Value::as_u64).unwrap_or_else(|| auto_epochs(n));
+    let batch = user_hp
+        .get("batch_size")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| (n.div_ceil(500)).clamp(1, 256));
+    resolved.insert("n_epochs".into(), json!(epochs));
+    resolved.insert("batch_size".into(), json!(batch));
+    resolved.insert("learning_rate_multiplier".into(), json!(1.8));
+    match method_type.as_str() {
+        "dpo" => {
+            resolved.insert("beta".into(), json!(0.1));
+        }
+        "reinforcement" => {
+            resolved.insert("compute_multiplier".into(), json!(1.0));
+            resolved.insert("eval_interval".into(), json!(1));
+            resolved.insert("eval_samples".into(), json!(1));
+            resolved.insert("reasoning_effort".into(), json!("default"));
+        }
+        _ => {}
+    }
+    let total_steps = (n * epochs).div_ceil(batch).max(1);
+    let id = random_id("ftjob-", 24);
+    let fine_tuned_model = models::fine_tuned_name(&tunable.base, &org, suffix.as_deref(), &random_lower(8));
+    let mut job = JobRecord {
+        id: id.clone(),
+        created_ms: now,
+        seq: 0,
+        model: tunable.model,
+        training_file: training_file.clone(),
+        validation_file: validation_file.clone(),
+        suffix,
+        seed,
+        metadata,
+        integrations,
+        method_type,
+        user_hp,
+        resolved_hp: resolved,
+        method_extra,
+        validating_until: now + d / 10,
+        queued_until: now + d / 5,
+        natural_end: now + d,
+        outcome: Outcome::Succeeded,
+        outcome_at: now + d,
+        events: Vec::new(),
+        event_seq: 0,
+        checkpoints: Vec::new(),
+        fine_tuned_model,
+        trained_tokens: (train.bytes / 4).max(1) * epochs,
+        result_file_id: random_id("file-", 24),
+        result_materialized: false,
+        total_steps,
+        has_validation: validation_file.is_some(),
+    };
+    plan(&mut job, &state, &train, valid.as_ref());
+    let mut store = state.store();
+    job.seq = store.next_seq();
+    let v = job.to_json(&org, now_ms());
+    store.jobs.insert(id, job);
+    drop(store);
+    state.count(|s| s.jobs_created += 1);
+    Ok(Json(v))
+}
+
+/// Lays out the job's timeline: events, metrics, checkpoints and the outcome.
+fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&Analysis>) {
+    let t0 = job.created_ms;
+    job.push_event(t0, "info", format!("Created fine-tuning job: {}", job.id), "message", json!({}));
+    let mut validating = format!("Validating training file: {}", job.training_file);
+    if let Some(v) = &job.validation_file {
+        validating.push_str(&format!(" and validation file: {v}"));
+    }
+    job.push_event(t0, "info", validating, "message", json!({}));
+    let error = train.error.clone().or_else(|| valid.and_then(|v| v.error.clone()));
+    if let Some(e) = error {
+        let at = job.validating_until;
+        job.outcome_at = at;
+        job.end_at(at, Outcome::Failed(e));
+        return;
+    }
+    job.push_event(
+        job.validating_until,
+        "info",
+        "Files validated, moving job to queued state".into(),
+        "message",
+        json!({}),
+    );
+    job.push_event(job.queued_until, "info", "Fine-tuning job started".into(), "message", json!({}));
+    let total = job.total_steps;
+    let run_start = job.queued_until;
+    let run_end = job.natural_end - (job.natural_end - job.queued_until) / 20;
+    let at_step = |step: u64| run_start + ((run_end - run_start) as f64 * step as f64 / total as f64) as i64;
+    let shown = total.min(20);
+    for i in 1..=shown {
+        let step = (i * total).div_ceil(shown);
+        let (loss, acc) = train_metrics(job.seed, step, total);
+        let mut data = json!({
+            "step": step,
+            "train_loss": loss,
+            "total_steps": total,
+            "train_mean_token_accuracy": acc,
+        });
+        let mut message = format!("Step {step}/{total}: training loss={loss:.4}");
+        if job.has_validation {
+            let (vl, va) = valid_metrics(job.seed, step, total);
+            data["valid_loss"] = json!(vl);
+            data["valid_mean_token_accuracy"] = json!(va);
+            message.push_str(&format!(", validation loss={vl:.4}"));
+        }
+        job.push_event(at_step(step), "info", message, "metrics", data);
+    }
+    let epochs = job.resolved_hp.get("n_epochs").and_then(Value::as_u64).unwrap_or(1).max(1);
+    let epochs = job.user_hp.get("n_epochs").and_then(Value::as_u64).unwrap_or(epochs);
+    for e in epochs.saturating_sub(2).max(1)..=epochs {
+        let step = (e * total).div_ceil(epochs);
+        let at = if e == epochs { job.natural_end } else { at_step(step) };
+        let (loss, acc) = train_metrics(job.seed, step, total);
+        let mut metrics = json!({
+            "step": step,
+            "train_loss": loss,
+            "train_mean_token_accuracy": acc,
+        });
+        if job.has_validation {
+            let (vl, va) = valid_metrics(job.seed, step, total);
+            for (k, v) in [
+                ("valid_loss", vl),
+                ("valid_mean_token_accuracy", va),
+                ("full_valid_loss", vl),
+                ("full_valid_mean_token_accuracy", va),
+            ] {
+                metrics[k] = json!(v);
+            }
+        }
+        let name = format!("{}:ckpt-step-{step}", job.fine_tuned_model);
+        job.push_event(
+            at,
+            "info",
+            format!("Checkpoint created at step {step} with Snapshot ID: {name}"),
+            "message",
+            json!({}),
+        );
+        job.checkpoints.push(Checkpoint {
+            id: random_id("ftckpt_", 24),
+            at_ms: at,
+            step,
+            metrics,
+            name,
+        });
+    }
+    let end = job.natural_end;
+    job.push_event(
+        end,
+        "info",
+        format!("New fine-tuned model created: {}", job.fine_tuned_model),
+        "message",
+        json!({}),
+    );
+    job.push_event(end, "info", "The job has successfully completed".into(), "message", json!({}));
+    let faults = &state.0.faults;
+    if faults.fail_jobs {
+        let at = run_start + (job.natural_end - run_start) / 2;
+        job.end_at(
+            at,
+            Outcome::Failed(JobError {
+                code: "server_error".into(),
+                message: "The job failed due to an internal error.".into(),
+                param: None,
+            }),
+        );
+    }
+    if let Some(ms) = faults.cancel_jobs_after_ms {
+        let at = t0 + ms as i64;
+        if at < job.outcome_at {
+            job.end_at(at, Outcome::Cancelled);
+        }
+    }
+}
+
+fn no_such_job(id: &str) -> ApiError {
+    ApiError::not_found(format!("Could not find fine tune: {id}"), Some("fine_tuning_job_id")).code("fine_tune_not_found")
+}
+
+/// `GET /fine_tuning/jobs`: newest first, `after`, `limit`, `metadata[k]=v` / `metadata=null`.
+pub(crate) async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+    let pairs = query_pairs(q.as_deref());
+    let limit = query_int(&pairs, "limit", 20, 1, 100)?;
+    let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
+    let want_no_metadata = query_get(&pairs, "metadata") == Some("null");
+    let filters: Vec<(String, String)> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("metadata[")
+                .and_then(|r| r.strip_suffix(']'))
+                .map(|key| (key.to_string(), v.clone()))
+        })
+        .collect();
+    let now = now_ms();
+    let store = state.store();
+    let mut jobs: Vec<_> = store
+        .jobs
+        .values()
+        .filter(|j| {
+            let empty = j.metadata.as_ref().is_none_or(Map::is_empty);
+            if want_no_metadata && !empty {
+                return false;
+            }
+            filters.iter().all(|(k, v)| {
+                j.metadata
+                    .as_ref()
+                    .and_then(|m| m.get(k))
+                    .and_then(Value::as_str)
+                    == Some(v.as_str())
+            })
+        })
+        .collect();
+    jobs.sort_by_key(|j| std::cmp::Reverse((j.created_ms, j.seq)));
+    if let Some(after) = after {
+        jobs = match jobs.iter().position(|j| j.id == after) {
+            Some(i) => jobs.split_off(i + 1),
+            None => Vec::new(),
+        };
+    }
+    let has_more = jobs.len() > limit;
+    jobs.truncate(limit);
+    let org = &state.0.organization;
+    let data: Vec<Value> = jobs.iter().map(|j| j.to_json(org, now)).collect();
+    Ok(Json(json!({"object": "list", "data": data, "has_more": has_more})))
+}
+
+/// `GET /fine_tuning/jobs/{id}`.
+pub(crate) async fn retrieve(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let store = state.store();
+    let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
+    Ok(Json(job.to_json(&state.0.organization, now_ms())))
+}
+
+/// `POST /fine_tuning/jobs/{id}/cancel`: 400 if the job is already final.
+pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let now = now_ms();
+    let mut store = state.store();
+    let job = store.jobs.get_mut(&id).ok_or_else(|| no_such_job(&id))?;
+    if job.is_final(now) {
+        return Err(ApiError::invalid(
+            format!("Job {id} has already {} and cannot be cancelled.", job.status_at(now)),
+            None,
+        )
+        .code("job_already_finished"));
+    }
+    job.end_at(now, Outcome::Cancelled);
+    let v = job.to_json(&state.0.organization, now);
+    drop(store);
+    state.count(|s| s.jobs_cancelled += 1);
+    Ok(Json(v))
+}
+
+/// `GET /fine_tuning/jobs/{id}/events`: newest first, `after`, `limit` (default 20).
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let pairs = query_pairs(q.as_deref());
+    let limit = query_int(&pairs, "limit", 20, 1, 1000)?;
+    let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
+    let now = now_ms();
+    let store = state.store();
+    let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
+    let mut events: Vec<&TimedEvent> = job.events.iter().filter(|e| e.at_ms <= now).collect();
+    events.sort_by_key(|e| std::cmp::Reverse((e.at_ms, e.seq)));
+    if let Some(after) = after {
+        events = match events.iter().position(|e| e.id == after) {
+            Some(i) => events.split_off(i + 1),
+            None => Vec::new(),
+        };
+    }
+    let has_more = events.len() > limit;
+    events.truncate(limit);
+    let data: Vec<Value> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "object": "fine_tuning.job.event",
+                "id": e.id,
+                "created_at": secs(e.at_ms),
+                "level": e.level,
+                "message": e.message,
+                "data": e.data,
+                "type": e.kind,
+            })
+        })
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data, "has_more": has_more})))
+}
+
+/// `GET /fine_tuning/jobs/{id}/checkpoints`: newest first, `after`, `limit` (default 10).
+pub(crate) async fn checkpoints(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let pairs = query_pairs(q.as_deref());
+    let limit = query_int(&pairs, "limit", 10, 1, 100)?;
+    let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
+    let now = now_ms();
+    let store = state.store();
+    let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
+    let mut cps: Vec<&Checkpoint> = job.checkpoints.iter().filter(|c| c.at_ms <= now).collect();
+    cps.sort_by_key(|c| std::cmp::Reverse(c.step));
+    if let Some(after) = after {
+        cps = match cps.iter().position(|c| c.id == after) {
+            Some(i) => cps.split_off(i + 1),
+            None => Vec::new(),
+        };
+    }
+    let has_more = cps.len() > limit;
+    cps.truncate(limit);
+    let data: Vec<Value> = cps
+        .iter()
+        .map(|c| {
+            json!({
+                "object": "fine_tuning.job.checkpoint",
+                "id": c.id,
+                "created_at": secs(c.at_ms),
+                "fine_tuned_model_checkpoint": c.name,
+                "step_number": c.step,
+                "metrics": c.metrics,
+                "fine_tuning_job_id": job.id,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "object": "list",
+        "data": data,
+        "first_id": cps.first().map(|c| c.id.clone()),
+        "last_id": cps.last().map(|c| c.id.clone()),
+        "has_more": has_more,
+    })))
+}
+
+/// `POST /fine_tuning/jobs/{id}/pause` and `…/resume`: not emulated (400 for a known job).
+pub(crate) async fn pause_resume(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    if !state.store().jobs.contains_key(&id) {
+        return Err(no_such_job(&id));
+    }
+    Err(ApiError::invalid(
+        "Pausing and resuming jobs is not supported by the fine-tuning emulator.",
+        None,
+    ))
+}
+
+/// Fine-tuned models of succeeded jobs at `now` (for chat completions and models).
+pub(crate) fn fine_tuned_models(store: &Store, now: i64) -> Vec<(String, i64)> {
+    store
+        .jobs
+        .values()
+        .filter(|j| j.status_at(now) == "succeeded")
+        .map(|j| (j.fine_tuned_model.clone(), secs(j.outcome_at)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epochs_auto() {
+        assert_eq!(auto_epochs(10), 10);
+        assert_eq!(auto_epochs(2), 25);
+        assert_eq!(auto_epochs(100), 3);
+        assert_eq!(auto_epochs(10_000), 2);
+        assert_eq!(auto_epochs(100_000), 1);
+    }
+
+    #[test]
+    fn loss_falls() {
+        let (first, _) = train_metrics(1, 1, 100);
+        let (last, _) = train_metrics(1, 100, 100);
+        assert!(first > last + 1.0, "{first} {last}");
+    }
+}

@@ -1,0 +1,100 @@
+//! Which models can be fine-tuned, and how fine-tuned model names are made.
+
+/// Aliases that OpenAI resolves to a dated snapshot when a job is created.
+const ALIASES: &[(&str, &str)] = &[
+    ("gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
+    ("gpt-4o", "gpt-4o-2024-08-06"),
+    ("gpt-4.1", "gpt-4.1-2025-04-14"),
+    ("gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"),
+    ("gpt-4.1-nano", "gpt-4.1-nano-2025-04-14"),
+    ("gpt-3.5-turbo", "gpt-3.5-turbo-0125"),
+    ("o4-mini", "o4-mini-2025-04-16"),
+];
+
+/// Prefixes of fine-tunable snapshots (a prefix rule rather than an exhaustive list).
+const PREFIXES: &[&str] = &[
+    "gpt-4o-mini-20",
+    "gpt-4o-20",
+    "gpt-4.1-20",
+    "gpt-4.1-mini-20",
+    "gpt-4.1-nano-20",
+    "gpt-3.5-turbo-",
+    "o4-mini-20",
+    "gpt-4-0613",
+    "davinci-002",
+    "babbage-002",
+];
+
+/// A model accepted for fine-tuning: the name shown in the job and the base used in the
+/// fine-tuned model's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Tunable {
+    /// `model` of the job (aliases resolved; `ft:` names kept).
+    pub model: String,
+    /// The base snapshot (`ft:` names: their base).
+    pub base: String,
+}
+
+/// Whether a base (non-`ft:`) name is fine-tunable, and its snapshot.
+fn base_snapshot(name: &str) -> Option<String> {
+    if let Some((_, snap)) = ALIASES.iter().find(|(a, _)| *a == name) {
+        return Some(snap.to_string());
+    }
+    PREFIXES
+        .iter()
+        .any(|p| name.starts_with(p))
+        .then(|| name.to_string())
+}
+
+/// Resolves a `model` of `POST /fine_tuning/jobs`; `None`: not available for fine-tuning.
+pub(crate) fn resolve(model: &str) -> Option<Tunable> {
+    if let Some(rest) = model.strip_prefix("ft:") {
+        let base = rest.split(':').next().unwrap_or("");
+        let base = base_snapshot(base)?;
+        return Some(Tunable {
+            model: model.to_string(),
+            base,
+        });
+    }
+    let snap = base_snapshot(model)?;
+    Some(Tunable {
+        model: snap.clone(),
+        base: snap,
+    })
+}
+
+/// Whether a model name can be used by `POST /chat/completions` without being a fine-tuned
+/// model of this emulator (the base models).
+pub(crate) fn is_base_chat_model(model: &str) -> bool {
+    !model.starts_with("ft:") && base_snapshot(model).is_some()
+}
+
+/// Whether a base model takes prompt/completion examples.
+pub(crate) fn is_completion_model(base: &str) -> bool {
+    base == "davinci-002" || base == "babbage-002"
+}
+
+/// `ft:{base}:{org}:{suffix}:{id}`, or `ft:{base}:{org}::{id}` without a suffix (as OpenAI).
+pub(crate) fn fine_tuned_name(base: &str, org: &str, suffix: Option<&str>, id: &str) -> String {
+    format!("ft:{base}:{org}:{}:{id}", suffix.unwrap_or(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolves() {
+        assert_eq!(resolve("gpt-4o-mini").unwrap().model, "gpt-4o-mini-2024-07-18");
+        assert_eq!(resolve("gpt-4o-mini-2024-07-18").unwrap().base, "gpt-4o-mini-2024-07-18");
+        assert_eq!(resolve("gpt-4.1-nano-2025-04-14").unwrap().base, "gpt-4.1-nano-2025-04-14");
+        assert!(resolve("davinci-002").is_some());
+        assert!(resolve("gpt-5-unknown").is_none());
+        assert!(resolve("whisper-1").is_none());
+        let ft = resolve("ft:gpt-4o-mini-2024-07-18:org::abc").unwrap();
+        assert_eq!(ft.base, "gpt-4o-mini-2024-07-18");
+        assert!(resolve("ft:nope:org::abc").is_none());
+        assert_eq!(fine_tuned_name("b", "o", None, "x"), "ft:b:o::x");
+        assert_eq!(fine_tuned_name("b", "o", Some("s"), "x"), "ft:b:o:s:x");
+    }
+}

@@ -1,0 +1,361 @@
+//! The Uploads API: create, add parts (≤ 64 MB each), complete (ordered part ids, byte-count
+//! and optional md5 checks) into a File, cancel; Uploads expire an hour after creation.
+
+use crate::errors::{ApiError, ApiResult};
+use crate::files::{insert_file, validate_jsonl, RemoveOnDrop};
+use crate::server::Flavor;
+use crate::state::AppState;
+use crate::util::{now_ms, parse_json, random_id, secs};
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, State};
+use axum::{Extension, Json};
+use md5::{Digest, Md5};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use tokio::io::AsyncWriteExt;
+
+/// Largest part (OpenAI: 64 MB).
+pub(crate) const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// Largest Upload (OpenAI: 8 GB).
+const MAX_UPLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
+/// Lifetime of a pending Upload, seconds.
+const UPLOAD_TTL_SECS: i64 = 3600;
+const UPLOAD_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
+const JSONL_MIME: &[&str] = &["text/jsonl", "application/jsonl", "application/x-ndjson", "application/jsonlines", "application/json"];
+
+/// One received part.
+#[derive(Debug, Clone)]
+pub(crate) struct PartRecord {
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Where the bytes are.
+    pub path: PathBuf,
+}
+
+/// An Upload.
+#[derive(Debug, Clone)]
+pub(crate) struct UploadRecord {
+    /// `upload_…`.
+    pub id: String,
+    /// Creation time, ms.
+    pub created_ms: i64,
+    /// Name of the file to create.
+    pub filename: String,
+    /// Purpose of the file to create.
+    pub purpose: String,
+    /// Announced size.
+    pub bytes: u64,
+    /// `pending`, `completed` or `cancelled` (`expired` is computed).
+    pub status: &'static str,
+    /// Unix seconds.
+    pub expires_at: i64,
+    /// Parts by id.
+    pub parts: HashMap<String, PartRecord>,
+    /// A completion is in progress.
+    pub completing: bool,
+    /// The File, once completed.
+    pub file: Option<Value>,
+    /// Folder holding the parts.
+    pub dir: PathBuf,
+}
+
+impl UploadRecord {
+    /// The status at `now_ms` (a pending Upload past `expires_at` is `expired`).
+    pub fn status_at(&self, now_ms: i64) -> &'static str {
+        if self.status == "pending" && secs(now_ms) >= self.expires_at {
+            "expired"
+        } else {
+            self.status
+        }
+    }
+
+    /// The `Upload` object.
+    pub fn to_json(&self, now_ms: i64) -> Value {
+        json!({
+            "id": self.id,
+            "object": "upload",
+            "bytes": self.bytes,
+            "created_at": secs(self.created_ms),
+            "filename": self.filename,
+            "purpose": self.purpose,
+            "status": self.status_at(now_ms),
+            "expires_at": self.expires_at,
+            "file": self.file,
+        })
+    }
+
+    fn require_pending(&self, now_ms: i64) -> ApiResult<()> {
+        match self.status_at(now_ms) {
+            "pending" if !self.completing => Ok(()),
+            "pending" => Err(ApiError::invalid(format!("Upload {} is being completed.", self.id), None)),
+            s => Err(ApiError::invalid(
+                format!("Cannot modify upload {} because it is already {s}.", self.id),
+                None,
+            )),
+        }
+    }
+}
+
+fn no_such_upload(id: &str) -> ApiError {
+    ApiError::not_found(format!("No such Upload object: {id}"), Some("upload_id"))
+}
+
+#[derive(Deserialize)]
+struct CreateUpload {
+    filename: Option<String>,
+    purpose: Option<String>,
+    bytes: Option<i64>,
+    mime_type: Option<String>,
+    #[serde(default)]
+    expires_after: Option<Value>,
+}
+
+/// `POST /uploads`.
+pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    let req: CreateUpload = parse_json(&body)?;
+    let missing = |p: &str| ApiError::invalid(format!("Missing required parameter: '{p}'."), Some(p));
+    let filename = req.filename.ok_or_else(|| missing("filename"))?;
+    let purpose = req.purpose.ok_or_else(|| missing("purpose"))?;
+    let bytes = req.bytes.ok_or_else(|| missing("bytes"))?;
+    let mime_type = req.mime_type.ok_or_else(|| missing("mime_type"))?;
+    let _ = req.expires_after;
+    if !UPLOAD_PURPOSES.contains(&purpose.as_str()) {
+        return Err(ApiError::invalid(
+            format!("'{purpose}' is not one of {UPLOAD_PURPOSES:?} - 'purpose'"),
+            Some("purpose"),
+        ));
+    }
+    if bytes < 0 || bytes as u64 > MAX_UPLOAD_BYTES {
+        return Err(ApiError::invalid(
+            "Invalid 'bytes': an Upload can be between 0 and 8 GB.",
+            Some("bytes"),
+        ));
+    }
+    if (purpose == "fine-tune" || purpose == "batch") && !JSONL_MIME.contains(&mime_type.as_str()) {
+        return Err(ApiError::invalid(
+            format!("Invalid mime type '{mime_type}' for purpose '{purpose}'. Expected 'text/jsonl'."),
+            Some("mime_type"),
+        ));
+    }
+    let id = random_id("upload_", 24);
+    let dir = state.0.dir.join(&id);
+    tokio::fs::create_dir_all(&dir).await?;
+    let created_ms = now_ms();
+    let rec = UploadRecord {
+        id: id.clone(),
+        created_ms,
+        filename,
+        purpose,
+        bytes: bytes as u64,
+        status: "pending",
+        expires_at: secs(created_ms) + UPLOAD_TTL_SECS,
+        parts: HashMap::new(),
+        completing: false,
+        file: None,
+        dir,
+    };
+    let v = rec.to_json(created_ms);
+    state.store().uploads.insert(id, rec);
+    state.count(|s| s.uploads_created += 1);
+    Ok(Json(v))
+}
+
+fn multipart_error(e: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(format!("Invalid multipart body: {e}"), None)
+}
+
+/// `POST /uploads/{upload_id}/parts` (multipart field `data`).
+pub(crate) async fn add_part(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut multipart: Multipart,
+) -> ApiResult<Json<Value>> {
+    let dir = {
+        let store = state.store();
+        let u = store.uploads.get(&id).ok_or_else(|| no_such_upload(&id))?;
+        u.require_pending(now_ms())?;
+        u.dir.clone()
+    };
+    let part_id = random_id("part_", 24);
+    let path = dir.join(&part_id);
+    let mut guard = RemoveOnDrop(Some(path.clone()));
+    let mut bytes = 0u64;
+    let mut got = false;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        if field.name() != Some("data") {
+            while field.chunk().await.map_err(multipart_error)?.is_some() {}
+            continue;
+        }
+        let mut out = tokio::fs::File::create(&path).await?;
+        while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+            bytes += chunk.len() as u64;
+            if bytes > MAX_PART_BYTES {
+                return Err(ApiError::invalid(
+                    "Part is too large. Each part can be at most 64 MB.",
+                    Some("data"),
+                ));
+            }
+            out.write_all(&chunk).await?;
+        }
+        out.flush().await?;
+        got = true;
+    }
+    if !got {
+        return Err(ApiError::invalid("Missing required parameter: 'data'.", Some("data")));
+    }
+    let created_ms = now_ms();
+    {
+        let mut store = state.store();
+        let u = store.uploads.get_mut(&id).ok_or_else(|| no_such_upload(&id))?;
+        u.require_pending(created_ms)?;
+        u.parts.insert(part_id.clone(), PartRecord { bytes, path });
+    }
+    guard.disarm();
+    state.count(|s| s.upload_parts_created += 1);
+    Ok(Json(json!({
+        "id": part_id,
+        "object": "upload.part",
+        "created_at": secs(created_ms),
+        "upload_id": id,
+    })))
+}
+
+#[derive(Deserialize)]
+struct CompleteUpload {
+    part_ids: Option<Vec<String>>,
+    md5: Option<String>,
+}
+
+/// `POST /uploads/{upload_id}/complete`.
+pub(crate) async fn complete(
+    State(state): State<AppState>,
+    Extension(flavor): Extension<Flavor>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let req: CompleteUpload = parse_json(&body)?;
+    let part_ids = req
+        .part_ids
+        .ok_or_else(|| ApiError::invalid("Missing required parameter: 'part_ids'.", Some("part_ids")))?;
+    let (paths, filename, purpose) = {
+        let mut store = state.store();
+        let u = store.uploads.get_mut(&id).ok_or_else(|| no_such_upload(&id))?;
+        u.require_pending(now_ms())?;
+        let mut seen = std::collections::HashSet::new();
+        let mut paths = Vec::new();
+        let mut total = 0u64;
+        for pid in &part_ids {
+            if !seen.insert(pid) {
+                return Err(ApiError::invalid(format!("Part {pid} is listed more than once."), Some("part_ids")));
+            }
+            let p = u.parts.get(pid).ok_or_else(|| {
+                ApiError::invalid(format!("Part {pid} does not belong to Upload {id}."), Some("part_ids"))
+            })?;
+            total += p.bytes;
+            paths.push(p.path.clone());
+        }
+        if total != u.bytes {
+            return Err(ApiError::invalid(
+                format!(
+                    "The number of bytes uploaded ({total}) does not match the number of bytes specified when creating the Upload ({}).",
+                    u.bytes
+                ),
+                Some("bytes"),
+            ));
+        }
+        u.completing = true;
+        (paths, u.filename.clone(), u.purpose.clone())
+    };
+    let result = assemble(&state, &id, paths, req.md5, &purpose).await;
+    let (v, dir) = {
+        let mut store = state.store();
+        let Some(u) = store.uploads.get_mut(&id) else {
+            return Err(no_such_upload(&id));
+        };
+        u.completing = false;
+        let (file_id, path, bytes) = result?;
+        let dir = u.dir.clone();
+        let created_ms = now_ms();
+        let rec = insert_file(&state, &mut store, file_id, filename, &purpose, path, bytes, created_ms, None);
+        let u = store.uploads.get_mut(&id).expect("upload present");
+        u.status = "completed";
+        u.file = Some(rec.to_json(flavor));
+        u.parts.clear();
+        (u.to_json(created_ms), dir)
+    };
+    let _ = tokio::fs::remove_dir_all(dir).await;
+    state.count(|s| {
+        s.uploads_completed += 1;
+        s.files_created += 1;
+    });
+    Ok(Json(v))
+}
+
+/// Concatenates the parts into a new file, checks md5 and (for `fine-tune`) JSONL.
+async fn assemble(
+    state: &AppState,
+    upload_id: &str,
+    parts: Vec<PathBuf>,
+    md5: Option<String>,
+    purpose: &str,
+) -> ApiResult<(String, PathBuf, u64)> {
+    let file_id = random_id("file-", 24);
+    let path = state.0.dir.join(&file_id);
+    let mut guard = RemoveOnDrop(Some(path.clone()));
+    let out_path = path.clone();
+    let (digest, bytes) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&out_path)?);
+        let mut hasher = Md5::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut total = 0u64;
+        for p in parts {
+            let mut f = std::fs::File::open(p)?;
+            loop {
+                let n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])?;
+                total += n as u64;
+            }
+        }
+        out.flush()?;
+        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Ok((digest, total))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    if let Some(expected) = md5 {
+        if !expected.eq_ignore_ascii_case(&digest) {
+            return Err(ApiError::invalid(
+                format!("The md5 checksum of Upload {upload_id} ({digest}) does not match the expected checksum ({expected})."),
+                Some("md5"),
+            ));
+        }
+    }
+    if purpose == "fine-tune" {
+        validate_jsonl(&path).await?;
+    }
+    guard.disarm();
+    Ok((file_id, path, bytes))
+}
+
+/// `POST /uploads/{upload_id}/cancel`.
+pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let now = now_ms();
+    let (v, dir) = {
+        let mut store = state.store();
+        let u = store.uploads.get_mut(&id).ok_or_else(|| no_such_upload(&id))?;
+        u.require_pending(now)?;
+        u.status = "cancelled";
+        u.parts.clear();
+        (u.to_json(now), u.dir.clone())
+    };
+    let _ = tokio::fs::remove_dir_all(dir).await;
+    state.count(|s| s.uploads_cancelled += 1);
+    Ok(Json(v))
+}
