@@ -9,5 +9,251 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** The package version. */
-export declare function version(): string
+/** A running emulator. Close it when done (`await emulator.close()`), e.g. in Jest's `afterAll`. */
+export declare class Emulator {
+  /** The base URL to use as `baseUrl` (or `OPENAI_BASE_URL`), e.g. `http://127.0.0.1:43123/v1`. */
+  get url(): string
+  /** The API key the emulator accepts. */
+  get apiKey(): string
+  /** Stops the server and frees its port and files. */
+  close(): Promise<void>
+}
+
+/**
+ * Cancels the in-flight run of `modelKey` (one that was interrupted, aborted or timed out):
+ * cancels its OpenAI job, if one was created, and clears its journal entry. Resolves to the
+ * job id (or `null` when no job had been created yet). Rejects with `ERR_NOT_FOUND` when no
+ * run of that key is in flight.
+ */
+export declare function cancelFineTune(modelKey: string, options?: CancelOptions | undefined | null): Promise<string | null>
+
+/** Options of `cancelFineTune`. */
+export interface CancelOptions {
+  /** Path of `models.json` (the journal is beside it). */
+  registryPath?: string
+  /** API key; default `OPENAI_API_KEY`. */
+  apiKey?: string
+  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
+  baseUrl?: string
+  organization?: string
+  project?: string
+}
+
+/** Seeded fault injection: the same seed and request order give the same faults. */
+export interface EmulatorFaults {
+  /** Seed of the random generator (default 0). */
+  seed?: number
+  /** Probability (0 to 1) that a request to a selected endpoint gets a fault. */
+  rate?: number
+  /**
+   * Endpoints subject to faults, e.g. `files.create`, `jobs.create`, `jobs.retrieve`,
+   * `jobs.list`, `jobs.events`, `uploads.part`. Default: all.
+   */
+  endpoints?: Array<string>
+  /**
+   * Kinds drawn from when a fault hits: `"500"`, `"503"`, `"429"` (with `retry-after`),
+   * `"quota"`, `"daily_limit"`, `"drop"` (connection closed, nothing done), `"slow"`,
+   * `"lost"` (done, then the answer is lost). Default: 500, 503 and 429.
+   */
+  kinds?: Array<string>
+  /** The delay advertised by injected 429s, in ms (default 100). */
+  retryAfterMs?: number
+  /** The delay of `"slow"` answers, in ms (default 1000). */
+  slowMs?: number
+  /** At most this many faults in the emulator's life. */
+  maxFaults?: number
+  /** Every job fails while running. */
+  failJobs?: boolean
+  /** Jobs still running this long after creation are cancelled, as if from outside. */
+  cancelJobsAfterMs?: number
+  /** Uploaded files never leave the `uploaded` status. */
+  filesStuckProcessing?: boolean
+}
+
+/** Options of `startEmulator`. */
+export interface EmulatorOptions {
+  /** Port on 127.0.0.1; default: a free one. */
+  port?: number
+  /** The API key clients must send; default `sk-emulator`. */
+  apiKey?: string
+  /** How long a job takes from `validating_files` to `succeeded`, in ms (default 3000). */
+  jobDurationMs?: number
+  /** The organization in fine-tuned model names (default `org-emulator`). */
+  organization?: string
+  /** Faults to inject, for testing clients under failure. */
+  faults?: EmulatorFaults
+}
+
+/**
+ * Options of `trainAndRegisterFineTunedModel`. The first four are required; every other one
+ * is optional. Connection options left unset fall back to the environment variables that
+ * openai-node reads.
+ */
+export interface FineTuneOptions {
+  /**
+   * Name of the agent the model is fine-tuned for. Without `suffix`, the model's suffix is
+   * derived from it (lower case, spaces to `-`).
+   */
+  agentName: string
+  /**
+   * The key under which the model is registered in `fine-tuned/models.json`; agents use it
+   * as their `model`. Must not be registered yet.
+   */
+  modelKey: string
+  /**
+   * The OpenAI model to fine-tune, e.g. `gpt-4o-mini-2024-07-18`, `gpt-4.1-mini-2025-04-14`,
+   * `gpt-3.5-turbo`, or an `ft:` model to continue training.
+   */
+  baseModel: string
+  /** The training data: a local `.jsonl` path or an http(s) URL. */
+  source: string
+  /** Validation data: a local `.jsonl` path or an http(s) URL. */
+  validation?: string | null
+  /** Suffix of the fine-tuned model's name: at most 64 of `A-Z a-z 0-9 - _ .`. */
+  suffix?: string | null
+  /** API key; default `OPENAI_API_KEY`. Never logged, returned or stored. */
+  apiKey?: string | null
+  /** API base URL; default `OPENAI_BASE_URL`, else `https://api.openai.com/v1`. */
+  baseUrl?: string | null
+  /** Organization id; default `OPENAI_ORG_ID`. */
+  organization?: string | null
+  /** Project id; default `OPENAI_PROJECT_ID`. */
+  project?: string | null
+  /**
+   * Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
+   * relative to the current directory.
+   */
+  registryPath?: string | null
+  /** How often the job is polled, in ms (default 5000). */
+  pollIntervalMs?: number | null
+  /**
+   * Give up waiting after this many ms with `ERR_TIMEOUT` (the job keeps running and a
+   * later call with the same options resumes it). Default: wait as long as it takes.
+   */
+  timeoutMs?: number | null
+  /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
+  maxRetries?: number | null
+  /** URL sources larger than this many bytes are refused (default 1 GiB). */
+  maxDownloadBytes?: number | null
+  /**
+   * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`) and leaves the job
+   * running and journaled, so that a later call resumes it (see `cancelOnAbort`).
+   */
+  signal?: AbortSignal | null
+  /** On abort, cancel the OpenAI job too (default false). */
+  cancelOnAbort?: boolean | null
+  /**
+   * Called with each progress event, on the JS thread; it never blocks the run, and an
+   * exception it throws is ignored.
+   */
+  onProgress?: ((event: ProgressEvent) => void) | null
+  /** Training hyperparameters; each is a number or `"auto"` (the default). */
+  hyperparameters?: HyperparameterOptions
+  /** `"supervised"` (default) or `"dpo"` (preference data). */
+  method?: 'supervised' | 'dpo' | null
+  /** Seed for reproducible training (0 to 2147483647). */
+  seed?: number | null
+  /**
+   * Extra job metadata (at most 13 keys of 64 chars, values of 512), merged with the
+   * `model_key`, `agent_name` and `run_id` this library sets.
+   */
+  metadata?: Record<string, string> | null
+}
+
+/** The registered model of `modelKey`, or `null`. Reads the registry fresh. */
+export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
+
+/** Hyperparameters: a number, or `"auto"` to let OpenAI choose. */
+export interface HyperparameterOptions {
+  /** Epochs, 1 to 50. */
+  nEpochs?: number | 'auto' | null
+  /** Batch size, 1 to 256. */
+  batchSize?: number | 'auto' | null
+  /** Learning-rate multiplier, above 0 and at most 10. */
+  learningRateMultiplier?: number | 'auto' | null
+  /** DPO only: beta, above 0 and at most 2. */
+  beta?: number | 'auto' | null
+}
+
+/** Which registered models to list. */
+export interface ListModelsOptions {
+  /** Only the models fine-tuned for this agent. */
+  agentName?: string
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
+  registryPath?: string
+}
+
+/** Every registered model, in registry order, optionally only those of one agent. */
+export declare function listRegisteredModels(options?: ListModelsOptions | undefined | null): Array<RegistryEntry>
+
+/** What `trainAndRegisterFineTunedModel` registered. */
+export interface RegisteredModel {
+  /** The key agents use as their `model`. */
+  modelKey: string
+  agentName: string
+  baseModel: string
+  /** The fine-tuned model's OpenAI id, `ft:<base>:<org>:<suffix>:<id>`. */
+  fineTunedModel: string
+  /** The fine-tuning job's id. */
+  jobId: string
+  trainingFileId: string
+  validationFileId?: string
+  suffix: string
+  /** Tokens billed for training, as reported by OpenAI. */
+  trainedTokens?: number
+  /** When the job was created (ISO 8601). */
+  createdAt: string
+  /** When the job finished (ISO 8601). */
+  finishedAt: string
+  /** The absolute path of the registry the model was written to. */
+  registryPath: string
+}
+
+/** One registered model. */
+export interface RegistryEntry {
+  modelKey: string
+  model: RegistryModel
+  /**
+   * How it was trained (agentName, baseModel, jobId, file ids, suffix, trainedTokens,
+   * createdAt, finishedAt…); absent on entries this library did not write.
+   */
+  fineTune?: Record<string, unknown> | undefined
+}
+
+/** The `model` part of a registry entry: what TaskForce's loader reads. */
+export interface RegistryModel {
+  /** The OpenAI model id (`ft:…`). */
+  name: string
+  provider: string
+  supportsTools: boolean
+  maxContextTokens: number
+}
+
+/** Where the registry is. */
+export interface RegistryOptions {
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
+  registryPath?: string
+}
+
+/**
+ * A registered modelKey gives its `ft:` model id; anything else (a plain OpenAI model name)
+ * comes back as it is.
+ */
+export declare function resolveModel(modelOrKey: string, options?: RegistryOptions | undefined | null): string
+
+/**
+ * Starts an OpenAI-compatible fine-tuning API on 127.0.0.1 (files, uploads, fine-tuning jobs,
+ * events, checkpoints, chat completions), for offline runs, tests and CI. Jobs move
+ * `validating_files → queued → running → succeeded` over `jobDurationMs`.
+ */
+export declare function startEmulator(options?: EmulatorOptions | undefined | null): Promise<Emulator>
+
+/**
+ * Fine-tunes `baseModel` on `source` and registers the result under `modelKey` in
+ * `fine-tuned/models.json`, in the shape TaskForce's loader reads. Every check that needs no
+ * network (options, duplicate key, base model, API key, data files and their contents) runs
+ * before anything is uploaded. Rejects with an `Error` whose `code` is one of the codes in the
+ * README (e.g. `ERR_DUPLICATE_MODEL_KEY`, `ERR_INVALID_TRAINING_DATA`, `ERR_JOB_FAILED`), with
+ * `status`, `requestId` and `jobId` where they apply.
+ */
+export declare function trainAndRegisterFineTunedModel(options: FineTuneOptions): Promise<RegisteredModel>

@@ -835,4 +835,10 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.version = nativeBinding.version
+module.exports.Emulator = nativeBinding.Emulator
+module.exports.cancelFineTune = nativeBinding.cancelFineTune
+module.exports.getRegisteredModel = nativeBinding.getRegisteredModel
+module.exports.listRegisteredModels = nativeBinding.listRegisteredModels
+module.exports.resolveModel = nativeBinding.resolveModel
+module.exports.startEmulator = nativeBinding.startEmulator
+module.exports.trainAndRegisterFineTunedModel = nativeBinding.trainAndRegisterFineTunedModel

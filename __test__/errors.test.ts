@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { chatJsonl, counts, rejection, serve, tempDir, writeFile } from './helpers'
+import { chatJsonl, counts, rejection, runChild, serve, tempDir, writeFile } from './helpers'
 
 let emu: Emulator
 let dir: string
@@ -37,7 +37,7 @@ function base(extra: Record<string, unknown> = {}): any {
 async function refusedBeforeUpload(opts: any, code: string): Promise<any> {
   const before = await counts(emu.url, emu.apiKey)
   const err = await rejection(trainAndRegisterFineTunedModel(opts))
-  expect(err).toBeInstanceOf(Error)
+  expect(Object.prototype.toString.call(err)).toBe("[object Error]")
   expect(err.code).toBe(code)
   expect(await counts(emu.url, emu.apiKey)).toEqual(before)
   return err
@@ -78,13 +78,11 @@ test('ERR_INVALID_OPTION for a suffix that is too long or has forbidden characte
 })
 
 test('ERR_MISSING_API_KEY without apiKey or OPENAI_API_KEY', async () => {
-  const saved = process.env.OPENAI_API_KEY
-  delete process.env.OPENAI_API_KEY
-  try {
-    await refusedBeforeUpload(base({ apiKey: undefined }), 'ERR_MISSING_API_KEY')
-  } finally {
-    if (saved !== undefined) process.env.OPENAI_API_KEY = saved
-  }
+  const before = await counts(emu.url, emu.apiKey)
+  const { done } = runChild(base({ apiKey: undefined }), { OPENAI_API_KEY: undefined })
+  const { result } = await done
+  expect(result).toMatchObject({ ok: false, code: 'ERR_MISSING_API_KEY' })
+  expect(await counts(emu.url, emu.apiKey)).toEqual(before)
 })
 
 test('ERR_SOURCE_NOT_FOUND for a missing local file', async () => {

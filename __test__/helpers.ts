@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as http from 'node:http'
 import * as os from 'node:os'
@@ -42,7 +43,7 @@ export async function api(url: string, key: string, p: string): Promise<any> {
 
 /** How many files and jobs the emulator holds. */
 export async function counts(url: string, key: string): Promise<{ files: number; jobs: number }> {
-  const files = await api(url, key, '/files?limit=10000')
+  const files = await api(url, key, '/files?purpose=fine-tune&limit=10000')
   const jobs = await api(url, key, '/fine_tuning/jobs?limit=100')
   return { files: files.data.length, jobs: jobs.data.length }
 }
@@ -72,4 +73,29 @@ export async function rejection(p: Promise<unknown>): Promise<any> {
     return e
   }
   throw new Error('expected a rejection, but the promise resolved')
+}
+
+/**
+ * Runs one pipeline in a child Node process (the real environment, which Jest's sandboxed
+ * `process.env` does not reach), with `env` overriding the parent's environment (`undefined`
+ * removes a variable). Resolves when the child exits.
+ */
+export function runChild(
+  opts: object,
+  env: Record<string, string | undefined> = {},
+): { child: ChildProcess; done: Promise<{ code: number | null; signal: string | null; result: any }> } {
+  const merged: Record<string, string> = {}
+  for (const [k, v] of Object.entries({ ...process.env, ...env, FT_OPTIONS: JSON.stringify(opts) })) {
+    if (v !== undefined) merged[k] = v
+  }
+  const child = spawn(process.execPath, [path.join(__dirname, 'fixtures', 'train-child.js')], {
+    env: merged,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout!.on('data', (d) => (out += d))
+  const done = new Promise<{ code: number | null; signal: string | null; result: any }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, result: out.trim() ? JSON.parse(out.trim()) : undefined })),
+  )
+  return { child, done }
 }

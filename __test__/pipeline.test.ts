@@ -1,7 +1,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { api, chatJsonl, serve, tempDir, writeFile } from './helpers'
+import { api, chatJsonl, runChild, serve, tempDir, writeFile } from './helpers'
 
 let emu: Emulator
 let dir: string
@@ -138,17 +138,15 @@ test('two pipelines registering different keys at once both land', async () => {
 })
 
 test('falls back to OPENAI_API_KEY / OPENAI_BASE_URL / FINE_TUNED_MODELS_PATH', async () => {
-  const saved = { ...process.env }
   const registryPath = path.join(dir, 'env', 'models.json')
-  process.env.OPENAI_API_KEY = emu.apiKey
-  process.env.OPENAI_BASE_URL = emu.url
-  process.env.FINE_TUNED_MODELS_PATH = registryPath
-  try {
-    const { apiKey, baseUrl, registryPath: _r, ...rest } = base()
-    const model = await trainAndRegisterFineTunedModel(rest)
-    expect(model.registryPath).toBe(registryPath)
-    expect(JSON.parse(fs.readFileSync(registryPath, 'utf8'))[model.modelKey].model.name).toBe(model.fineTunedModel)
-  } finally {
-    process.env = saved
-  }
+  const { apiKey, baseUrl, registryPath: _r, ...rest } = base()
+  const { done } = runChild(rest, {
+    OPENAI_API_KEY: emu.apiKey,
+    OPENAI_BASE_URL: emu.url,
+    FINE_TUNED_MODELS_PATH: registryPath,
+  })
+  const { result } = await done
+  expect(result).toMatchObject({ ok: true })
+  expect(result.model.registryPath).toBe(registryPath)
+  expect(JSON.parse(fs.readFileSync(registryPath, 'utf8'))[result.model.modelKey].model.name).toBe(result.model.fineTunedModel)
 })

@@ -18,30 +18,46 @@ pub enum Field<T> {
     WrongType(String),
 }
 
-impl<T: TypeName> TypeName for Field<T> {
+/// The JavaScript type an option must have (`None`: any).
+pub trait Expected {
+    const TYPE: Option<ValueType>;
+}
+impl Expected for String {
+    const TYPE: Option<ValueType> = Some(ValueType::String);
+}
+impl Expected for f64 {
+    const TYPE: Option<ValueType> = Some(ValueType::Number);
+}
+impl Expected for bool {
+    const TYPE: Option<ValueType> = Some(ValueType::Boolean);
+}
+impl Expected for serde_json::Value {
+    const TYPE: Option<ValueType> = None;
+}
+
+impl<T: Expected> TypeName for Field<T> {
     fn type_name() -> &'static str {
-        T::type_name()
+        "Field"
     }
     fn value_type() -> ValueType {
-        T::value_type()
+        T::TYPE.unwrap_or(ValueType::Unknown)
     }
 }
 
-impl<T: TypeName> ValidateNapiValue for Field<T> {}
+impl<T: Expected> ValidateNapiValue for Field<T> {}
 
-impl<T: FromNapiValue + TypeName> FromNapiValue for Field<T> {
+impl<T: FromNapiValue + Expected> FromNapiValue for Field<T> {
     unsafe fn from_napi_value(env: sys::napi_env, v: sys::napi_value) -> Result<Self> {
         let mut t = 0;
         unsafe { sys::napi_typeof(env, v, &mut t) };
         if t == sys::ValueType::napi_undefined || t == sys::ValueType::napi_null {
             return Ok(Field::Missing);
         }
-        if T::value_type() != ValueType::Unknown && ValueType::from(t) != T::value_type() {
-            return Ok(Field::WrongType(format!(
-                "expected a {}, got a {}",
-                T::value_type(),
-                ValueType::from(t)
-            )));
+        let got = ValueType::from(t);
+        if let Some(want) = T::TYPE {
+            if got != want {
+                return Ok(Field::WrongType(format!("expected a {want}, got a {got}")));
+            }
         }
         match unsafe { T::from_napi_value(env, v) } {
             Ok(v) => Ok(Field::Value(v)),
@@ -107,6 +123,7 @@ fn auto_f64(name: &str, f: Option<Field<serde_json::Value>>) -> core::Result<Opt
 }
 
 /// The optional fields of the pipeline's options.
+#[derive(Default)]
 pub struct Optional {
     pub validation: Option<Field<String>>,
     pub suffix: Option<Field<String>>,
@@ -235,7 +252,7 @@ pub fn core_error_to_js(env: &Env, e: core::Error) -> Error {
         if let Some(r) = &e.report {
             obj.set_named_property("report", env.to_js_value(r)?)?;
         }
-        Ok(Error::from(obj.into_unknown(env)))
+        Ok(Error::from(obj.into_unknown(env)?))
     };
     build().unwrap_or_else(|_| Error::new(Status::GenericFailure, e.to_string()))
 }

@@ -5,6 +5,7 @@
 
 mod convert;
 mod emulator;
+mod registry;
 
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ use convert::{core_error_to_js, Field};
 use fine_tune_core as core;
 
 pub use emulator::*;
+pub use registry::*;
+
+const REQUIRED: [&str; 4] = ["agentName", "modelKey", "baseModel", "source"];
 
 /// Options of `trainAndRegisterFineTunedModel`. The first four are required; every other one
 /// is optional. Connection options left unset fall back to the environment variables that
@@ -159,7 +163,7 @@ impl From<core::RegisteredModel> for RegisteredModel {
 
 /// Runs a future on the addon's runtime and settles the promise on the JS thread, turning a
 /// core error into a JS `Error` with its `code`.
-fn settle<T, V, F>(
+pub(crate) fn settle<T, V, F>(
     env: &Env,
     fut: F,
 ) -> Result<AsyncBlock<V>>
@@ -180,11 +184,45 @@ where
 /// before anything is uploaded. Rejects with an `Error` whose `code` is one of the codes in the
 /// README (e.g. `ERR_DUPLICATE_MODEL_KEY`, `ERR_INVALID_TRAINING_DATA`, `ERR_JOB_FAILED`), with
 /// `status`, `requestId` and `jobId` where they apply.
-#[napi(ts_return_type = "Promise<RegisteredModel>")]
+#[napi(
+    ts_args_type = "options: FineTuneOptions",
+    ts_return_type = "Promise<RegisteredModel>"
+)]
 pub fn train_and_register_fine_tuned_model(
     env: Env,
-    options: FineTuneOptions,
+    options: Object,
 ) -> Result<AsyncBlock<RegisteredModel>> {
+    // napi refuses an object that lacks a required field before our code sees it; read those
+    // four ourselves so that the core names every missing one (`ERR_MISSING_OPTION`).
+    let absent = REQUIRED
+        .iter()
+        .any(|k| !matches!(options.get::<Field<String>>(*k), Ok(Some(_))));
+    if absent {
+        let get = |k: &str| {
+            options
+                .get::<Field<String>>(k)
+                .ok()
+                .flatten()
+                .unwrap_or(Field::Missing)
+        };
+        let converted = convert::train_options(
+            get(REQUIRED[0]),
+            get(REQUIRED[1]),
+            get(REQUIRED[2]),
+            get(REQUIRED[3]),
+            convert::Optional::default(),
+        );
+        return settle(&env, async move {
+            core::train_and_register(converted?, core::RunContext::default()).await
+        });
+    }
+    let options = match unsafe { FineTuneOptions::from_napi_value(env.raw(), options.raw()) } {
+        Ok(o) => o,
+        Err(e) => {
+            let err = core::Error::new(core::ErrorCode::InvalidOption, e.reason.clone());
+            return settle(&env, async move { Err::<core::RegisteredModel, _>(err) });
+        }
+    };
     let cancel = core::CancellationToken::new();
     if let Some(signal) = &options.signal {
         let c = cancel.clone();

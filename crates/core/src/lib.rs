@@ -2,6 +2,7 @@
 //! sources, the OpenAI client, the registry of fine-tuned models, the journal of in-flight runs.
 //! The napi binding at the repository root is a thin layer over this crate.
 
+pub mod checks;
 pub mod client;
 pub mod error;
 pub mod journal;

@@ -323,31 +323,14 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         Some(0) => return Err(invalid("timeoutMs", "timeoutMs must be above 0".into())),
         t => t.map(Duration::from_millis),
     };
-    let registry_path = PathBuf::from(
-        non_empty(o.registry_path.clone())
-            .or_else(|| env("FINE_TUNED_MODELS_PATH"))
-            .unwrap_or_else(|| DEFAULT_REGISTRY_PATH.to_string()),
-    );
-    let api_key = non_empty(o.api_key.take())
-        .or_else(|| env("OPENAI_API_KEY"))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::MissingApiKey,
-                "no API key: pass apiKey or set OPENAI_API_KEY",
-            )
-            .with_param("apiKey")
-        })?;
-    let base_url = non_empty(o.base_url.clone())
-        .or_else(|| env("OPENAI_BASE_URL"))
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-    let base_url = check_base_url(&base_url)?;
-    let connection = Connection {
-        api_key,
-        base_url,
-        organization: non_empty(o.organization.clone()).or_else(|| env("OPENAI_ORG_ID")),
-        project: non_empty(o.project.clone()).or_else(|| env("OPENAI_PROJECT_ID")),
-        max_retries: o.max_retries.unwrap_or(2).min(10),
-    };
+    let registry_path = registry_path(o.registry_path.clone());
+    let connection = connection(
+        o.api_key.take(),
+        o.base_url.clone(),
+        o.organization.clone(),
+        o.project.clone(),
+        o.max_retries,
+    )?;
     let max_download_bytes = o.max_download_bytes.unwrap_or(DEFAULT_MAX_DOWNLOAD_BYTES);
     Ok(Resolved {
         opts: o,
@@ -358,6 +341,45 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         connection,
         max_download_bytes,
     })
+}
+
+/// How to reach the API: each option, else its environment variable (`OPENAI_API_KEY`,
+/// `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`).
+pub fn connection(
+    api_key: Option<String>,
+    base_url: Option<String>,
+    organization: Option<String>,
+    project: Option<String>,
+    max_retries: Option<u32>,
+) -> Result<Connection> {
+    let api_key = non_empty(api_key)
+        .or_else(|| env("OPENAI_API_KEY"))
+        .ok_or_else(|| {
+            Error::new(
+                ErrorCode::MissingApiKey,
+                "no API key: pass apiKey or set OPENAI_API_KEY",
+            )
+            .with_param("apiKey")
+        })?;
+    let base_url = non_empty(base_url)
+        .or_else(|| env("OPENAI_BASE_URL"))
+        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+    Ok(Connection {
+        api_key,
+        base_url: check_base_url(&base_url)?,
+        organization: non_empty(organization).or_else(|| env("OPENAI_ORG_ID")),
+        project: non_empty(project).or_else(|| env("OPENAI_PROJECT_ID")),
+        max_retries: max_retries.unwrap_or(2).min(10),
+    })
+}
+
+/// The registry path: the option, else `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
+pub fn registry_path(option: Option<String>) -> PathBuf {
+    PathBuf::from(
+        non_empty(option)
+            .or_else(|| env("FINE_TUNED_MODELS_PATH"))
+            .unwrap_or_else(|| DEFAULT_REGISTRY_PATH.to_string()),
+    )
 }
 
 /// URL sources above this size are refused unless `maxDownloadBytes` says otherwise (the Files

@@ -173,44 +173,27 @@ async fn load(
 /// Checks one file with the dataset checker; refuses it with the report attached.
 async fn check_data(param: &str, data: &LocalData, r: &Resolved, ctx: &RunContext) -> Result<()> {
     let path = data.path.clone();
-    let opts = fine_tune_dataset::ValidateOptions {
-        base_model: Some(r.opts.base_model.clone()),
-        method: match r.opts.method {
-            Method::Supervised => fine_tune_dataset::Method::Supervised,
-            Method::Dpo => fine_tune_dataset::Method::Dpo,
-        },
-        ..Default::default()
-    };
+    let base_model = r.opts.base_model.clone();
+    let method = r.opts.method;
     let report = tokio::select! {
         _ = ctx.cancel.cancelled() => return Err(aborted()),
-        r = blocking(move || {
-            fine_tune_dataset::validate_path(&path, &opts).map_err(|e| {
-                Error::new(ErrorCode::SourceNotFound, format!("cannot read the data: {e}"))
-            })
-        }) => r?,
+        r = blocking(move || crate::checks::check_file(&path, &base_model, method)) => r?,
     };
-    let value = serde_json::to_value(&report).unwrap_or(Value::Null);
     ctx.emit(ProgressEvent::DataChecked {
         file: param.to_string(),
-        report: value.clone(),
+        report: report.json.clone(),
     });
     if !report.valid {
-        let first: Vec<String> = report
-            .errors
-            .iter()
-            .take(3)
-            .map(|i| format!("{} (lines {:?}): {}", i.kind, i.lines, i.message))
-            .collect();
         let mut e = Error::new(
             ErrorCode::InvalidTrainingData,
             format!(
                 "{param} {:?} is not valid fine-tuning data: {}",
                 shown(&r.opts, param),
-                first.join("; ")
+                report.summary
             ),
         )
         .with_param(param);
-        e.report = Some(value);
+        e.report = Some(report.json);
         return Err(e);
     }
     Ok(())
@@ -604,11 +587,7 @@ pub async fn cancel_fine_tune(
     registry_path: Option<String>,
     connection: options::Connection,
 ) -> Result<Option<String>> {
-    let path = registry_path
-        .filter(|p| !p.trim().is_empty())
-        .or_else(|| std::env::var("FINE_TUNED_MODELS_PATH").ok().filter(|p| !p.is_empty()))
-        .unwrap_or_else(|| options::DEFAULT_REGISTRY_PATH.to_string());
-    let registry = Registry::new(path);
+    let registry = Registry::new(options::registry_path(registry_path));
     let journal = Journal::new(&registry.dir());
     let Some(rec) = journal.load(model_key)? else {
         return Err(Error::new(

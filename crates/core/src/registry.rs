@@ -157,6 +157,30 @@ impl Registry {
     }
 }
 
+/// The registered models, in file order, optionally only those of one agent
+/// (`fineTune.agentName`). Reads the file fresh.
+pub fn list(path: Option<String>, agent_name: Option<&str>) -> Result<Vec<(String, Value)>> {
+    let reg = Registry::new(crate::options::registry_path(path));
+    Ok(reg
+        .read()?
+        .into_iter()
+        .filter(|(_, v)| match agent_name {
+            None => true,
+            Some(a) => v.pointer("/fineTune/agentName").and_then(Value::as_str) == Some(a),
+        })
+        .collect())
+}
+
+/// A registered modelKey gives its model's name (the `ft:` id); anything else comes back as
+/// it is, so agents can pass either.
+pub fn resolve_model(model_or_key: &str, path: Option<String>) -> Result<String> {
+    let reg = Registry::new(crate::options::registry_path(path));
+    Ok(reg
+        .get(model_or_key)?
+        .and_then(|v| v.pointer("/model/name").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| model_or_key.to_string()))
+}
+
 fn lock_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".lock");

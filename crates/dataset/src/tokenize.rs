@@ -357,12 +357,12 @@ pub fn for_each_piece(text: &str, encoding: Encoding, mut f: impl FnMut(&str)) {
 // Counting with caches
 // ---------------------------------------------------------------------------------------------
 
-const SMALL_CACHE_MAX: usize = 1 << 18;
-const LARGE_CACHE_MAX: usize = 1 << 15;
+const SMALL_CACHE_MAX: usize = 1 << 16;
+const LARGE_CACHE_MAX: usize = 1 << 13;
 const LARGE_PIECE_MAX: usize = 96;
 const STRING_MIN: usize = 48;
-const STRING_CACHE_BYTES: usize = 8 << 20;
-const SEEN_MAX: usize = 1 << 18;
+const STRING_CACHE_BYTES: usize = 2 << 20;
+const SEEN_MAX: usize = 1 << 15;
 
 /// A token counter with its caches; one per thread.
 pub(crate) struct Counter {

@@ -40,13 +40,85 @@ impl Rng {
 /// Strings over an alphabet chosen to hit every branch of both patterns.
 fn tricky_string(rng: &mut Rng) -> String {
     const ATOMS: &[&str] = &[
-        "a", "Z", "hello", "World", "HTTPServer", " ", "  ", "\t", "\n", "\r\n", "\r", " \n ",
-        "'", "'s", "'S", "'ll", "'LL", "'Re", "'ve", "'d", "'m", "'t", "'x", "'ſ", "ſ", "0",
-        "12345", "٣٤", "Ⅻ", "½", "/", "//", "!", "?!", ".", ",", "(", ")", "{\"", "\u{301}",
-        "e\u{301}", "\u{2b0}", "ǅ", "ǅa", "漢字", "かな", "한국어", "😀", "👍🏽", "\u{a0}",
-        "\u{3000}", "\u{2028}", "\u{85}", "\u{200b}", "\u{feff}", "Ünïcödé", "ÉCOLE", "café",
-        "x\u{301}Y", "\u{301}\u{301}a", "#", "->", "=>", "\\", "\u{0}", "ΑΒΓαβγ", "Ⓐ", "ǈ",
-        "$", "$$", "—", "…", "\"", "'", " '", "' s", "ß", "İ", "ﬁ",
+        "a",
+        "Z",
+        "hello",
+        "World",
+        "HTTPServer",
+        " ",
+        "  ",
+        "\t",
+        "\n",
+        "\r\n",
+        "\r",
+        " \n ",
+        "'",
+        "'s",
+        "'S",
+        "'ll",
+        "'LL",
+        "'Re",
+        "'ve",
+        "'d",
+        "'m",
+        "'t",
+        "'x",
+        "'ſ",
+        "ſ",
+        "0",
+        "12345",
+        "٣٤",
+        "Ⅻ",
+        "½",
+        "/",
+        "//",
+        "!",
+        "?!",
+        ".",
+        ",",
+        "(",
+        ")",
+        "{\"",
+        "\u{301}",
+        "e\u{301}",
+        "\u{2b0}",
+        "ǅ",
+        "ǅa",
+        "漢字",
+        "かな",
+        "한국어",
+        "😀",
+        "👍🏽",
+        "\u{a0}",
+        "\u{3000}",
+        "\u{2028}",
+        "\u{85}",
+        "\u{200b}",
+        "\u{feff}",
+        "Ünïcödé",
+        "ÉCOLE",
+        "café",
+        "x\u{301}Y",
+        "\u{301}\u{301}a",
+        "#",
+        "->",
+        "=>",
+        "\\",
+        "\u{0}",
+        "ΑΒΓαβγ",
+        "Ⓐ",
+        "ǈ",
+        "$",
+        "$$",
+        "—",
+        "…",
+        "\"",
+        "'",
+        " '",
+        "' s",
+        "ß",
+        "İ",
+        "ﬁ",
     ];
     let n = 1 + rng.below(24);
     (0..n).map(|_| ATOMS[rng.below(ATOMS.len())]).collect()
@@ -56,7 +128,13 @@ fn tricky_string(rng: &mut Rng) -> String {
 fn known_counts() {
     // Values from tiktoken (cl100k_base: OpenAI cookbook "How to count tokens with tiktoken").
     assert_eq!(count_tokens("tiktoken is great!", Encoding::Cl100kBase), 6);
-    assert_eq!(tiktoken_rs::o200k_base().unwrap().encode_ordinary("tiktoken is great!").len(), 6);
+    assert_eq!(
+        tiktoken_rs::o200k_base()
+            .unwrap()
+            .encode_ordinary("tiktoken is great!")
+            .len(),
+        6
+    );
     assert_eq!(count_tokens("tiktoken is great!", Encoding::O200kBase), 6);
     assert_eq!(count_tokens("hello world", Encoding::Cl100kBase), 2);
     assert_eq!(count_tokens("hello world", Encoding::O200kBase), 2);
@@ -72,8 +150,16 @@ fn known_counts() {
         "I'm here, they'll go; it's 2024-06-01.",
         "trailing spaces   \n  ",
     ] {
-        assert_eq!(count_tokens(s, Encoding::Cl100kBase), cl.encode_ordinary(s).len(), "{s:?}");
-        assert_eq!(count_tokens(s, Encoding::O200kBase), o2.encode_ordinary(s).len(), "{s:?}");
+        assert_eq!(
+            count_tokens(s, Encoding::Cl100kBase),
+            cl.encode_ordinary(s).len(),
+            "{s:?}"
+        );
+        assert_eq!(
+            count_tokens(s, Encoding::O200kBase),
+            o2.encode_ordinary(s).len(),
+            "{s:?}"
+        );
     }
 }
 
@@ -84,8 +170,16 @@ fn pieces_match_tiktoken_regex() {
     let mut rng = Rng(0x9e3779b97f4a7c15);
     for _ in 0..30_000 {
         let s = tricky_string(&mut rng);
-        assert_eq!(our_pieces(&s, Encoding::Cl100kBase), reference_pieces(&cl, &s), "cl100k {s:?}");
-        assert_eq!(our_pieces(&s, Encoding::O200kBase), reference_pieces(&o2, &s), "o200k {s:?}");
+        assert_eq!(
+            our_pieces(&s, Encoding::Cl100kBase),
+            reference_pieces(&cl, &s),
+            "cl100k {s:?}"
+        );
+        assert_eq!(
+            our_pieces(&s, Encoding::O200kBase),
+            reference_pieces(&o2, &s),
+            "o200k {s:?}"
+        );
     }
 }
 
@@ -96,8 +190,16 @@ fn counts_match_tiktoken_rs_on_random_text() {
     let mut rng = Rng(12345);
     for _ in 0..10_000 {
         let s = tricky_string(&mut rng);
-        assert_eq!(count_tokens(&s, Encoding::Cl100kBase), cl.encode_ordinary(&s).len(), "{s:?}");
-        assert_eq!(count_tokens(&s, Encoding::O200kBase), o2.encode_ordinary(&s).len(), "{s:?}");
+        assert_eq!(
+            count_tokens(&s, Encoding::Cl100kBase),
+            cl.encode_ordinary(&s).len(),
+            "{s:?}"
+        );
+        assert_eq!(
+            count_tokens(&s, Encoding::O200kBase),
+            o2.encode_ordinary(&s).len(),
+            "{s:?}"
+        );
     }
 }
 
@@ -113,8 +215,14 @@ fn every_code_point_class_agrees() {
             s.push(c);
             s.push(' ');
             if s.len() > 4000 {
-                assert_eq!(our_pieces(&s, Encoding::Cl100kBase), reference_pieces(&cl, &s));
-                assert_eq!(our_pieces(&s, Encoding::O200kBase), reference_pieces(&o2, &s));
+                assert_eq!(
+                    our_pieces(&s, Encoding::Cl100kBase),
+                    reference_pieces(&cl, &s)
+                );
+                assert_eq!(
+                    our_pieces(&s, Encoding::O200kBase),
+                    reference_pieces(&o2, &s)
+                );
                 s.clear();
             }
         }

@@ -52,14 +52,17 @@ fn text_of(content: &Value) -> String {
 }
 
 /// `POST /chat/completions`.
-pub(crate) async fn completions(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+pub(crate) async fn completions(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let req: ChatRequest = parse_json(&body)?;
     let model = req
         .model
         .ok_or_else(|| ApiError::invalid("Missing required parameter: 'model'.", Some("model")))?;
-    let messages = req
-        .messages
-        .ok_or_else(|| ApiError::invalid("Missing required parameter: 'messages'.", Some("messages")))?;
+    let messages = req.messages.ok_or_else(|| {
+        ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))
+    })?;
     if messages.is_empty() {
         return Err(ApiError::invalid(
             "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
@@ -77,10 +80,20 @@ pub(crate) async fn deployment_completions(
 ) -> ApiResult<Json<Value>> {
     let req: ChatRequest = parse_json(&body)?;
     let messages = req.messages.unwrap_or_default();
-    chat_answer(&state, &deployment, &messages, req.n.unwrap_or(1).clamp(1, 8))
+    chat_answer(
+        &state,
+        &deployment,
+        &messages,
+        req.n.unwrap_or(1).clamp(1, 8),
+    )
 }
 
-fn chat_answer(state: &AppState, model: &str, messages: &[Value], n: u32) -> ApiResult<Json<Value>> {
+fn chat_answer(
+    state: &AppState,
+    model: &str,
+    messages: &[Value],
+    n: u32,
+) -> ApiResult<Json<Value>> {
     if model_exists(state, model).is_none() {
         return Err(model_not_found(model));
     }
@@ -137,8 +150,17 @@ pub(crate) async fn list_models(State(state): State<AppState>) -> Json<Value> {
 }
 
 /// `GET /models/{model}`.
-pub(crate) async fn retrieve_model(State(state): State<AppState>, Path(model): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn retrieve_model(
+    State(state): State<AppState>,
+    Path(model): Path<String>,
+) -> ApiResult<Json<Value>> {
     let created = model_exists(&state, &model).ok_or_else(|| model_not_found(&model))?;
-    let owned_by = if model.starts_with("ft:") { state.0.organization.clone() } else { "system".into() };
-    Ok(Json(json!({"id": model, "object": "model", "created": created, "owned_by": owned_by})))
+    let owned_by = if model.starts_with("ft:") {
+        state.0.organization.clone()
+    } else {
+        "system".into()
+    };
+    Ok(Json(
+        json!({"id": model, "object": "model", "created": created, "owned_by": owned_by}),
+    ))
 }

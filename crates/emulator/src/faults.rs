@@ -149,7 +149,9 @@ impl FaultInjector {
         if self.options.rate <= 0.0 {
             return None;
         }
-        if !self.options.endpoints.is_empty() && !self.options.endpoints.iter().any(|e| e == endpoint) {
+        if !self.options.endpoints.is_empty()
+            && !self.options.endpoints.iter().any(|e| e == endpoint)
+        {
             return None;
         }
         if let Some(max) = self.options.max_faults {
@@ -165,7 +167,9 @@ impl FaultInjector {
             let defaults = [
                 FaultKind::InternalError,
                 FaultKind::Unavailable,
-                FaultKind::RateLimited { retry_after_ms: 100 },
+                FaultKind::RateLimited {
+                    retry_after_ms: 100,
+                },
             ];
             defaults[self.rng.random_range(0..defaults.len())].clone()
         } else {

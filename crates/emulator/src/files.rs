@@ -18,7 +18,14 @@ use tokio::io::AsyncWriteExt;
 pub(crate) const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Purposes accepted by `POST /files`.
-pub(crate) const FILE_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
+pub(crate) const FILE_PURPOSES: &[&str] = &[
+    "assistants",
+    "batch",
+    "fine-tune",
+    "vision",
+    "user_data",
+    "evals",
+];
 
 /// A stored file.
 #[derive(Debug, Clone)]
@@ -72,30 +79,38 @@ impl FileRecord {
     }
 }
 
-/// Registers a file whose content is already at `path`.
-pub(crate) fn insert_file(
-    state: &AppState,
-    store: &mut Store,
-    id: String,
-    filename: String,
-    purpose: &str,
-    path: PathBuf,
-    bytes: u64,
-    created_ms: i64,
-    expires_at: Option<i64>,
-) -> FileRecord {
+/// A file to register with [`insert_file`].
+pub(crate) struct NewFile {
+    /// `file-…`.
+    pub id: String,
+    /// Name given by the client.
+    pub filename: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Where the content already is.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Creation time, ms.
+    pub created_ms: i64,
+    /// Expiry, Unix seconds.
+    pub expires_at: Option<i64>,
+}
+
+/// Registers a file whose content is already on disk.
+pub(crate) fn insert_file(state: &AppState, store: &mut Store, f: NewFile) -> FileRecord {
     let rec = FileRecord {
-        id: id.clone(),
-        bytes,
-        created_ms,
+        id: f.id.clone(),
+        bytes: f.bytes,
+        created_ms: f.created_ms,
         seq: store.next_seq(),
-        filename,
-        purpose: purpose.to_string(),
-        expires_at,
-        stuck: state.0.faults.files_stuck_processing && purpose != "fine-tune-results",
-        path,
+        filename: f.filename,
+        stuck: state.0.faults.files_stuck_processing && f.purpose != "fine-tune-results",
+        purpose: f.purpose,
+        expires_at: f.expires_at,
+        path: f.path,
     };
-    store.files.insert(id, rec.clone());
+    store.files.insert(f.id, rec.clone());
     rec
 }
 
@@ -158,7 +173,12 @@ fn multipart_error(e: impl std::fmt::Display) -> ApiError {
 }
 
 /// Reads the `expires_after` fields: an expiry `seconds` after creation.
-fn expiry(purpose: &str, created_ms: i64, anchor: Option<String>, seconds: Option<String>) -> ApiResult<Option<i64>> {
+fn expiry(
+    purpose: &str,
+    created_ms: i64,
+    anchor: Option<String>,
+    seconds: Option<String>,
+) -> ApiResult<Option<i64>> {
     match seconds {
         Some(s) => {
             if anchor.as_deref().unwrap_or("created_at") != "created_at" {
@@ -214,14 +234,21 @@ pub(crate) async fn create(
             }
             "purpose" => purpose = Some(field.text().await.map_err(multipart_error)?),
             "expires_after[anchor]" => anchor = Some(field.text().await.map_err(multipart_error)?),
-            "expires_after[seconds]" => seconds = Some(field.text().await.map_err(multipart_error)?),
+            "expires_after[seconds]" => {
+                seconds = Some(field.text().await.map_err(multipart_error)?)
+            }
             _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
         }
     }
     if !got_file {
-        return Err(ApiError::invalid("Missing required parameter: 'file'.", Some("file")));
+        return Err(ApiError::invalid(
+            "Missing required parameter: 'file'.",
+            Some("file"),
+        ));
     }
-    let purpose = purpose.ok_or_else(|| ApiError::invalid("Missing required parameter: 'purpose'.", Some("purpose")))?;
+    let purpose = purpose.ok_or_else(|| {
+        ApiError::invalid("Missing required parameter: 'purpose'.", Some("purpose"))
+    })?;
     if !FILE_PURPOSES.contains(&purpose.as_str()) {
         return Err(ApiError::invalid(
             format!("'{purpose}' is not one of {FILE_PURPOSES:?} - 'purpose'"),
@@ -237,13 +264,15 @@ pub(crate) async fn create(
     let rec = insert_file(
         &state,
         &mut store,
-        id,
-        filename.unwrap_or_else(|| "file".into()),
-        &purpose,
-        path,
-        bytes,
-        created_ms,
-        expires_at,
+        NewFile {
+            id,
+            filename: filename.unwrap_or_else(|| "file".into()),
+            purpose,
+            path,
+            bytes,
+            created_ms,
+            expires_at,
+        },
     );
     drop(store);
     guard.disarm();
@@ -313,21 +342,33 @@ pub(crate) async fn retrieve(
 }
 
 /// `DELETE /files/{file_id}`.
-pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let rec = state.store().files.remove(&id).ok_or_else(|| no_such_file(&id))?;
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let rec = state
+        .store()
+        .files
+        .remove(&id)
+        .ok_or_else(|| no_such_file(&id))?;
     let _ = tokio::fs::remove_file(&rec.path).await;
     state.count(|s| s.files_deleted += 1);
     Ok(Json(json!({"id": id, "object": "file", "deleted": true})))
 }
 
 /// `GET /files/{file_id}/content`: the raw bytes, streamed.
-pub(crate) async fn content(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub(crate) async fn content(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     let (path, bytes, filename) = {
         let store = state.store();
         let f = store.files.get(&id).ok_or_else(|| no_such_file(&id))?;
         (f.path.clone(), f.bytes, f.filename.clone())
     };
-    let file = tokio::fs::File::open(&path).await.map_err(|_| no_such_file(&id))?;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| no_such_file(&id))?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let disposition = format!("attachment; filename=\"{}\"", filename.replace('"', ""));
     Ok((

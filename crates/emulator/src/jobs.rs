@@ -3,16 +3,20 @@
 //! visible at the current time, so jobs progress without a background task and deterministically.
 
 use crate::errors::{ApiError, ApiResult};
-use crate::files::insert_file;
+use crate::files::{insert_file, NewFile};
+use crate::job_params::{
+    check_integrations, check_metadata, hp_keys, opt_string, parse_method, CreateJob,
+};
 use crate::models;
 use crate::state::{AppState, Store};
 use crate::training::{analyze, Analysis, DataFormat, JobError, MIN_EXAMPLES};
-use crate::util::{now_ms, parse_json, query_get, query_int, query_pairs, random_id, random_lower, secs};
+use crate::util::{
+    now_ms, parse_json, query_get, query_int, query_pairs, random_id, random_lower, secs,
+};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
 use rand::Rng;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 /// One event of a job's planned timeline.
@@ -109,86 +113,6 @@ fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
 }
 
-/// Keys of the hyperparameters per method.
-fn hp_keys(method: &str) -> &'static [&'static str] {
-    match method {
-        "dpo" => &["batch_size", "beta", "learning_rate_multiplier", "n_epochs"],
-        "reinforcement" => &[
-            "batch_size",
-            "compute_multiplier",
-            "eval_interval",
-            "eval_samples",
-            "learning_rate_multiplier",
-            "n_epochs",
-            "reasoning_effort",
-        ],
-        _ => &["batch_size", "learning_rate_multiplier", "n_epochs"],
-    }
-}
-
-/// Checks one hyperparameter value against the spec's ranges.
-fn check_hp(key: &str, v: &Value, param: &str) -> ApiResult<()> {
-    let bad = |what: &str| {
-        Err(ApiError::invalid(
-            format!("Invalid value for '{param}': expected {what}, got {v}."),
-            Some(param),
-        ))
-    };
-    if key == "reasoning_effort" {
-        return match v.as_str() {
-            Some("default" | "low" | "medium" | "high") => Ok(()),
-            _ => bad("one of 'default', 'low', 'medium', 'high'"),
-        };
-    }
-    if v == "auto" {
-        return Ok(());
-    }
-    match key {
-        "batch_size" => match v.as_u64() {
-            Some(1..=256) => Ok(()),
-            _ => bad("'auto' or an integer between 1 and 256"),
-        },
-        "n_epochs" => match v.as_u64() {
-            Some(1..=50) => Ok(()),
-            _ => bad("'auto' or an integer between 1 and 50"),
-        },
-        "eval_interval" | "eval_samples" => match v.as_u64() {
-            Some(1..) => Ok(()),
-            _ => bad("'auto' or a positive integer"),
-        },
-        "learning_rate_multiplier" => match v.as_f64() {
-            Some(x) if x > 0.0 => Ok(()),
-            _ => bad("'auto' or a number greater than 0"),
-        },
-        "beta" => match v.as_f64() {
-            Some(x) if x > 0.0 && x <= 2.0 => Ok(()),
-            _ => bad("'auto' or a number in (0, 2]"),
-        },
-        "compute_multiplier" => match v.as_f64() {
-            Some(x) if x > 0.0 && x <= 10.0 => Ok(()),
-            _ => bad("'auto' or a number in (0, 10]"),
-        },
-        _ => Err(ApiError::invalid(
-            format!("Unrecognized hyperparameter: '{param}'."),
-            Some(param),
-        )),
-    }
-}
-
-fn check_hps(method: &str, hp: &Map<String, Value>, prefix: &str) -> ApiResult<()> {
-    for (k, v) in hp {
-        let param = format!("{prefix}.{k}");
-        if !hp_keys(method).contains(&k.as_str()) {
-            return Err(ApiError::invalid(
-                format!("Unrecognized hyperparameter: '{param}'."),
-                Some(&param),
-            ));
-        }
-        check_hp(k, v, &param)?;
-    }
-    Ok(())
-}
-
 /// `n_epochs` for `"auto"`, as OpenAI: 3, raised for small and lowered for big datasets so
 /// that examples × epochs stays within [100, 25000].
 pub(crate) fn auto_epochs(n: u64) -> u64 {
@@ -255,7 +179,9 @@ impl JobRecord {
             Value::Object(self.hp(now, hp_keys(&self.method_type))),
         );
         let error = match (&self.outcome, status) {
-            (Outcome::Failed(e), "failed") => json!({"code": e.code, "message": e.message, "param": e.param}),
+            (Outcome::Failed(e), "failed") => {
+                json!({"code": e.code, "message": e.message, "param": e.param})
+            }
             _ => Value::Null,
         };
         json!({
@@ -282,7 +208,14 @@ impl JobRecord {
         })
     }
 
-    fn push_event(&mut self, at_ms: i64, level: &'static str, message: String, kind: &'static str, data: Value) {
+    fn push_event(
+        &mut self,
+        at_ms: i64,
+        level: &'static str,
+        message: String,
+        kind: &'static str,
+        data: Value,
+    ) {
         self.event_seq += 1;
         self.events.push(TimedEvent {
             id: random_id("ftevent-", 24),
@@ -310,7 +243,8 @@ impl JobRecord {
     }
 
     fn result_csv(&self) -> String {
-        let mut csv = String::from("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n");
+        let mut csv =
+            String::from("step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n");
         let total = self.total_steps;
         let every = (total / 10).max(1);
         for step in 1..=total.min(200_000) {
@@ -331,11 +265,15 @@ pub(crate) fn advance(state: &AppState, store: &mut Store, now: i64) {
     let due: Vec<String> = store
         .jobs
         .values()
-        .filter(|j| j.outcome == Outcome::Succeeded && j.outcome_at <= now && !j.result_materialized)
+        .filter(|j| {
+            j.outcome == Outcome::Succeeded && j.outcome_at <= now && !j.result_materialized
+        })
         .map(|j| j.id.clone())
         .collect();
     for id in due {
-        let Some(job) = store.jobs.get_mut(&id) else { continue };
+        let Some(job) = store.jobs.get_mut(&id) else {
+            continue;
+        };
         job.result_materialized = true;
         let (file_id, csv, at) = (job.result_file_id.clone(), job.result_csv(), job.outcome_at);
         let path = state.0.dir.join(&file_id);
@@ -343,171 +281,18 @@ pub(crate) fn advance(state: &AppState, store: &mut Store, now: i64) {
             insert_file(
                 state,
                 store,
-                file_id,
-                "step_metrics.csv".into(),
-                "fine-tune-results",
-                path,
-                csv.len() as u64,
-                at,
-                None,
+                NewFile {
+                    id: file_id,
+                    filename: "step_metrics.csv".into(),
+                    purpose: "fine-tune-results".into(),
+                    path,
+                    bytes: csv.len() as u64,
+                    created_ms: at,
+                    expires_at: None,
+                },
             );
         }
     }
-}
-
-#[derive(Deserialize)]
-struct CreateJob {
-    model: Option<Value>,
-    training_file: Option<Value>,
-    hyperparameters: Option<Value>,
-    suffix: Option<Value>,
-    validation_file: Option<Value>,
-    integrations: Option<Value>,
-    seed: Option<Value>,
-    method: Option<Value>,
-    metadata: Option<Value>,
-}
-
-fn opt_string(v: Option<Value>, param: &str) -> ApiResult<Option<String>> {
-    match v {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(ApiError::invalid(
-            format!("Invalid type for '{param}': expected a string, but got {other} instead."),
-            Some(param),
-        )),
-    }
-}
-
-fn check_metadata(v: Option<Value>) -> ApiResult<Option<Map<String, Value>>> {
-    let m = match v {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Object(m)) => m,
-        Some(_) => return Err(ApiError::invalid("Invalid type for 'metadata': expected an object.", Some("metadata"))),
-    };
-    if m.len() > 16 {
-        return Err(ApiError::invalid(
-            format!("Invalid 'metadata': too many properties. Expected an object with at most 16 properties, but got an object with {} properties instead.", m.len()),
-            Some("metadata"),
-        ));
-    }
-    for (k, v) in &m {
-        if k.chars().count() > 64 {
-            return Err(ApiError::invalid(
-                format!("Invalid 'metadata': key '{k}' is longer than 64 characters."),
-                Some("metadata"),
-            ));
-        }
-        match v {
-            Value::String(s) if s.chars().count() <= 512 => {}
-            Value::String(_) => {
-                return Err(ApiError::invalid(
-                    format!("Invalid 'metadata[{k}]': string too long. Expected a string with maximum length 512."),
-                    Some(&format!("metadata.{k}")),
-                ))
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    format!("Invalid type for 'metadata[{k}]': expected a string."),
-                    Some(&format!("metadata.{k}")),
-                ))
-            }
-        }
-    }
-    Ok(Some(m))
-}
-
-fn check_integrations(v: Option<Value>) -> ApiResult<Value> {
-    match v {
-        None | Some(Value::Null) => Ok(json!([])),
-        Some(Value::Array(items)) => {
-            if items.len() > 5 {
-                return Err(ApiError::invalid("Invalid 'integrations': at most 5 integrations.", Some("integrations")));
-            }
-            for (i, it) in items.iter().enumerate() {
-                let ok = it.get("type") == Some(&json!("wandb"))
-                    && it.get("wandb").and_then(|w| w.get("project")).is_some_and(Value::is_string);
-                if !ok {
-                    return Err(ApiError::invalid(
-                        format!("Invalid 'integrations[{i}]': expected {{\"type\": \"wandb\", \"wandb\": {{\"project\": …}}}}."),
-                        Some("integrations"),
-                    ));
-                }
-            }
-            Ok(Value::Array(items))
-        }
-        Some(_) => Err(ApiError::invalid("Invalid type for 'integrations': expected an array.", Some("integrations"))),
-    }
-}
-
-/// Parsed `method` and hyperparameters: (type, user hyperparameters, extra method fields).
-fn parse_method(method: Option<Value>, legacy: Option<Value>) -> ApiResult<(String, Map<String, Value>, Map<String, Value>)> {
-    let legacy = match legacy {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(m)) => Some(m),
-        Some(_) => return Err(ApiError::invalid("Invalid type for 'hyperparameters': expected an object.", Some("hyperparameters"))),
-    };
-    let Some(method) = method.filter(|m| !m.is_null()) else {
-        let hp = legacy.unwrap_or_default();
-        check_hps("supervised", &hp, "hyperparameters")?;
-        return Ok(("supervised".into(), hp, Map::new()));
-    };
-    let Value::Object(mut method) = method else {
-        return Err(ApiError::invalid("Invalid type for 'method': expected an object.", Some("method")));
-    };
-    let ty = match method.get("type") {
-        Some(Value::String(t)) if ["supervised", "dpo", "reinforcement"].contains(&t.as_str()) => t.clone(),
-        Some(t) => {
-            return Err(ApiError::invalid(
-                format!("Invalid 'method.type': expected one of 'supervised', 'dpo', 'reinforcement', got {t}."),
-                Some("method.type"),
-            ))
-        }
-        None => return Err(ApiError::invalid("Missing required parameter: 'method.type'.", Some("method.type"))),
-    };
-    let mut body = match method.remove(&ty) {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                format!("Invalid type for 'method.{ty}': expected an object."),
-                Some(&format!("method.{ty}")),
-            ))
-        }
-    };
-    let hp = match body.remove("hyperparameters") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m,
-        Some(_) => {
-            return Err(ApiError::invalid(
-                format!("Invalid type for 'method.{ty}.hyperparameters': expected an object."),
-                Some(&format!("method.{ty}.hyperparameters")),
-            ))
-        }
-    };
-    if legacy.as_ref().is_some_and(|l| !l.is_empty()) && !hp.is_empty() {
-        return Err(ApiError::invalid(
-            "Hyperparameters cannot be specified both in 'hyperparameters' and in 'method'; use 'method'.",
-            Some("hyperparameters"),
-        ));
-    }
-    let hp = if hp.is_empty() { legacy.unwrap_or_default() } else { hp };
-    check_hps(&ty, &hp, &format!("method.{ty}.hyperparameters"))?;
-    let mut extra = Map::new();
-    if ty == "reinforcement" {
-        match body.remove("grader") {
-            Some(g @ Value::Object(_)) => {
-                extra.insert("grader".into(), g);
-            }
-            _ => {
-                return Err(ApiError::invalid(
-                    "Missing required parameter: 'method.reinforcement.grader'.",
-                    Some("method.reinforcement.grader"),
-                ))
-            }
-        }
-    }
-    Ok((ty, hp, extra))
 }
 
 /// Checks that a file exists, has purpose `fine-tune` and is processed; returns its path.
@@ -538,8 +323,12 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     let req: CreateJob = parse_json(&body)?;
     let model = opt_string(req.model, "model")?
         .ok_or_else(|| ApiError::invalid("Missing required parameter: 'model'.", Some("model")))?;
-    let training_file = opt_string(req.training_file, "training_file")?
-        .ok_or_else(|| ApiError::invalid("Missing required parameter: 'training_file'.", Some("training_file")))?;
+    let training_file = opt_string(req.training_file, "training_file")?.ok_or_else(|| {
+        ApiError::invalid(
+            "Missing required parameter: 'training_file'.",
+            Some("training_file"),
+        )
+    })?;
     let validation_file = opt_string(req.validation_file, "validation_file")?;
     let suffix = opt_string(req.suffix, "suffix")?;
     if let Some(s) = &suffix {
@@ -549,7 +338,10 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
                 Some("suffix"),
             ));
         }
-        if !s.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+        if !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
             return Err(ApiError::invalid(
                 "Invalid 'suffix': only letters, digits, '-', '_' and '.' are allowed.",
                 Some("suffix"),
@@ -561,7 +353,12 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         Some(v) => v
             .as_i64()
             .filter(|s| (0..=2_147_483_647).contains(s))
-            .ok_or_else(|| ApiError::invalid("Invalid 'seed': expected an integer between 0 and 2147483647.", Some("seed")))?,
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "Invalid 'seed': expected an integer between 0 and 2147483647.",
+                    Some("seed"),
+                )
+            })?,
     };
     let metadata = check_metadata(req.metadata)?;
     let integrations = check_integrations(req.integrations)?;
@@ -601,23 +398,27 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         };
         (t, v)
     };
-    let (train, valid) = tokio::task::spawn_blocking(move || -> std::io::Result<(Analysis, Option<Analysis>)> {
-        let t = analyze(&train_path, format, "training_file", Some(MIN_EXAMPLES))?;
-        let v = match valid_path {
-            Some(p) => Some(analyze(&p, format, "validation_file", None)?),
-            None => None,
-        };
-        Ok((t, v))
-    })
-    .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
+    let (train, valid) =
+        tokio::task::spawn_blocking(move || -> std::io::Result<(Analysis, Option<Analysis>)> {
+            let t = analyze(&train_path, format, "training_file", Some(MIN_EXAMPLES))?;
+            let v = match valid_path {
+                Some(p) => Some(analyze(&p, format, "validation_file", None)?),
+                None => None,
+            };
+            Ok((t, v))
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
 
     let org = state.0.organization.clone();
     let now = now_ms();
     let d = state.0.job_duration_ms.max(10) as i64;
     let n = train.n_examples as u64;
     let mut resolved = Map::new();
-    let epochs = user_hp.get("n_epochs").and_then(Value::as_u64).unwrap_or_else(|| auto_epochs(n));
+    let epochs = user_hp
+        .get("n_epochs")
+        .and_then(Value::as_u64)
+        .unwrap_or_else(|| auto_epochs(n));
     let batch = user_hp
         .get("batch_size")
         .and_then(Value::as_u64)
@@ -639,7 +440,8 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     }
     let total_steps = (n * epochs).div_ceil(batch).max(1);
     let id = random_id("ftjob-", 24);
-    let fine_tuned_model = models::fine_tuned_name(&tunable.base, &org, suffix.as_deref(), &random_lower(8));
+    let fine_tuned_model =
+        models::fine_tuned_name(&tunable.base, &org, suffix.as_deref(), &random_lower(8));
     let mut job = JobRecord {
         id: id.clone(),
         created_ms: now,
@@ -683,13 +485,22 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
 /// Lays out the job's timeline: events, metrics, checkpoints and the outcome.
 fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&Analysis>) {
     let t0 = job.created_ms;
-    job.push_event(t0, "info", format!("Created fine-tuning job: {}", job.id), "message", json!({}));
+    job.push_event(
+        t0,
+        "info",
+        format!("Created fine-tuning job: {}", job.id),
+        "message",
+        json!({}),
+    );
     let mut validating = format!("Validating training file: {}", job.training_file);
     if let Some(v) = &job.validation_file {
         validating.push_str(&format!(" and validation file: {v}"));
     }
     job.push_event(t0, "info", validating, "message", json!({}));
-    let error = train.error.clone().or_else(|| valid.and_then(|v| v.error.clone()));
+    let error = train
+        .error
+        .clone()
+        .or_else(|| valid.and_then(|v| v.error.clone()));
     if let Some(e) = error {
         let at = job.validating_until;
         job.outcome_at = at;
@@ -703,11 +514,18 @@ fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&
         "message",
         json!({}),
     );
-    job.push_event(job.queued_until, "info", "Fine-tuning job started".into(), "message", json!({}));
+    job.push_event(
+        job.queued_until,
+        "info",
+        "Fine-tuning job started".into(),
+        "message",
+        json!({}),
+    );
     let total = job.total_steps;
     let run_start = job.queued_until;
     let run_end = job.natural_end - (job.natural_end - job.queued_until) / 20;
-    let at_step = |step: u64| run_start + ((run_end - run_start) as f64 * step as f64 / total as f64) as i64;
+    let at_step =
+        |step: u64| run_start + ((run_end - run_start) as f64 * step as f64 / total as f64) as i64;
     let shown = total.min(20);
     for i in 1..=shown {
         let step = (i * total).div_ceil(shown);
@@ -727,11 +545,24 @@ fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&
         }
         job.push_event(at_step(step), "info", message, "metrics", data);
     }
-    let epochs = job.resolved_hp.get("n_epochs").and_then(Value::as_u64).unwrap_or(1).max(1);
-    let epochs = job.user_hp.get("n_epochs").and_then(Value::as_u64).unwrap_or(epochs);
+    let epochs = job
+        .resolved_hp
+        .get("n_epochs")
+        .and_then(Value::as_u64)
+        .unwrap_or(1)
+        .max(1);
+    let epochs = job
+        .user_hp
+        .get("n_epochs")
+        .and_then(Value::as_u64)
+        .unwrap_or(epochs);
     for e in epochs.saturating_sub(2).max(1)..=epochs {
         let step = (e * total).div_ceil(epochs);
-        let at = if e == epochs { job.natural_end } else { at_step(step) };
+        let at = if e == epochs {
+            job.natural_end
+        } else {
+            at_step(step)
+        };
         let (loss, acc) = train_metrics(job.seed, step, total);
         let mut metrics = json!({
             "step": step,
@@ -773,7 +604,13 @@ fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&
         "message",
         json!({}),
     );
-    job.push_event(end, "info", "The job has successfully completed".into(), "message", json!({}));
+    job.push_event(
+        end,
+        "info",
+        "The job has successfully completed".into(),
+        "message",
+        json!({}),
+    );
     let faults = &state.0.faults;
     if faults.fail_jobs {
         let at = run_start + (job.natural_end - run_start) / 2;
@@ -795,13 +632,20 @@ fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&
 }
 
 fn no_such_job(id: &str) -> ApiError {
-    ApiError::not_found(format!("Could not find fine tune: {id}"), Some("fine_tuning_job_id")).code("fine_tune_not_found")
+    ApiError::not_found(
+        format!("Could not find fine tune: {id}"),
+        Some("fine_tuning_job_id"),
+    )
+    .code("fine_tune_not_found")
 }
 
 /// `GET /fine_tuning/jobs`: newest first, `after`, `limit`, `metadata[k]=v` / `metadata=null`.
-pub(crate) async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Json<Value>> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
     let pairs = query_pairs(q.as_deref());
-    let limit = query_int(&pairs, "limit", 20, 1, 100)?;
+    let limit = query_int(&pairs, "limit", 20, 1, 10_000)?;
     let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
     let want_no_metadata = query_get(&pairs, "metadata") == Some("null");
     let filters: Vec<(String, String)> = pairs
@@ -842,24 +686,35 @@ pub(crate) async fn list(State(state): State<AppState>, RawQuery(q): RawQuery) -
     jobs.truncate(limit);
     let org = &state.0.organization;
     let data: Vec<Value> = jobs.iter().map(|j| j.to_json(org, now)).collect();
-    Ok(Json(json!({"object": "list", "data": data, "has_more": has_more})))
+    Ok(Json(
+        json!({"object": "list", "data": data, "has_more": has_more}),
+    ))
 }
 
 /// `GET /fine_tuning/jobs/{id}`.
-pub(crate) async fn retrieve(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn retrieve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let store = state.store();
     let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
     Ok(Json(job.to_json(&state.0.organization, now_ms())))
 }
 
 /// `POST /fine_tuning/jobs/{id}/cancel`: 400 if the job is already final.
-pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let now = now_ms();
     let mut store = state.store();
     let job = store.jobs.get_mut(&id).ok_or_else(|| no_such_job(&id))?;
     if job.is_final(now) {
         return Err(ApiError::invalid(
-            format!("Job {id} has already {} and cannot be cancelled.", job.status_at(now)),
+            format!(
+                "Job {id} has already {} and cannot be cancelled.",
+                job.status_at(now)
+            ),
             None,
         )
         .code("job_already_finished"));
@@ -878,7 +733,7 @@ pub(crate) async fn events(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let pairs = query_pairs(q.as_deref());
-    let limit = query_int(&pairs, "limit", 20, 1, 1000)?;
+    let limit = query_int(&pairs, "limit", 20, 1, 10_000)?;
     let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
     let now = now_ms();
     let store = state.store();
@@ -907,7 +762,9 @@ pub(crate) async fn events(
             })
         })
         .collect();
-    Ok(Json(json!({"object": "list", "data": data, "has_more": has_more})))
+    Ok(Json(
+        json!({"object": "list", "data": data, "has_more": has_more}),
+    ))
 }
 
 /// `GET /fine_tuning/jobs/{id}/checkpoints`: newest first, `after`, `limit` (default 10).
@@ -917,7 +774,7 @@ pub(crate) async fn checkpoints(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let pairs = query_pairs(q.as_deref());
-    let limit = query_int(&pairs, "limit", 10, 1, 100)?;
+    let limit = query_int(&pairs, "limit", 10, 1, 10_000)?;
     let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
     let now = now_ms();
     let store = state.store();
@@ -956,7 +813,10 @@ pub(crate) async fn checkpoints(
 }
 
 /// `POST /fine_tuning/jobs/{id}/pause` and `…/resume`: not emulated (400 for a known job).
-pub(crate) async fn pause_resume(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn pause_resume(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     if !state.store().jobs.contains_key(&id) {
         return Err(no_such_job(&id));
     }

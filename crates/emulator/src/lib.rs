@@ -18,6 +18,7 @@ mod chat;
 mod errors;
 mod faults;
 mod files;
+mod job_params;
 mod jobs;
 mod models;
 mod server;
@@ -72,12 +73,19 @@ pub struct Emulator {
 impl Emulator {
     /// Binds 127.0.0.1 and spawns the server on the current tokio runtime.
     pub async fn start(options: EmulatorOptions) -> std::io::Result<Emulator> {
-        let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, options.port.unwrap_or(0)))).await?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((
+            Ipv4Addr::LOCALHOST,
+            options.port.unwrap_or(0),
+        )))
+        .await?;
         let addr = listener.local_addr()?;
-        let tempdir = tempfile::Builder::new().prefix("fine-tune-emulator-").tempdir()?;
+        let tempdir = tempfile::Builder::new()
+            .prefix("fine-tune-emulator-")
+            .tempdir()?;
         let state = AppState(Arc::new(Inner {
-            api_key: options.api_key.unwrap_or_else(|| DEFAULT_API_KEY.to_string()),
+            api_key: options
+                .api_key
+                .unwrap_or_else(|| DEFAULT_API_KEY.to_string()),
             organization: options
                 .organization
                 .unwrap_or_else(|| DEFAULT_ORGANIZATION.to_string()),
@@ -138,5 +146,48 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn public_types_are_thread_safe() {
+        assert_send_sync::<Emulator>();
+        assert_send_sync::<EmulatorOptions>();
+        assert_send_sync::<EmulatorStats>();
+    }
+
+    #[tokio::test]
+    async fn close_removes_the_temporary_folder() {
+        let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+        let dir = emu.state.0.dir.clone();
+        assert!(dir.is_dir());
+        emu.close().await;
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn uploads_expire_after_an_hour() {
+        let u = uploads::UploadRecord {
+            id: "upload_x".into(),
+            created_ms: 0,
+            filename: "f".into(),
+            purpose: "fine-tune".into(),
+            bytes: 1,
+            status: "pending",
+            expires_at: 3600,
+            parts: Default::default(),
+            completing: false,
+            file: None,
+            dir: std::path::PathBuf::new(),
+        };
+        assert_eq!(u.status_at(3_599_999), "pending");
+        assert_eq!(u.status_at(3_600_000), "expired");
+        assert_eq!(u.to_json(3_600_000)["status"], "expired");
     }
 }

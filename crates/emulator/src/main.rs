@@ -23,7 +23,9 @@ fn parse_args() -> EmulatorOptions {
         match name.as_str() {
             "--port" => options.port = Some(value.parse().unwrap_or_else(|_| usage())),
             "--api-key" => options.api_key = Some(value),
-            "--job-duration-ms" => options.job_duration_ms = Some(value.parse().unwrap_or_else(|_| usage())),
+            "--job-duration-ms" => {
+                options.job_duration_ms = Some(value.parse().unwrap_or_else(|_| usage()))
+            }
             "--organization" => options.organization = Some(value),
             _ => usage(),
         }

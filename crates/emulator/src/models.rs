@@ -85,9 +85,18 @@ mod tests {
 
     #[test]
     fn resolves() {
-        assert_eq!(resolve("gpt-4o-mini").unwrap().model, "gpt-4o-mini-2024-07-18");
-        assert_eq!(resolve("gpt-4o-mini-2024-07-18").unwrap().base, "gpt-4o-mini-2024-07-18");
-        assert_eq!(resolve("gpt-4.1-nano-2025-04-14").unwrap().base, "gpt-4.1-nano-2025-04-14");
+        assert_eq!(
+            resolve("gpt-4o-mini").unwrap().model,
+            "gpt-4o-mini-2024-07-18"
+        );
+        assert_eq!(
+            resolve("gpt-4o-mini-2024-07-18").unwrap().base,
+            "gpt-4o-mini-2024-07-18"
+        );
+        assert_eq!(
+            resolve("gpt-4.1-nano-2025-04-14").unwrap().base,
+            "gpt-4.1-nano-2025-04-14"
+        );
         assert!(resolve("davinci-002").is_some());
         assert!(resolve("gpt-5-unknown").is_none());
         assert!(resolve("whisper-1").is_none());

@@ -42,21 +42,45 @@ const BODY_LIMIT: usize = 513 * 1024 * 1024;
 fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/files", post(files::create).get(files::list))
-        .route("/files/{file_id}", get(files::retrieve).delete(files::delete))
+        .route(
+            "/files/{file_id}",
+            get(files::retrieve).delete(files::delete),
+        )
         .route("/files/{file_id}/content", get(files::content))
         .route("/uploads", post(uploads::create))
         .route("/uploads/{upload_id}/parts", post(uploads::add_part))
         .route("/uploads/{upload_id}/complete", post(uploads::complete))
         .route("/uploads/{upload_id}/cancel", post(uploads::cancel))
         .route("/fine_tuning/jobs", post(jobs::create).get(jobs::list))
-        .route("/fine_tuning/jobs/{fine_tuning_job_id}", get(jobs::retrieve))
-        .route("/fine_tuning/jobs/{fine_tuning_job_id}/cancel", post(jobs::cancel))
-        .route("/fine_tuning/jobs/{fine_tuning_job_id}/events", get(jobs::events))
-        .route("/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints", get(jobs::checkpoints))
-        .route("/fine_tuning/jobs/{fine_tuning_job_id}/pause", post(jobs::pause_resume))
-        .route("/fine_tuning/jobs/{fine_tuning_job_id}/resume", post(jobs::pause_resume))
+        .route(
+            "/fine_tuning/jobs/{fine_tuning_job_id}",
+            get(jobs::retrieve),
+        )
+        .route(
+            "/fine_tuning/jobs/{fine_tuning_job_id}/cancel",
+            post(jobs::cancel),
+        )
+        .route(
+            "/fine_tuning/jobs/{fine_tuning_job_id}/events",
+            get(jobs::events),
+        )
+        .route(
+            "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints",
+            get(jobs::checkpoints),
+        )
+        .route(
+            "/fine_tuning/jobs/{fine_tuning_job_id}/pause",
+            post(jobs::pause_resume),
+        )
+        .route(
+            "/fine_tuning/jobs/{fine_tuning_job_id}/resume",
+            post(jobs::pause_resume),
+        )
         .route("/chat/completions", post(chat::completions))
-        .route("/deployments/{deployment}/chat/completions", post(chat::deployment_completions))
+        .route(
+            "/deployments/{deployment}/chat/completions",
+            post(chat::deployment_completions),
+        )
         .route("/models", get(chat::list_models))
         .route("/models/{model}", get(chat::retrieve_model))
 }
@@ -105,7 +129,9 @@ pub(crate) fn endpoint_name(method: &Method, pattern: &str) -> &'static str {
         ("GET", "/fine_tuning/jobs/{fine_tuning_job_id}/checkpoints") => "jobs.checkpoints",
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/pause") => "jobs.pause",
         ("POST", "/fine_tuning/jobs/{fine_tuning_job_id}/resume") => "jobs.resume",
-        ("POST", "/chat/completions") | ("POST", "/deployments/{deployment}/chat/completions") => "chat.completions",
+        ("POST", "/chat/completions") | ("POST", "/deployments/{deployment}/chat/completions") => {
+            "chat.completions"
+        }
         ("GET", "/models") => "models.list",
         ("GET", "/models/{model}") => "models.retrieve",
         _ => "other",
@@ -137,9 +163,21 @@ fn authorized(state: &AppState, req: &Request) -> Result<(), ApiError> {
     let bearer = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).trim());
-    let api_key = headers.get("api-key").and_then(|v| v.to_str().ok()).map(str::trim);
-    let given: Vec<&str> = [bearer, api_key].into_iter().flatten().filter(|k| !k.is_empty()).collect();
+        .map(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+                .unwrap_or(v)
+                .trim()
+        });
+    let api_key = headers
+        .get("api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim);
+    let given: Vec<&str> = [bearer, api_key]
+        .into_iter()
+        .flatten()
+        .filter(|k| !k.is_empty())
+        .collect();
     if given.is_empty() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -151,12 +189,21 @@ fn authorized(state: &AppState, req: &Request) -> Result<(), ApiError> {
         return Ok(());
     }
     // The key is never echoed back, not even masked.
-    Err(ApiError::new(StatusCode::UNAUTHORIZED, "invalid_request_error", "Incorrect API key provided.")
-        .code("invalid_api_key"))
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_request_error",
+        "Incorrect API key provided.",
+    )
+    .code("invalid_api_key"))
 }
 
 /// Route middleware: per-route stats, auth, Azure `api-version`, fault injection.
-async fn guard(State(state): State<AppState>, matched: MatchedPath, mut req: Request, next: Next) -> Response {
+async fn guard(
+    State(state): State<AppState>,
+    matched: MatchedPath,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let pattern = matched.as_str().to_string();
     let endpoint = endpoint_name(req.method(), &pattern);
     let key = format!("{} {pattern}", req.method());
@@ -167,16 +214,23 @@ async fn guard(State(state): State<AppState>, matched: MatchedPath, mut req: Req
     if let Err(e) = authorized(&state, &req) {
         return e.into_response();
     }
-    let flavor = if pattern.starts_with("/openai") { Flavor::Azure } else { Flavor::OpenAi };
+    let flavor = if pattern.starts_with("/openai") {
+        Flavor::Azure
+    } else {
+        Flavor::OpenAi
+    };
     if flavor == Flavor::Azure {
-        let has_version = req
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|p| p.starts_with("api-version=") && p.len() > 12));
+        let has_version = req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p.starts_with("api-version=") && p.len() > 12)
+        });
         if !has_version {
-            return ApiError::invalid("Missing required query parameter 'api-version'.", Some("api-version"))
-                .code("MissingApiVersionParameter")
-                .into_response();
+            return ApiError::invalid(
+                "Missing required query parameter 'api-version'.",
+                Some("api-version"),
+            )
+            .code("MissingApiVersionParameter")
+            .into_response();
         }
     }
     req.extensions_mut().insert(flavor);
@@ -187,7 +241,9 @@ async fn guard(State(state): State<AppState>, matched: MatchedPath, mut req: Req
     state.count(|s| {
         s.faults_injected += 1;
         *s.faults.entry(fault.name().to_string()).or_default() += 1;
-        *s.faults_by_endpoint.entry(endpoint.to_string()).or_default() += 1;
+        *s.faults_by_endpoint
+            .entry(endpoint.to_string())
+            .or_default() += 1;
     });
     let kill = req.extensions().get::<ConnKill>().cloned();
     match fault {
@@ -223,10 +279,11 @@ async fn drop_connection(kill: Option<ConnKill>) -> Response {
 async fn serve_connection(stream: TcpStream, app: Router, mut shutdown: watch::Receiver<bool>) {
     let kill = Arc::new(Notify::new());
     let conn_kill = ConnKill(kill.clone());
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(conn_kill.clone());
-        app.clone().oneshot(req.map(Body::new))
-    });
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(conn_kill.clone());
+            app.clone().oneshot(req.map(Body::new))
+        });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .serve_connection(TokioIo::new(stream), service);

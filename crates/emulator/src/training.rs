@@ -43,9 +43,20 @@ pub(crate) struct Analysis {
     pub error: Option<JobError>,
 }
 
-const ROLES: &[&str] = &["system", "developer", "user", "assistant", "tool", "function"];
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
-fn check_messages(messages: Option<&Value>, example: usize, need_assistant: bool) -> Result<(), String> {
+fn check_messages(
+    messages: Option<&Value>,
+    example: usize,
+    need_assistant: bool,
+) -> Result<(), String> {
     let Some(Value::Array(messages)) = messages else {
         return Err(format!("Example {example}: missing 'messages' list"));
     };
@@ -75,7 +86,9 @@ fn check_messages(messages: Option<&Value>, example: usize, need_assistant: bool
         }
         if let Some(w) = m.get("weight") {
             if role != "assistant" || !(w == 0 || w == 1) {
-                return Err(format!("{at}: weight must be 0 or 1 and only on assistant messages"));
+                return Err(format!(
+                    "{at}: weight must be 0 or 1 and only on assistant messages"
+                ));
             }
         }
         has_assistant |= role == "assistant";
@@ -86,7 +99,11 @@ fn check_messages(messages: Option<&Value>, example: usize, need_assistant: bool
     Ok(())
 }
 
-fn check_example(obj: &Map<String, Value>, example: usize, format: DataFormat) -> Result<(), String> {
+fn check_example(
+    obj: &Map<String, Value>,
+    example: usize,
+    format: DataFormat,
+) -> Result<(), String> {
     match format {
         DataFormat::Chat => check_messages(obj.get("messages"), example, true),
         DataFormat::Reinforcement => check_messages(obj.get("messages"), example, false),
@@ -99,14 +116,19 @@ fn check_example(obj: &Map<String, Value>, example: usize, format: DataFormat) -
             Ok(())
         }
         DataFormat::Preference => {
-            check_messages(obj.get("input").and_then(|i| i.get("messages")), example, false)
-                .map_err(|e| e.replace("'messages'", "'input.messages'"))?;
+            check_messages(
+                obj.get("input").and_then(|i| i.get("messages")),
+                example,
+                false,
+            )
+            .map_err(|e| e.replace("'messages'", "'input.messages'"))?;
             for key in ["preferred_output", "non_preferred_output"] {
                 match obj.get(key) {
                     Some(Value::Array(out)) if !out.is_empty() => {
                         let ok = out.iter().all(|m| {
                             m.get("role") == Some(&Value::from("assistant"))
-                                && m.get("content").is_some_and(|c| c.is_string() || c.is_array())
+                                && m.get("content")
+                                    .is_some_and(|c| c.is_string() || c.is_array())
                         });
                         if !ok {
                             return Err(format!("Example {example}: '{key}' must hold assistant messages with content"));
@@ -122,14 +144,27 @@ fn check_example(obj: &Map<String, Value>, example: usize, format: DataFormat) -
 
 /// Reads and checks a training (`param` = `training_file`) or validation file.
 /// `min_examples`: the count check (training file only).
-pub(crate) fn analyze(path: &Path, format: DataFormat, param: &str, min_examples: Option<usize>) -> std::io::Result<Analysis> {
+pub(crate) fn analyze(
+    path: &Path,
+    format: DataFormat,
+    param: &str,
+    min_examples: Option<usize>,
+) -> std::io::Result<Analysis> {
     let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let mut buf = Vec::new();
     let mut n = 0usize;
     let mut bytes = 0u64;
     let mut error = None;
-    let code = if param == "training_file" { "invalid_training_file" } else { "invalid_validation_file" };
-    let which = if param == "training_file" { "training" } else { "validation" };
+    let code = if param == "training_file" {
+        "invalid_training_file"
+    } else {
+        "invalid_validation_file"
+    };
+    let which = if param == "training_file" {
+        "training"
+    } else {
+        "validation"
+    };
     loop {
         buf.clear();
         let read = reader.read_until(b'\n', &mut buf)?;
@@ -151,7 +186,9 @@ pub(crate) fn analyze(path: &Path, format: DataFormat, param: &str, min_examples
         if let Some(p) = problem {
             error = Some(JobError {
                 code: code.to_string(),
-                message: format!("The job failed due to an invalid {which} file. Invalid file format. {p}"),
+                message: format!(
+                    "The job failed due to an invalid {which} file. Invalid file format. {p}"
+                ),
                 param: Some(param.to_string()),
             });
         }
@@ -161,13 +198,19 @@ pub(crate) fn analyze(path: &Path, format: DataFormat, param: &str, min_examples
             if n < min {
                 error = Some(JobError {
                     code: "invalid_n_examples".into(),
-                    message: format!("Training file has {n} example(s), but must have at least {min} examples"),
+                    message: format!(
+                        "Training file has {n} example(s), but must have at least {min} examples"
+                    ),
                     param: Some(param.to_string()),
                 });
             }
         }
     }
-    Ok(Analysis { n_examples: n, bytes, error })
+    Ok(Analysis {
+        n_examples: n,
+        bytes,
+        error,
+    })
 }
 
 #[cfg(test)]
@@ -183,7 +226,8 @@ mod tests {
         analyze(f.path(), format, "training_file", Some(MIN_EXAMPLES)).unwrap()
     }
 
-    const GOOD: &str = r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#;
+    const GOOD: &str =
+        r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant","content":"hello"}]}"#;
 
     #[test]
     fn counts_examples() {
@@ -191,7 +235,10 @@ mod tests {
         assert_eq!(a.n_examples, 3);
         let e = a.error.unwrap();
         assert_eq!(e.code, "invalid_n_examples");
-        assert_eq!(e.message, "Training file has 3 example(s), but must have at least 10 examples");
+        assert_eq!(
+            e.message,
+            "Training file has 3 example(s), but must have at least 10 examples"
+        );
         assert!(run(&[GOOD; 10], DataFormat::Chat).error.is_none());
     }
 
@@ -201,14 +248,28 @@ mod tests {
         lines[2] = r#"{"messages":[{"role":"user","content":"hi"},{"role":"assistant"}]}"#;
         let e = run(&lines, DataFormat::Chat).error.unwrap();
         assert_eq!(e.code, "invalid_training_file");
-        assert!(e.message.contains("Example 3, message 2: missing content"), "{}", e.message);
+        assert!(
+            e.message.contains("Example 3, message 2: missing content"),
+            "{}",
+            e.message
+        );
         lines[2] = r#"{"messages":[{"role":"bot","content":"hi"}]}"#;
         let e = run(&lines, DataFormat::Chat).error.unwrap();
-        assert!(e.message.contains("Example 3, message 1: unrecognized role 'bot'"));
+        assert!(e
+            .message
+            .contains("Example 3, message 1: unrecognized role 'bot'"));
         lines[2] = r#"{"messages":[{"role":"user","content":"hi"}]}"#;
-        assert!(run(&lines, DataFormat::Chat).error.unwrap().message.contains("Example 3: no assistant message"));
+        assert!(run(&lines, DataFormat::Chat)
+            .error
+            .unwrap()
+            .message
+            .contains("Example 3: no assistant message"));
         lines[2] = r#"{"prompt":"x"}"#;
-        assert!(run(&lines, DataFormat::Chat).error.unwrap().message.contains("Example 3: missing 'messages' list"));
+        assert!(run(&lines, DataFormat::Chat)
+            .error
+            .unwrap()
+            .message
+            .contains("Example 3: missing 'messages' list"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! and optional md5 checks) into a File, cancel; Uploads expire an hour after creation.
 
 use crate::errors::{ApiError, ApiResult};
-use crate::files::{insert_file, validate_jsonl, RemoveOnDrop};
+use crate::files::{insert_file, validate_jsonl, NewFile, RemoveOnDrop};
 use crate::server::Flavor;
 use crate::state::AppState;
 use crate::util::{now_ms, parse_json, random_id, secs};
@@ -23,8 +23,21 @@ pub(crate) const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_UPLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// Lifetime of a pending Upload, seconds.
 const UPLOAD_TTL_SECS: i64 = 3600;
-const UPLOAD_PURPOSES: &[&str] = &["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
-const JSONL_MIME: &[&str] = &["text/jsonl", "application/jsonl", "application/x-ndjson", "application/jsonlines", "application/json"];
+const UPLOAD_PURPOSES: &[&str] = &[
+    "assistants",
+    "batch",
+    "fine-tune",
+    "vision",
+    "user_data",
+    "evals",
+];
+const JSONL_MIME: &[&str] = &[
+    "text/jsonl",
+    "application/jsonl",
+    "application/x-ndjson",
+    "application/jsonlines",
+    "application/json",
+];
 
 /// One received part.
 #[derive(Debug, Clone)]
@@ -90,9 +103,15 @@ impl UploadRecord {
     fn require_pending(&self, now_ms: i64) -> ApiResult<()> {
         match self.status_at(now_ms) {
             "pending" if !self.completing => Ok(()),
-            "pending" => Err(ApiError::invalid(format!("Upload {} is being completed.", self.id), None)),
+            "pending" => Err(ApiError::invalid(
+                format!("Upload {} is being completed.", self.id),
+                None,
+            )),
             s => Err(ApiError::invalid(
-                format!("Cannot modify upload {} because it is already {s}.", self.id),
+                format!(
+                    "Cannot modify upload {} because it is already {s}.",
+                    self.id
+                ),
                 None,
             )),
         }
@@ -116,7 +135,8 @@ struct CreateUpload {
 /// `POST /uploads`.
 pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
     let req: CreateUpload = parse_json(&body)?;
-    let missing = |p: &str| ApiError::invalid(format!("Missing required parameter: '{p}'."), Some(p));
+    let missing =
+        |p: &str| ApiError::invalid(format!("Missing required parameter: '{p}'."), Some(p));
     let filename = req.filename.ok_or_else(|| missing("filename"))?;
     let purpose = req.purpose.ok_or_else(|| missing("purpose"))?;
     let bytes = req.bytes.ok_or_else(|| missing("bytes"))?;
@@ -136,7 +156,9 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     }
     if (purpose == "fine-tune" || purpose == "batch") && !JSONL_MIME.contains(&mime_type.as_str()) {
         return Err(ApiError::invalid(
-            format!("Invalid mime type '{mime_type}' for purpose '{purpose}'. Expected 'text/jsonl'."),
+            format!(
+                "Invalid mime type '{mime_type}' for purpose '{purpose}'. Expected 'text/jsonl'."
+            ),
             Some("mime_type"),
         ));
     }
@@ -204,12 +226,18 @@ pub(crate) async fn add_part(
         got = true;
     }
     if !got {
-        return Err(ApiError::invalid("Missing required parameter: 'data'.", Some("data")));
+        return Err(ApiError::invalid(
+            "Missing required parameter: 'data'.",
+            Some("data"),
+        ));
     }
     let created_ms = now_ms();
     {
         let mut store = state.store();
-        let u = store.uploads.get_mut(&id).ok_or_else(|| no_such_upload(&id))?;
+        let u = store
+            .uploads
+            .get_mut(&id)
+            .ok_or_else(|| no_such_upload(&id))?;
         u.require_pending(created_ms)?;
         u.parts.insert(part_id.clone(), PartRecord { bytes, path });
     }
@@ -237,22 +265,31 @@ pub(crate) async fn complete(
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
     let req: CompleteUpload = parse_json(&body)?;
-    let part_ids = req
-        .part_ids
-        .ok_or_else(|| ApiError::invalid("Missing required parameter: 'part_ids'.", Some("part_ids")))?;
+    let part_ids = req.part_ids.ok_or_else(|| {
+        ApiError::invalid("Missing required parameter: 'part_ids'.", Some("part_ids"))
+    })?;
     let (paths, filename, purpose) = {
         let mut store = state.store();
-        let u = store.uploads.get_mut(&id).ok_or_else(|| no_such_upload(&id))?;
+        let u = store
+            .uploads
+            .get_mut(&id)
+            .ok_or_else(|| no_such_upload(&id))?;
         u.require_pending(now_ms())?;
         let mut seen = std::collections::HashSet::new();
         let mut paths = Vec::new();
         let mut total = 0u64;
         for pid in &part_ids {
             if !seen.insert(pid) {
-                return Err(ApiError::invalid(format!("Part {pid} is listed more than once."), Some("part_ids")));
+                return Err(ApiError::invalid(
+                    format!("Part {pid} is listed more than once."),
+                    Some("part_ids"),
+                ));
             }
             let p = u.parts.get(pid).ok_or_else(|| {
-                ApiError::invalid(format!("Part {pid} does not belong to Upload {id}."), Some("part_ids"))
+                ApiError::invalid(
+                    format!("Part {pid} does not belong to Upload {id}."),
+                    Some("part_ids"),
+                )
             })?;
             total += p.bytes;
             paths.push(p.path.clone());
@@ -279,7 +316,16 @@ pub(crate) async fn complete(
         let (file_id, path, bytes) = result?;
         let dir = u.dir.clone();
         let created_ms = now_ms();
-        let rec = insert_file(&state, &mut store, file_id, filename, &purpose, path, bytes, created_ms, None);
+        let new = NewFile {
+            id: file_id,
+            filename,
+            purpose: purpose.clone(),
+            path,
+            bytes,
+            created_ms,
+            expires_at: None,
+        };
+        let rec = insert_file(&state, &mut store, new);
         let u = store.uploads.get_mut(&id).expect("upload present");
         u.status = "completed";
         u.file = Some(rec.to_json(flavor));
@@ -324,7 +370,11 @@ async fn assemble(
             }
         }
         out.flush()?;
-        let digest: String = hasher.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let digest: String = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok((digest, total))
     })
     .await
@@ -345,11 +395,17 @@ async fn assemble(
 }
 
 /// `POST /uploads/{upload_id}/cancel`.
-pub(crate) async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub(crate) async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let now = now_ms();
     let (v, dir) = {
         let mut store = state.store();
-        let u = store.uploads.get_mut(&id).ok_or_else(|| no_such_upload(&id))?;
+        let u = store
+            .uploads
+            .get_mut(&id)
+            .ok_or_else(|| no_such_upload(&id))?;
         u.require_pending(now)?;
         u.status = "cancelled";
         u.parts.clear();

@@ -55,7 +55,8 @@ pub(crate) fn parse_json<T: DeserializeOwned>(body: &Bytes) -> Result<T, ApiErro
             None,
         ));
     }
-    serde_json::from_value(value).map_err(|e| ApiError::invalid(format!("Invalid request body: {e}"), None))
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid(format!("Invalid request body: {e}"), None))
 }
 
 /// The query string as decoded `(key, value)` pairs.

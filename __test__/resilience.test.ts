@@ -1,0 +1,205 @@
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import {
+  cancelFineTune,
+  startEmulator,
+  trainAndRegisterFineTunedModel,
+  type Emulator,
+} from 'taskforce-fine-tune'
+import { api, chatJsonl, counts, rejection, runChild, tempDir, writeFile } from './helpers'
+
+let dir: string
+beforeEach(() => {
+  dir = tempDir()
+})
+afterEach(() => {
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+function base(emu: Emulator, extra: Record<string, unknown> = {}): any {
+  return {
+    agentName: 'Writer',
+    modelKey: 'writer_v1',
+    baseModel: 'gpt-4o-mini-2024-07-18',
+    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
+    apiKey: emu.apiKey,
+    baseUrl: emu.url,
+    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
+    pollIntervalMs: 50,
+    ...extra,
+  }
+}
+
+function journalFiles(): string[] {
+  const runs = path.join(dir, 'fine-tuned', '.runs')
+  return fs.existsSync(runs) ? fs.readdirSync(runs).filter((f) => f.endsWith('.json') && !f.startsWith('.')) : []
+}
+
+function journal(): any {
+  const [f] = journalFiles()
+  return f ? JSON.parse(fs.readFileSync(path.join(dir, 'fine-tuned', '.runs', f), 'utf8')) : undefined
+}
+
+async function until(cond: () => boolean, ms = 20000): Promise<void> {
+  const end = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
+describe('faults', () => {
+  let emu: Emulator
+  beforeAll(async () => {
+    emu = await startEmulator({
+      jobDurationMs: 400,
+      faults: { seed: 42, rate: 0.3, kinds: ['500', '503', '429', 'drop', 'lost'], retryAfterMs: 20 },
+    })
+  })
+  afterAll(async () => {
+    await emu.close()
+  })
+
+  test('at a 30% fault rate the model is still registered, with exactly one job', async () => {
+    const opts = base(emu, { maxRetries: 8 })
+    const model = await trainAndRegisterFineTunedModel(opts)
+    const registry = JSON.parse(fs.readFileSync(opts.registryPath, 'utf8'))
+    expect(registry.writer_v1.model.name).toBe(model.fineTunedModel)
+    // Ask the emulator with faults out of the way: retry our own look-ups until they pass.
+    let jobs: any
+    for (let i = 0; i < 50 && !jobs; i++) {
+      try {
+        jobs = await api(emu.url, emu.apiKey, '/fine_tuning/jobs?limit=100')
+      } catch {
+        /* an injected fault; ask again */
+      }
+    }
+    expect(jobs.data.filter((j: any) => j.metadata?.model_key === 'writer_v1')).toHaveLength(1)
+    expect(journalFiles()).toEqual([])
+  })
+})
+
+describe('abort, resume and cancel', () => {
+  let emu: Emulator
+  beforeAll(async () => {
+    emu = await startEmulator({ jobDurationMs: 1500 })
+  })
+  afterAll(async () => {
+    await emu.close()
+  })
+
+  test('abort rejects with AbortError, leaves the job journaled, and a later call resumes it', async () => {
+    const controller = new AbortController()
+    const opts = base(emu)
+    let jobId = ''
+    const err = await rejection(
+      trainAndRegisterFineTunedModel({
+        ...opts,
+        signal: controller.signal,
+        onProgress: (e: any) => {
+          if (e.type === 'jobCreated') {
+            jobId = e.jobId
+            controller.abort()
+          }
+        },
+      }),
+    )
+    expect(err.code).toBe('ABORT_ERR')
+    expect(err.name).toBe('AbortError')
+    expect(journal().jobId).toBe(jobId)
+    const before = await counts(emu.url, emu.apiKey)
+
+    const model = await trainAndRegisterFineTunedModel(opts)
+    expect(model.jobId).toBe(jobId)
+    expect(await counts(emu.url, emu.apiKey)).toEqual(before) // no new upload, no new job
+    expect(journalFiles()).toEqual([])
+  })
+
+  test('cancelOnAbort cancels the job and clears the journal', async () => {
+    const controller = new AbortController()
+    let jobId = ''
+    const err = await rejection(
+      trainAndRegisterFineTunedModel({
+        ...base(emu),
+        signal: controller.signal,
+        cancelOnAbort: true,
+        onProgress: (e: any) => {
+          if (e.type === 'jobCreated') {
+            jobId = e.jobId
+            controller.abort()
+          }
+        },
+      }),
+    )
+    expect(err.code).toBe('ABORT_ERR')
+    const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${jobId}`)
+    expect(job.status).toBe('cancelled')
+    expect(journalFiles()).toEqual([])
+  })
+
+  test('the same modelKey with other options while a run is in flight: ERR_MODEL_KEY_IN_PROGRESS; cancelFineTune clears it', async () => {
+    const opts = base(emu)
+    const err = await rejection(trainAndRegisterFineTunedModel({ ...opts, timeoutMs: 100 }))
+    expect(err.code).toBe('ERR_TIMEOUT')
+    // timeoutMs is part of the call, not of the run: the same run resumes with another one.
+    const other = await rejection(trainAndRegisterFineTunedModel({ ...opts, suffix: 'other' }))
+    expect(other.code).toBe('ERR_MODEL_KEY_IN_PROGRESS')
+    const cancelled = await cancelFineTune('writer_v1', { registryPath: opts.registryPath, apiKey: emu.apiKey, baseUrl: emu.url })
+    expect(cancelled).toBe(err.jobId)
+    expect((await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${err.jobId}`)).status).toBe('cancelled')
+    expect(journalFiles()).toEqual([])
+    const none = await rejection(cancelFineTune('writer_v1', { registryPath: opts.registryPath, apiKey: emu.apiKey, baseUrl: emu.url }))
+    expect(none.code).toBe('ERR_NOT_FOUND')
+  })
+
+  test('two calls for the same modelKey at once: exactly one runs it', async () => {
+    const opts = base(emu)
+    const results = await Promise.allSettled([
+      trainAndRegisterFineTunedModel(opts),
+      trainAndRegisterFineTunedModel(opts),
+    ])
+    const ok = results.filter((r) => r.status === 'fulfilled')
+    const refused = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
+    expect(ok).toHaveLength(1)
+    expect(refused).toHaveLength(1)
+    expect(['ERR_MODEL_KEY_IN_PROGRESS', 'ERR_DUPLICATE_MODEL_KEY']).toContain(refused[0].reason.code)
+  })
+})
+
+describe('processes', () => {
+  let emu: Emulator
+  beforeAll(async () => {
+    emu = await startEmulator({ jobDurationMs: 2500 })
+  })
+  afterAll(async () => {
+    await emu.close()
+  })
+
+  test('a child killed with SIGKILL mid-poll, then the call repeated, registers with one job', async () => {
+    const opts = base(emu)
+    const { child, done } = runChild(opts)
+    await until(() => Boolean(journal()?.jobId))
+    const jobId = journal().jobId
+    child.kill('SIGKILL')
+    const exit = await done
+    expect(exit.signal).toBe('SIGKILL')
+    const before = await counts(emu.url, emu.apiKey)
+
+    const model = await trainAndRegisterFineTunedModel(opts)
+    expect(model.jobId).toBe(jobId)
+    expect(await counts(emu.url, emu.apiKey)).toEqual(before)
+    const registry = JSON.parse(fs.readFileSync(opts.registryPath, 'utf8'))
+    expect(Object.keys(registry)).toEqual(['writer_v1'])
+  })
+
+  test('sixteen processes registering sixteen keys at once leave sixteen entries in valid JSON', async () => {
+    const source = writeFile(dir, 'train.jsonl', chatJsonl(12))
+    const runs = Array.from({ length: 16 }, (_, i) =>
+      runChild(base(emu, { source, modelKey: `key_${i}`, agentName: `Agent ${i}` })),
+    )
+    const exits = await Promise.all(runs.map((r) => r.done))
+    for (const e of exits) expect(e.result).toMatchObject({ ok: true })
+    const registry = JSON.parse(fs.readFileSync(path.join(dir, 'fine-tuned', 'models.json'), 'utf8'))
+    expect(Object.keys(registry).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `key_${i}`).sort())
+  }, 120000)
+})
