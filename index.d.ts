@@ -15,6 +15,8 @@ export declare class Emulator {
   get url(): string
   /** The API key the emulator accepts. */
   get apiKey(): string
+  /** Counters for tests: requests, injected faults, files, uploads, parts and jobs created. */
+  stats(): EmulatorStats
   /** Stops the server and frees its port and files. */
   close(): Promise<void>
 }
@@ -37,6 +39,53 @@ export interface CancelOptions {
   baseUrl?: string
   organization?: string
   project?: string
+}
+
+/** One kind of problem: how often it occurs, where, and its first occurrence. */
+export interface DatasetIssue {
+  /** snake_case kind, e.g. `invalid_json`, `missing_messages_list`, `example_too_long`. */
+  kind: string
+  /** The first occurrence, e.g. `example 100, message 2: unrecognized role "bot"`. */
+  message: string
+  /** How many lines have it. */
+  count: number
+  /** The 1-based line numbers of the first occurrences (at most 10). */
+  lines: Array<number>
+}
+
+/** What `validateTrainingData` found. */
+export interface DatasetReport {
+  /** No errors: OpenAI should accept the file. */
+  valid: boolean
+  /** `chat`, `preference`, `completion` or `unknown`. */
+  format: string
+  method: string
+  baseModel?: string
+  modelFamily?: string
+  /** Non-blank lines. */
+  examples: number
+  lines: number
+  bytes: number
+  /** Problems that make OpenAI refuse the file. */
+  errors: Array<DatasetIssue>
+  /** Problems worth a look (few examples, no system message…). */
+  warnings: Array<DatasetIssue>
+  tokens: TokenStats
+  /** `cl100k_base` or `o200k_base`. */
+  encoding: string
+  /** Tokens allowed per training example, if known for the model. */
+  contextLimit?: number
+  /** The epochs OpenAI picks by default for this many examples. */
+  defaultEpochs: number
+  /** The epochs the estimate uses. */
+  epochs: number
+  estimatedBilledTokens: number
+  estimatedCostUsd?: number
+  pricePerMillionTokens?: number
+  /** When the price table was taken. */
+  priceDate?: string
+  /** Why no cost is given, when it is not. */
+  priceNote?: string
 }
 
 /** Seeded fault injection: the same seed and request order give the same faults. */
@@ -82,6 +131,39 @@ export interface EmulatorOptions {
   organization?: string
   /** Faults to inject, for testing clients under failure. */
   faults?: EmulatorFaults
+}
+
+/** What the emulator has seen and done, for tests. */
+export interface EmulatorStats {
+  /** Every HTTP request received (401s, 404s and faulted ones included). */
+  requestsTotal: number
+  /** Requests per `"METHOD /route/pattern"`, e.g. `"POST /v1/files"`. */
+  requests: Record<string, number>
+  /** Requests per endpoint name, e.g. `"files.create"`, `"jobs.retrieve"`. */
+  endpoints: Record<string, number>
+  /** Requests that got an injected fault. */
+  faultsInjected: number
+  /** Injected faults per kind (`internal_error`, `rate_limited`, `lost_response`…). */
+  faults: Record<string, number>
+  /** Injected faults per endpoint name. */
+  faultsByEndpoint: Record<string, number>
+  /** Files created by clients (result files excluded). */
+  filesCreated: number
+  filesDeleted: number
+  /** Files present now (result files included). */
+  filesLive: number
+  uploadsCreated: number
+  /** Upload parts received. */
+  uploadPartsCreated: number
+  uploadsCompleted: number
+  uploadsCancelled: number
+  /** Uploads neither completed, cancelled nor expired. */
+  uploadsPending: number
+  jobsCreated: number
+  jobsCancelled: number
+  /** Jobs not yet final. */
+  jobsActive: number
+  chatCompletions: number
 }
 
 /**
@@ -135,6 +217,10 @@ export interface FineTuneOptions {
   maxRetries?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
+  /** Files larger than this go up through the Uploads API in parts (default 100 MiB). */
+  uploadThresholdBytes?: number | null
+  /** Size of each part of such an upload (default and maximum 64 MiB). */
+  uploadPartBytes?: number | null
   /**
    * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`) and leaves the job
    * running and journaled, so that a later call resumes it (see `cancelOnAbort`).
@@ -248,6 +334,21 @@ export declare function resolveModel(modelOrKey: string, options?: RegistryOptio
  */
 export declare function startEmulator(options?: EmulatorOptions | undefined | null): Promise<Emulator>
 
+/** Tokens per example, counted with the base model's encoding as OpenAI's cookbook does. */
+export interface TokenStats {
+  countedExamples: number
+  min: number
+  median: number
+  p90: number
+  max: number
+  total: number
+  assistantMin: number
+  assistantMedian: number
+  assistantP90: number
+  assistantMax: number
+  assistantTotal: number
+}
+
 /**
  * Fine-tunes `baseModel` on `source` and registers the result under `modelKey` in
  * `fine-tuned/models.json`, in the shape TaskForce's loader reads. Every check that needs no
@@ -257,3 +358,31 @@ export declare function startEmulator(options?: EmulatorOptions | undefined | nu
  * `status`, `requestId` and `jobId` where they apply.
  */
 export declare function trainAndRegisterFineTunedModel(options: FineTuneOptions): Promise<RegisteredModel>
+
+/** Options of `validateTrainingData`. */
+export interface ValidateOptions {
+  /**
+   * The base model: picks the token encoding, the context limit per example, the price and
+   * the allowed format (completion lines only for `babbage-002` / `davinci-002`).
+   */
+  baseModel?: string | null
+  /** `"supervised"` (default) or `"dpo"` (preference pairs). */
+  method?: 'supervised' | 'dpo' | null
+  /** USD per 1M training tokens, overriding the built-in price table. */
+  pricePerMillionTokens?: number | null
+  /** Epochs for the estimate, overriding OpenAI's default rule. */
+  nEpochs?: number | null
+  /** URL sources larger than this many bytes are refused (default 1 GiB). */
+  maxDownloadBytes?: number | null
+}
+
+/**
+ * Checks a training file (a local `.jsonl` path or an http(s) URL) the way OpenAI will,
+ * without uploading anything: every line's format (chat, preference or completion), the
+ * messages, roles, tool calls and weights, the example count, tokens per example with the
+ * base model's encoding against its context limit, and the estimated epochs, billed tokens and
+ * cost. Streams the file on every core, off the JavaScript thread. Defects are in the report;
+ * the promise rejects only when the file cannot be read (`ERR_SOURCE_NOT_FOUND`,
+ * `ERR_SOURCE_FETCH`) or an option is wrong (`ERR_INVALID_OPTION`).
+ */
+export declare function validateTrainingData(source: string, options?: ValidateOptions | undefined | null): Promise<DatasetReport>

@@ -842,3 +842,4 @@ module.exports.listRegisteredModels = nativeBinding.listRegisteredModels
 module.exports.resolveModel = nativeBinding.resolveModel
 module.exports.startEmulator = nativeBinding.startEmulator
 module.exports.trainAndRegisterFineTunedModel = nativeBinding.trainAndRegisterFineTunedModel
+module.exports.validateTrainingData = nativeBinding.validateTrainingData

@@ -203,3 +203,70 @@ describe('processes', () => {
     expect(Object.keys(registry).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `key_${i}`).sort())
   }, 120000)
 })
+
+describe('large files go up in parts', () => {
+  let emu: Emulator
+  beforeAll(async () => {
+    // Every part answer is slowed, so that a run can be killed mid-upload.
+    emu = await startEmulator({
+      jobDurationMs: 300,
+      faults: { rate: 1, endpoints: ['uploads.part'], kinds: ['slow'], slowMs: 120 },
+    })
+  })
+  afterAll(async () => {
+    await emu.close()
+  })
+
+  test('a file over the threshold goes up through the Uploads API, in order', async () => {
+    const source = writeFile(dir, 'big.jsonl', chatJsonl(60))
+    const size = fs.statSync(source).size
+    const partBytes = 1000
+    const events: any[] = []
+    const before = emu.stats()
+    const model = await trainAndRegisterFineTunedModel(
+      base(emu, { source, uploadThresholdBytes: 2000, uploadPartBytes: partBytes, onProgress: (e: any) => events.push(e) }),
+    )
+    const after = emu.stats()
+    const parts = Math.ceil(size / partBytes)
+    expect(after.uploadsCreated - before.uploadsCreated).toBe(1)
+    expect(after.uploadsCompleted - before.uploadsCompleted).toBe(1)
+    expect(after.uploadPartsCreated - before.uploadPartsCreated).toBe(parts)
+    const content = await fetch(`${emu.url}/files/${model.trainingFileId}/content`, {
+      headers: { Authorization: `Bearer ${emu.apiKey}` },
+    }).then((r) => r.text())
+    expect(content).toBe(fs.readFileSync(source, 'utf8'))
+    const progress = events.filter((e) => e.type === 'uploadProgress')
+    expect(progress).toHaveLength(parts)
+    expect(progress[progress.length - 1]).toMatchObject({ sent: size, total: size })
+  })
+
+  test('a run killed mid-upload resumes with the missing parts only', async () => {
+    const source = writeFile(dir, 'big.jsonl', chatJsonl(120))
+    const size = fs.statSync(source).size
+    const partBytes = 1000
+    const parts = Math.ceil(size / partBytes)
+    const opts = base(emu, { source, uploadThresholdBytes: 2000, uploadPartBytes: partBytes })
+    const before = emu.stats()
+    const { child, done } = runChild(opts)
+    const sentParts = () => (journal()?.uploads?.source?.partIds ?? []).filter((p: any) => p).length
+    await until(() => sentParts() >= 6)
+    child.kill('SIGKILL')
+    await done
+    const missing = (journal().uploads.source.partIds as any[]).filter((p) => !p).length
+    expect(missing).toBeGreaterThan(0)
+    // Let requests that were in flight at the kill settle on the server.
+    await new Promise((r) => setTimeout(r, 500))
+    const atKill = emu.stats()
+
+    const model = await trainAndRegisterFineTunedModel(opts)
+    const after = emu.stats()
+    expect(after.uploadsCreated - before.uploadsCreated).toBe(1) // the same Upload, resumed
+    expect(after.uploadPartsCreated - atKill.uploadPartsCreated).toBe(missing)
+    expect(after.jobsCreated - before.jobsCreated).toBe(1)
+    const content = await fetch(`${emu.url}/files/${model.trainingFileId}/content`, {
+      headers: { Authorization: `Bearer ${emu.apiKey}` },
+    }).then((r) => r.text())
+    expect(content).toBe(fs.readFileSync(source, 'utf8'))
+    expect(parts).toBeGreaterThan(missing)
+  })
+})

@@ -95,7 +95,10 @@ pub fn whole(name: &str, f: Option<Field<f64>>) -> core::Result<Option<u64>> {
         Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= 9.007e15 => {
             Ok(Some(x as u64))
         }
-        Some(x) => Err(wrong(name, &format!("{x} is not a whole number of 0 or more"))),
+        Some(x) => Err(wrong(
+            name,
+            &format!("{x} is not a whole number of 0 or more"),
+        )),
     }
 }
 
@@ -107,7 +110,10 @@ fn auto_u32(name: &str, f: Option<Field<serde_json::Value>>) -> core::Result<Opt
             Some(x) if x.fract() == 0.0 && x >= 0.0 && x <= u32::MAX as f64 => {
                 Ok(Some(Auto::Value(x as u32)))
             }
-            _ => Err(wrong(name, &format!("{n} is not an allowed value; use a whole number or \"auto\""))),
+            _ => Err(wrong(
+                name,
+                &format!("{n} is not an allowed value; use a whole number or \"auto\""),
+            )),
         },
         Some(v) => Err(wrong(name, &format!("{v} is not a number or \"auto\""))),
     }
@@ -136,6 +142,8 @@ pub struct Optional {
     pub timeout_ms: Option<Field<f64>>,
     pub max_retries: Option<Field<f64>>,
     pub max_download_bytes: Option<Field<f64>>,
+    pub upload_threshold_bytes: Option<Field<f64>>,
+    pub upload_part_bytes: Option<Field<f64>>,
     pub cancel_on_abort: Option<Field<bool>>,
     pub hyperparameters: Option<HyperparameterOptions>,
     pub method: Option<Field<String>>,
@@ -151,17 +159,19 @@ pub fn train_options(
     source: Field<String>,
     o: Optional,
 ) -> core::Result<core::TrainOptions> {
-    let hp = o.hyperparameters.map(|h| -> core::Result<core::Hyperparameters> {
-        Ok(core::Hyperparameters {
-            n_epochs: auto_u32("hyperparameters.nEpochs", h.n_epochs)?,
-            batch_size: auto_u32("hyperparameters.batchSize", h.batch_size)?,
-            learning_rate_multiplier: auto_f64(
-                "hyperparameters.learningRateMultiplier",
-                h.learning_rate_multiplier,
-            )?,
-            beta: auto_f64("hyperparameters.beta", h.beta)?,
-        })
-    });
+    let hp = o
+        .hyperparameters
+        .map(|h| -> core::Result<core::Hyperparameters> {
+            Ok(core::Hyperparameters {
+                n_epochs: auto_u32("hyperparameters.nEpochs", h.n_epochs)?,
+                batch_size: auto_u32("hyperparameters.batchSize", h.batch_size)?,
+                learning_rate_multiplier: auto_f64(
+                    "hyperparameters.learningRateMultiplier",
+                    h.learning_rate_multiplier,
+                )?,
+                beta: auto_f64("hyperparameters.beta", h.beta)?,
+            })
+        });
     let method = match optional("method", o.method)?.as_deref() {
         None | Some("supervised") => core::Method::Supervised,
         Some("dpo") => core::Method::Dpo,
@@ -213,6 +223,8 @@ pub fn train_options(
         timeout_ms: whole("timeoutMs", o.timeout_ms)?,
         max_retries: whole("maxRetries", o.max_retries)?.map(|n| n.min(u32::MAX as u64) as u32),
         max_download_bytes: whole("maxDownloadBytes", o.max_download_bytes)?,
+        upload_threshold_bytes: whole("uploadThresholdBytes", o.upload_threshold_bytes)?,
+        upload_part_bytes: whole("uploadPartBytes", o.upload_part_bytes)?,
         cancel_on_abort: optional("cancelOnAbort", o.cancel_on_abort)?.unwrap_or(false),
         hyperparameters: hp.transpose()?.unwrap_or_default(),
         method,

@@ -1,5 +1,6 @@
 //! The emulator's binding: `startEmulator` and its handle.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
@@ -100,6 +101,69 @@ fn to_options(o: Option<EmulatorOptions>) -> Result<emu::EmulatorOptions> {
     })
 }
 
+/// What the emulator has seen and done, for tests.
+#[napi(object, object_from_js = false)]
+pub struct EmulatorStats {
+    /// Every HTTP request received (401s, 404s and faulted ones included).
+    pub requests_total: f64,
+    /// Requests per `"METHOD /route/pattern"`, e.g. `"POST /v1/files"`.
+    pub requests: HashMap<String, f64>,
+    /// Requests per endpoint name, e.g. `"files.create"`, `"jobs.retrieve"`.
+    pub endpoints: HashMap<String, f64>,
+    /// Requests that got an injected fault.
+    pub faults_injected: f64,
+    /// Injected faults per kind (`internal_error`, `rate_limited`, `lost_response`…).
+    pub faults: HashMap<String, f64>,
+    /// Injected faults per endpoint name.
+    pub faults_by_endpoint: HashMap<String, f64>,
+    /// Files created by clients (result files excluded).
+    pub files_created: f64,
+    pub files_deleted: f64,
+    /// Files present now (result files included).
+    pub files_live: f64,
+    pub uploads_created: f64,
+    /// Upload parts received.
+    pub upload_parts_created: f64,
+    pub uploads_completed: f64,
+    pub uploads_cancelled: f64,
+    /// Uploads neither completed, cancelled nor expired.
+    pub uploads_pending: f64,
+    pub jobs_created: f64,
+    pub jobs_cancelled: f64,
+    /// Jobs not yet final.
+    pub jobs_active: f64,
+    pub chat_completions: f64,
+}
+
+fn counts(m: std::collections::BTreeMap<String, u64>) -> HashMap<String, f64> {
+    m.into_iter().map(|(k, v)| (k, v as f64)).collect()
+}
+
+impl From<emu::EmulatorStats> for EmulatorStats {
+    fn from(s: emu::EmulatorStats) -> Self {
+        EmulatorStats {
+            requests_total: s.requests_total as f64,
+            requests: counts(s.requests),
+            endpoints: counts(s.endpoints),
+            faults_injected: s.faults_injected as f64,
+            faults: counts(s.faults),
+            faults_by_endpoint: counts(s.faults_by_endpoint),
+            files_created: s.files_created as f64,
+            files_deleted: s.files_deleted as f64,
+            files_live: s.files_live as f64,
+            uploads_created: s.uploads_created as f64,
+            upload_parts_created: s.upload_parts_created as f64,
+            uploads_completed: s.uploads_completed as f64,
+            uploads_cancelled: s.uploads_cancelled as f64,
+            uploads_pending: s.uploads_pending as f64,
+            jobs_created: s.jobs_created as f64,
+            jobs_cancelled: s.jobs_cancelled as f64,
+            jobs_active: s.jobs_active as f64,
+            chat_completions: s.chat_completions as f64,
+        }
+    }
+}
+
 /// A running emulator. Close it when done (`await emulator.close()`), e.g. in Jest's `afterAll`.
 #[napi]
 pub struct Emulator {
@@ -120,6 +184,12 @@ impl Emulator {
         self.inner.api_key()
     }
 
+    /// Counters for tests: requests, injected faults, files, uploads, parts and jobs created.
+    #[napi]
+    pub fn stats(&self) -> EmulatorStats {
+        self.inner.stats().into()
+    }
+
     /// Stops the server and frees its port and files.
     #[napi]
     pub async fn close(&self) -> Result<()> {
@@ -137,14 +207,13 @@ pub fn start_emulator(env: Env, options: Option<EmulatorOptions>) -> Result<Asyn
     AsyncBlockBuilder::build_with_map(
         &env,
         async move {
-            emu::Emulator::start(opts)
-                .await
-                .map_err(|e| Error::new(Status::GenericFailure, format!("cannot start the emulator: {e}")))
-        },
-        |_, e| {
-            Ok(Emulator {
-                inner: Arc::new(e),
+            emu::Emulator::start(opts).await.map_err(|e| {
+                Error::new(
+                    Status::GenericFailure,
+                    format!("cannot start the emulator: {e}"),
+                )
             })
         },
+        |_, e| Ok(Emulator { inner: Arc::new(e) }),
     )
 }

@@ -4,6 +4,7 @@
 #![deny(clippy::all)]
 
 mod convert;
+mod dataset;
 mod emulator;
 mod registry;
 
@@ -16,6 +17,7 @@ use napi_derive::napi;
 use convert::{core_error_to_js, Field};
 use fine_tune_core as core;
 
+pub use dataset::*;
 pub use emulator::*;
 pub use registry::*;
 
@@ -76,6 +78,12 @@ pub struct FineTuneOptions {
     /// URL sources larger than this many bytes are refused (default 1 GiB).
     #[napi(ts_type = "number | null")]
     pub max_download_bytes: Option<Field<f64>>,
+    /// Files larger than this go up through the Uploads API in parts (default 100 MiB).
+    #[napi(ts_type = "number | null")]
+    pub upload_threshold_bytes: Option<Field<f64>>,
+    /// Size of each part of such an upload (default and maximum 64 MiB).
+    #[napi(ts_type = "number | null")]
+    pub upload_part_bytes: Option<Field<f64>>,
     /// Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`) and leaves the job
     /// running and journaled, so that a later call resumes it (see `cancelOnAbort`).
     #[napi(ts_type = "AbortSignal | null")]
@@ -86,7 +94,8 @@ pub struct FineTuneOptions {
     /// Called with each progress event, on the JS thread; it never blocks the run, and an
     /// exception it throws is ignored.
     #[napi(ts_type = "((event: ProgressEvent) => void) | null")]
-    pub on_progress: Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false>>,
+    pub on_progress:
+        Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false>>,
     /// Training hyperparameters; each is a number or `"auto"` (the default).
     pub hyperparameters: Option<HyperparameterOptions>,
     /// `"supervised"` (default) or `"dpo"` (preference data).
@@ -163,10 +172,7 @@ impl From<core::RegisteredModel> for RegisteredModel {
 
 /// Runs a future on the addon's runtime and settles the promise on the JS thread, turning a
 /// core error into a JS `Error` with its `code`.
-pub(crate) fn settle<T, V, F>(
-    env: &Env,
-    fut: F,
-) -> Result<AsyncBlock<V>>
+pub(crate) fn settle<T, V, F>(env: &Env, fut: F) -> Result<AsyncBlock<V>>
 where
     T: Send + 'static,
     V: ToNapiValue + From<T> + 'static,
@@ -233,28 +239,38 @@ pub fn train_and_register_fine_tuned_model(
         let f: core::pipeline::ProgressFn = Arc::new(move |ev: core::ProgressEvent| {
             let value = serde_json::to_value(&ev).unwrap_or(serde_json::Value::Null);
             // The callback's result and any exception it throws are ignored.
-            tsfn.call_with_return_value(value, ThreadsafeFunctionCallMode::NonBlocking, |_, _| Ok(()));
+            tsfn.call_with_return_value(value, ThreadsafeFunctionCallMode::NonBlocking, |_, _| {
+                Ok(())
+            });
         });
         f
     });
-    let converted = convert::train_options(options.agent_name, options.model_key, options.base_model, options.source, convert::Optional {
-        validation: options.validation,
-        suffix: options.suffix,
-        api_key: options.api_key,
-        base_url: options.base_url,
-        organization: options.organization,
-        project: options.project,
-        registry_path: options.registry_path,
-        poll_interval_ms: options.poll_interval_ms,
-        timeout_ms: options.timeout_ms,
-        max_retries: options.max_retries,
-        max_download_bytes: options.max_download_bytes,
-        cancel_on_abort: options.cancel_on_abort,
-        hyperparameters: options.hyperparameters,
-        method: options.method,
-        seed: options.seed,
-        metadata: options.metadata,
-    });
+    let converted = convert::train_options(
+        options.agent_name,
+        options.model_key,
+        options.base_model,
+        options.source,
+        convert::Optional {
+            validation: options.validation,
+            suffix: options.suffix,
+            api_key: options.api_key,
+            base_url: options.base_url,
+            organization: options.organization,
+            project: options.project,
+            registry_path: options.registry_path,
+            poll_interval_ms: options.poll_interval_ms,
+            timeout_ms: options.timeout_ms,
+            max_retries: options.max_retries,
+            max_download_bytes: options.max_download_bytes,
+            upload_threshold_bytes: options.upload_threshold_bytes,
+            upload_part_bytes: options.upload_part_bytes,
+            cancel_on_abort: options.cancel_on_abort,
+            hyperparameters: options.hyperparameters,
+            method: options.method,
+            seed: options.seed,
+            metadata: options.metadata,
+        },
+    );
     let ctx = core::RunContext { cancel, progress };
     settle(&env, async move {
         let opts = converted?;

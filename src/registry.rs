@@ -52,8 +52,14 @@ fn entry(model_key: String, v: Value) -> RegistryEntry {
         model: RegistryModel {
             name: s("name"),
             provider: s("provider"),
-            supports_tools: m.get("supportsTools").and_then(Value::as_bool).unwrap_or(false),
-            max_context_tokens: m.get("maxContextTokens").and_then(Value::as_f64).unwrap_or(0.0),
+            supports_tools: m
+                .get("supportsTools")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            max_context_tokens: m
+                .get("maxContextTokens")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
         },
         fine_tune: v.get("fineTune").cloned(),
     }
@@ -83,7 +89,8 @@ pub fn list_registered_models(
     let (agent, path) = options
         .map(|o| (o.agent_name, o.registry_path))
         .unwrap_or((None, None));
-    let all = core::registry::list(path, agent.as_deref()).map_err(|e| core_error_to_js(&env, e))?;
+    let all =
+        core::registry::list(path, agent.as_deref()).map_err(|e| core_error_to_js(&env, e))?;
     Ok(all.into_iter().map(|(k, v)| entry(k, v)).collect())
 }
 

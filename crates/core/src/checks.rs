@@ -1,8 +1,9 @@
-//! The bridge to the dataset checker (`fine-tune-dataset`).
+//! The bridge to the dataset checker (`fine-tune-dataset`): the pipeline runs it on every data
+//! file before anything is uploaded.
 
 use std::path::Path;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::Method;
@@ -12,40 +13,107 @@ pub struct Checked {
     pub valid: bool,
     /// A one-line summary of the first errors.
     pub summary: String,
-    /// The whole report, for the caller.
+    /// The whole report, for the caller (camelCase JSON).
     pub json: Value,
 }
 
-/// Checks one data file. Blocking.
-pub fn check_file(path: &Path, _base_model: &str, _method: Method) -> Result<Checked> {
-    // TEMPORARY minimal check until the dataset crate's validate_path lands.
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        Error::new(ErrorCode::SourceNotFound, format!("cannot read the data: {e}"))
-    })?;
-    let mut bad_json = vec![];
-    let mut bad_type = vec![];
-    let mut examples = 0u64;
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Value>(line) {
-            Ok(Value::Object(_)) => examples += 1,
-            Ok(_) => bad_type.push(i as u64 + 1),
-            Err(_) => bad_json.push(i as u64 + 1),
-        }
+/// The checker's options for a base model and method.
+pub fn validate_options(
+    base_model: Option<&str>,
+    method: Method,
+) -> fine_tune_dataset::ValidateOptions {
+    fine_tune_dataset::ValidateOptions {
+        base_model: base_model.map(str::to_string),
+        method: match method {
+            Method::Supervised => fine_tune_dataset::Method::Supervised,
+            Method::Dpo => fine_tune_dataset::Method::Dpo,
+        },
+        ..Default::default()
     }
-    let mut errors = vec![];
-    if !bad_json.is_empty() {
-        errors.push(json!({"kind": "invalid_json", "lines": bad_json, "count": bad_json.len(), "message": "not JSON"}));
-    }
-    if !bad_type.is_empty() {
-        errors.push(json!({"kind": "data_type", "lines": bad_type, "count": bad_type.len(), "message": "not an object"}));
-    }
-    let valid = errors.is_empty();
+}
+
+/// Checks one data file. Blocking (CPU bound, uses every core).
+pub fn check_file(path: &Path, base_model: &str, method: Method) -> Result<Checked> {
+    let report =
+        fine_tune_dataset::validate_path(path, &validate_options(Some(base_model), method))
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::SourceNotFound,
+                    format!("cannot read the data: {e}"),
+                )
+            })?;
+    let summary = report
+        .errors
+        .iter()
+        .take(3)
+        .map(|i| {
+            let lines: Vec<String> = i.lines.iter().take(5).map(u64::to_string).collect();
+            format!("{} on line {} ({})", i.kind, lines.join(", "), i.message)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
     Ok(Checked {
-        valid,
-        summary: format!("{errors:?}"),
-        json: json!({"valid": valid, "examples": examples, "errors": errors, "warnings": []}),
+        valid: report.valid,
+        summary,
+        json: serde_json::to_value(&report).unwrap_or(Value::Null),
+    })
+}
+
+/// Options of [`validate_training_data`].
+#[derive(Debug, Clone, Default)]
+pub struct ValidateDataOptions {
+    pub base_model: Option<String>,
+    pub method: Method,
+    pub price_per_million_tokens: Option<f64>,
+    pub n_epochs: Option<u32>,
+    pub max_download_bytes: Option<u64>,
+}
+
+/// Checks a training file (a local path or an http(s) URL, streamed to a temporary file that
+/// is removed afterwards) without uploading anything.
+pub async fn validate_training_data(
+    source: &str,
+    options: ValidateDataOptions,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<fine_tune_dataset::DatasetReport> {
+    if source.trim().is_empty() {
+        return Err(Error::new(
+            ErrorCode::MissingOption,
+            "missing required option(s): source",
+        )
+        .with_param("source"));
+    }
+    crate::source::check_source("source", source)?;
+    let data = if crate::source::is_url(source) {
+        crate::source::download(
+            "source",
+            source,
+            &std::env::temp_dir(),
+            options
+                .max_download_bytes
+                .unwrap_or(crate::options::DEFAULT_MAX_DOWNLOAD_BYTES),
+            cancel,
+        )
+        .await?
+    } else {
+        crate::source::open_local("source", source)?
+    };
+    let mut vopts = validate_options(options.base_model.as_deref(), options.method);
+    vopts.price_per_million_tokens = options.price_per_million_tokens;
+    vopts.n_epochs = options.n_epochs;
+    let task = tokio::task::spawn_blocking(move || {
+        let r = fine_tune_dataset::validate_path(&data.path, &vopts);
+        drop(data);
+        r
+    });
+    let report = tokio::select! {
+        _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
+        r = task => r.map_err(|e| Error::new(ErrorCode::Internal, format!("worker thread failed: {e}")))?,
+    };
+    report.map_err(|e| {
+        Error::new(
+            ErrorCode::SourceNotFound,
+            format!("cannot read the data: {e}"),
+        )
     })
 }

@@ -40,6 +40,23 @@ pub struct FileObject {
     pub status_details: Option<String>,
 }
 
+/// An Upload of the Uploads API (large files in parts).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Upload {
+    pub id: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default)]
+    pub file: Option<FileObject>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct UploadPart {
+    id: String,
+}
+
 /// A fine-tuning job (lenient: `error: {}`, missing `hyperparameters`, extra fields and unknown
 /// statuses all parse).
 #[derive(Debug, Clone, Deserialize)]
@@ -213,10 +230,7 @@ impl Client {
         let retry = match should_retry.as_deref() {
             Some("true") => true,
             Some("false") => false,
-            _ => {
-                !quota
-                    && (matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error())
-            }
+            _ => !quota && (matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error()),
         };
         if retry {
             Err(Failure::Retry {
@@ -294,8 +308,12 @@ impl Client {
         build: impl Fn() -> Result<RequestBuilder>,
         cancel: &CancellationToken,
     ) -> Result<T> {
-        self.send_with(build, cancel, None::<fn() -> std::future::Ready<Result<Option<T>>>>)
-            .await
+        self.send_with(
+            build,
+            cancel,
+            None::<fn() -> std::future::Ready<Result<Option<T>>>>,
+        )
+        .await
     }
 
     /// `POST /files` with `purpose=fine-tune`, streamed from disk (the file is reopened for
@@ -333,10 +351,93 @@ impl Client {
         self.send(build, cancel).await
     }
 
+    /// `POST /uploads`: starts an Upload of `bytes` bytes for fine-tuning.
+    pub async fn create_upload(
+        &self,
+        filename: &str,
+        bytes: u64,
+        cancel: &CancellationToken,
+    ) -> Result<Upload> {
+        let body = serde_json::json!({
+            "filename": filename,
+            "purpose": "fine-tune",
+            "bytes": bytes,
+            "mime_type": "text/jsonl",
+        });
+        self.send(
+            || Ok(self.request(Method::POST, "/uploads").json(&body)),
+            cancel,
+        )
+        .await
+    }
+
+    /// `POST /uploads/{id}/parts` with bytes `offset..offset+len` of `path`, streamed from disk
+    /// (re-read from the file for every attempt). Returns the part id.
+    pub async fn add_upload_part(
+        &self,
+        upload_id: &str,
+        path: &Path,
+        offset: u64,
+        len: u64,
+        cancel: &CancellationToken,
+    ) -> Result<String> {
+        let build = || {
+            use std::io::{Seek, SeekFrom};
+            let mut file = std::fs::File::open(path).map_err(|e| {
+                Error::new(
+                    ErrorCode::SourceNotFound,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            file.seek(SeekFrom::Start(offset)).map_err(|e| {
+                Error::new(
+                    ErrorCode::SourceNotFound,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let reader = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), len);
+            let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
+            let part = reqwest::multipart::Part::stream_with_length(
+                reqwest::Body::wrap_stream(stream),
+                len,
+            )
+            .file_name("part");
+            let form = reqwest::multipart::Form::new().part("data", part);
+            Ok(self
+                .request(Method::POST, &format!("/uploads/{upload_id}/parts"))
+                .multipart(form))
+        };
+        let part: UploadPart = self.send(build, cancel).await?;
+        Ok(part.id)
+    }
+
+    /// `POST /uploads/{id}/complete` with the ordered part ids; the Upload's `file` is the
+    /// finished File object.
+    pub async fn complete_upload(
+        &self,
+        upload_id: &str,
+        part_ids: &[String],
+        cancel: &CancellationToken,
+    ) -> Result<Upload> {
+        let body = serde_json::json!({ "part_ids": part_ids });
+        self.send(
+            || {
+                Ok(self
+                    .request(Method::POST, &format!("/uploads/{upload_id}/complete"))
+                    .json(&body))
+            },
+            cancel,
+        )
+        .await
+    }
+
     /// `GET /files/{id}`.
     pub async fn retrieve_file(&self, id: &str, cancel: &CancellationToken) -> Result<FileObject> {
-        self.send(|| Ok(self.request(Method::GET, &format!("/files/{id}"))), cancel)
-            .await
+        self.send(
+            || Ok(self.request(Method::GET, &format!("/files/{id}"))),
+            cancel,
+        )
+        .await
     }
 
     /// `GET /files/{id}/content` as text.
@@ -540,7 +641,12 @@ fn retry_after(resp: &Response) -> Option<Duration> {
         .and_then(|v| v.trim().parse::<f64>().ok())
         .map(|ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0))
         .or_else(|| {
-            let v = h.get(header::RETRY_AFTER)?.to_str().ok()?.trim().to_string();
+            let v = h
+                .get(header::RETRY_AFTER)?
+                .to_str()
+                .ok()?
+                .trim()
+                .to_string();
             match v.parse::<f64>() {
                 Ok(secs) => Some(Duration::from_secs_f64(secs.max(0.0))),
                 Err(_) => {
@@ -572,7 +678,10 @@ pub fn api_error(status: StatusCode, body: &[u8], request_id: Option<String>) ->
         let text = String::from_utf8_lossy(body);
         let text = text.trim();
         if text.is_empty() {
-            status.canonical_reason().unwrap_or("no message").to_string()
+            status
+                .canonical_reason()
+                .unwrap_or("no message")
+                .to_string()
         } else {
             text.chars().take(300).collect()
         }
@@ -612,7 +721,11 @@ mod tests {
         for r in 0..12 {
             let d = backoff(r);
             assert!(d <= MAX_RETRY_DELAY, "{d:?}");
-            assert!(d >= INITIAL_RETRY_DELAY.mul_f64(0.75).min(MAX_RETRY_DELAY.mul_f64(0.75)));
+            assert!(
+                d >= INITIAL_RETRY_DELAY
+                    .mul_f64(0.75)
+                    .min(MAX_RETRY_DELAY.mul_f64(0.75))
+            );
         }
         assert!(backoff(3) > backoff(0));
     }
@@ -623,7 +736,8 @@ mod tests {
         let e = api_error(StatusCode::TOO_MANY_REQUESTS, body, Some("req_1".into()));
         assert_eq!(e.code, ErrorCode::Quota);
         assert_eq!(e.request_id.as_deref(), Some("req_1"));
-        let body = br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#;
+        let body =
+            br#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#;
         assert_eq!(
             api_error(StatusCode::TOO_MANY_REQUESTS, body, None).code,
             ErrorCode::RateLimited

@@ -34,12 +34,30 @@ pub struct RunRecord {
     pub training_file_id: Option<String>,
     #[serde(default)]
     pub validation_file_id: Option<String>,
+    /// Uploads API state per file (`source`, `validation`), so a resumed run sends only the
+    /// missing parts while the Upload lives.
+    #[serde(default)]
+    pub uploads: std::collections::BTreeMap<String, UploadState>,
     /// Set just before the create-job request is sent.
     #[serde(default)]
     pub job_requested: bool,
     #[serde(default)]
     pub job_id: Option<String>,
     pub started_at: String,
+}
+
+/// A multipart upload in progress.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadState {
+    pub upload_id: String,
+    pub part_bytes: u64,
+    pub total_bytes: u64,
+    /// One entry per part, `None` until that part is accepted.
+    pub part_ids: Vec<Option<String>>,
+    /// When the Upload expires (Unix seconds).
+    #[serde(default)]
+    pub expires_at: Option<i64>,
 }
 
 /// The journal folder of one registry.
@@ -210,7 +228,10 @@ pub fn digest_strings(parts: &[&str]) -> String {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p.as_bytes());
     }
-    h.finalize()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

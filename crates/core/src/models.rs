@@ -108,9 +108,18 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        assert_eq!(family("gpt-4o-mini-2024-07-18").unwrap().prefix, "gpt-4o-mini");
-        assert_eq!(family("gpt-4o-2024-08-06").unwrap().max_context_tokens, 128_000);
-        assert_eq!(family("gpt-3.5-turbo-0125").unwrap().max_context_tokens, 16_385);
+        assert_eq!(
+            family("gpt-4o-mini-2024-07-18").unwrap().prefix,
+            "gpt-4o-mini"
+        );
+        assert_eq!(
+            family("gpt-4o-2024-08-06").unwrap().max_context_tokens,
+            128_000
+        );
+        assert_eq!(
+            family("gpt-3.5-turbo-0125").unwrap().max_context_tokens,
+            16_385
+        );
         assert!(!family("davinci-002").unwrap().supports_tools);
     }
 }

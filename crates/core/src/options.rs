@@ -88,6 +88,10 @@ pub struct TrainOptions {
     pub metadata: BTreeMap<String, String>,
     /// URL sources larger than this are refused.
     pub max_download_bytes: Option<u64>,
+    /// Files larger than this go up through the Uploads API in parts.
+    pub upload_threshold_bytes: Option<u64>,
+    /// Size of each part (at most 64 MiB, OpenAI's limit).
+    pub upload_part_bytes: Option<u64>,
 }
 
 /// How to reach the API, after the environment fallbacks. `Debug` hides the key.
@@ -122,6 +126,8 @@ pub struct Resolved {
     pub timeout: Option<Duration>,
     pub connection: Connection,
     pub max_download_bytes: u64,
+    pub upload_threshold_bytes: u64,
+    pub upload_part_bytes: u64,
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -142,7 +148,10 @@ fn suffix_char_ok(c: char) -> bool {
 /// The suffix TaskForce derives from an agent name (lower case, spaces to `-`), cleaned to the
 /// characters OpenAI accepts and cut to 64.
 pub fn derive_suffix(agent_name: &str) -> String {
-    let lowered = agent_name.trim().to_lowercase().replace(char::is_whitespace, "-");
+    let lowered = agent_name
+        .trim()
+        .to_lowercase()
+        .replace(char::is_whitespace, "-");
     let mut out = String::new();
     for c in lowered.chars() {
         let c = if suffix_char_ok(c) { c } else { '-' };
@@ -262,7 +271,9 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
         if k.is_empty() || k.chars().count() > 64 || v.chars().count() > 512 {
             return Err(invalid(
                 "metadata",
-                format!("metadata key {k:?}: keys must be 1 to 64 characters and values at most 512"),
+                format!(
+                    "metadata key {k:?}: keys must be 1 to 64 characters and values at most 512"
+                ),
             ));
         }
         if crate::pipeline::RESERVED_METADATA.contains(&k.as_str()) {
@@ -332,7 +343,21 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         o.max_retries,
     )?;
     let max_download_bytes = o.max_download_bytes.unwrap_or(DEFAULT_MAX_DOWNLOAD_BYTES);
+    let upload_part_bytes = o.upload_part_bytes.unwrap_or(MAX_PART_BYTES);
+    if upload_part_bytes == 0 || upload_part_bytes > MAX_PART_BYTES {
+        return Err(invalid(
+            "uploadPartBytes",
+            format!(
+                "uploadPartBytes is {upload_part_bytes}; allowed: 1 to {MAX_PART_BYTES} (64 MiB)"
+            ),
+        ));
+    }
+    let upload_threshold_bytes = o
+        .upload_threshold_bytes
+        .unwrap_or(DEFAULT_UPLOAD_THRESHOLD_BYTES);
     Ok(Resolved {
+        upload_threshold_bytes,
+        upload_part_bytes,
         opts: o,
         suffix,
         registry_path,
@@ -381,6 +406,12 @@ pub fn registry_path(option: Option<String>) -> PathBuf {
             .unwrap_or_else(|| DEFAULT_REGISTRY_PATH.to_string()),
     )
 }
+
+/// The Uploads API's largest part.
+pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
+/// Files above this size go up in parts (the Files API takes at most 512 MB in one request, and
+/// large single requests are where uploads fail silently).
+pub const DEFAULT_UPLOAD_THRESHOLD_BYTES: u64 = 100 * 1024 * 1024;
 
 /// URL sources above this size are refused unless `maxDownloadBytes` says otherwise (the Files
 /// API's own limit is 512 MB).
@@ -444,7 +475,10 @@ mod tests {
     fn refuses_other_vendors() {
         let mut o = base();
         o.base_model = "claude-3-haiku".into();
-        assert_eq!(resolve(o).unwrap_err().code, ErrorCode::UnsupportedBaseModel);
+        assert_eq!(
+            resolve(o).unwrap_err().code,
+            ErrorCode::UnsupportedBaseModel
+        );
     }
 
     #[test]
@@ -452,7 +486,11 @@ mod tests {
         for k in ["../x", "a/b", "..", "a\\b", " x"] {
             let mut o = base();
             o.model_key = k.into();
-            assert_eq!(resolve(o).unwrap_err().code, ErrorCode::InvalidOption, "{k}");
+            assert_eq!(
+                resolve(o).unwrap_err().code,
+                ErrorCode::InvalidOption,
+                "{k}"
+            );
         }
     }
 

@@ -147,9 +147,7 @@ fn run_id() -> String {
         .collect()
 }
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| Error::new(ErrorCode::Internal, format!("worker thread failed: {e}")))?
@@ -213,14 +211,22 @@ fn shown(o: &TrainOptions, param: &str) -> String {
 }
 
 /// Uploads a file (unless the journal has one the API still knows) and waits until processed.
+/// Large files go through the Uploads API in parts, journaled part by part.
+#[allow(clippy::too_many_arguments)]
 async fn ensure_uploaded(
     param: &str,
     data: &LocalData,
-    known: Option<String>,
+    rec: &mut RunRecord,
+    journal: &Journal,
     client: &Client,
     r: &Resolved,
     ctx: &RunContext,
 ) -> Result<String> {
+    let known = if param == "validation" {
+        rec.validation_file_id.clone()
+    } else {
+        rec.training_file_id.clone()
+    };
     if let Some(id) = known {
         match client.retrieve_file(&id, &ctx.cancel).await {
             Ok(f) if f.status.as_deref() != Some("error") => {
@@ -238,9 +244,23 @@ async fn ensure_uploaded(
         file: param.to_string(),
         bytes: data.bytes,
     });
-    let f = client
-        .upload_file(&data.path, &data.filename, &ctx.cancel)
-        .await?;
+    let f = if data.bytes > r.upload_threshold_bytes {
+        match upload_in_parts(param, data, rec, journal, client, ctx, r.upload_part_bytes).await {
+            Err(e)
+                if matches!(e.status, Some(400) | Some(404)) && rec.uploads.contains_key(param) =>
+            {
+                // The Upload expired or was cancelled: start a new one.
+                rec.uploads.remove(param);
+                journal.save(rec)?;
+                upload_in_parts(param, data, rec, journal, client, ctx, r.upload_part_bytes).await?
+            }
+            other => other?,
+        }
+    } else {
+        client
+            .upload_file(&data.path, &data.filename, &ctx.cancel)
+            .await?
+    };
     ctx.emit(ProgressEvent::FileUploaded {
         file: param.to_string(),
         file_id: f.id.clone(),
@@ -254,6 +274,91 @@ async fn ensure_uploaded(
         file_id: f.id.clone(),
     });
     Ok(f.id)
+}
+
+/// How many parts go up at once.
+const PART_CONCURRENCY: usize = 3;
+
+/// Sends a file through the Uploads API: create (or resume) the Upload, send the missing parts
+/// a few at a time (each retried on its own), journal each part id, then complete.
+async fn upload_in_parts(
+    param: &str,
+    data: &LocalData,
+    rec: &mut RunRecord,
+    journal: &Journal,
+    client: &Client,
+    ctx: &RunContext,
+    part_bytes: u64,
+) -> Result<crate::client::FileObject> {
+    use futures::StreamExt;
+    let now = chrono::Utc::now().timestamp();
+    let mut state = match rec.uploads.get(param) {
+        Some(s) if s.total_bytes == data.bytes && s.expires_at.is_none_or(|e| e > now + 60) => {
+            s.clone()
+        }
+        _ => {
+            let up = client
+                .create_upload(&data.filename, data.bytes, &ctx.cancel)
+                .await?;
+            let parts = data.bytes.div_ceil(part_bytes).max(1) as usize;
+            journal::UploadState {
+                upload_id: up.id,
+                part_bytes,
+                total_bytes: data.bytes,
+                part_ids: vec![None; parts],
+                expires_at: up.expires_at,
+            }
+        }
+    };
+    rec.uploads.insert(param.to_string(), state.clone());
+    journal.save(rec)?;
+    let part_len = |i: usize| {
+        let offset = i as u64 * state.part_bytes;
+        (offset, state.part_bytes.min(state.total_bytes - offset))
+    };
+    let missing: Vec<usize> = (0..state.part_ids.len())
+        .filter(|i| state.part_ids[*i].is_none())
+        .collect();
+    let mut sent: u64 = (0..state.part_ids.len())
+        .filter(|i| state.part_ids[*i].is_some())
+        .map(|i| part_len(i).1)
+        .sum();
+    let upload_id = state.upload_id.clone();
+    let path = data.path.clone();
+    let mut results = futures::stream::iter(missing.into_iter().map(|i| {
+        let (offset, len) = part_len(i);
+        let (upload_id, path) = (upload_id.clone(), path.clone());
+        async move {
+            let id = client
+                .add_upload_part(&upload_id, &path, offset, len, &ctx.cancel)
+                .await;
+            (i, len, id)
+        }
+    }))
+    .buffer_unordered(PART_CONCURRENCY);
+    while let Some((i, len, id)) = results.next().await {
+        state.part_ids[i] = Some(id?);
+        sent += len;
+        rec.uploads.insert(param.to_string(), state.clone());
+        journal.save(rec)?;
+        ctx.emit(ProgressEvent::UploadProgress {
+            file: param.to_string(),
+            sent,
+            total: state.total_bytes,
+        });
+    }
+    drop(results);
+    let ids: Vec<String> = state.part_ids.iter().flatten().cloned().collect();
+    let done = client
+        .complete_upload(&state.upload_id, &ids, &ctx.cancel)
+        .await?;
+    rec.uploads.remove(param);
+    done.file.ok_or_else(|| {
+        Error::new(
+            ErrorCode::Api,
+            format!("Upload {} completed without a file", state.upload_id),
+        )
+    })
 }
 
 /// Runs the whole pipeline. Every check that needs no network runs before anything is sent.
@@ -272,7 +377,10 @@ pub async fn train_and_register(opts: TrainOptions, ctx: RunContext) -> Result<R
         }
     }
     // Local files are checked for existence before any lock or download.
-    for (param, src) in [("source", Some(&r.opts.source)), ("validation", r.opts.validation.as_ref())] {
+    for (param, src) in [
+        ("source", Some(&r.opts.source)),
+        ("validation", r.opts.validation.as_ref()),
+    ] {
         if let Some(src) = src {
             if !source::is_url(src) {
                 source::open_local(param, src)?;
@@ -362,8 +470,12 @@ async fn run(
             .collect();
         let data_digest = blocking(move || {
             let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
-            journal::data_digest(&refs)
-                .map_err(|e| Error::new(ErrorCode::SourceNotFound, format!("cannot read the data: {e}")))
+            journal::data_digest(&refs).map_err(|e| {
+                Error::new(
+                    ErrorCode::SourceNotFound,
+                    format!("cannot read the data: {e}"),
+                )
+            })
         })
         .await?;
         match &rec.data_digest {
@@ -377,13 +489,11 @@ async fn run(
             _ => rec.data_digest = Some(data_digest),
         }
         journal.save(&rec)?;
-        let tid = ensure_uploaded("source", &training, rec.training_file_id.clone(), client, r, ctx)
-            .await?;
+        let tid = ensure_uploaded("source", &training, &mut rec, journal, client, r, ctx).await?;
         rec.training_file_id = Some(tid);
         journal.save(&rec)?;
         if let Some(v) = &validation {
-            let vid = ensure_uploaded("validation", v, rec.validation_file_id.clone(), client, r, ctx)
-                .await?;
+            let vid = ensure_uploaded("validation", v, &mut rec, journal, client, r, ctx).await?;
             rec.validation_file_id = Some(vid);
             journal.save(&rec)?;
         }
@@ -438,8 +548,15 @@ async fn run(
     let family = models::family(&o.base_model);
     let created_at = iso(job.created_at);
     let finished_at = iso(job.finished_at);
-    let training_file_id = rec.training_file_id.clone().or(job.training_file.clone()).unwrap_or_default();
-    let validation_file_id = rec.validation_file_id.clone().or(job.validation_file.clone());
+    let training_file_id = rec
+        .training_file_id
+        .clone()
+        .or(job.training_file.clone())
+        .unwrap_or_default();
+    let validation_file_id = rec
+        .validation_file_id
+        .clone()
+        .or(job.validation_file.clone());
     let entry = json!({
         "model": {
             "name": ft_model,
@@ -499,7 +616,12 @@ async fn run(
 
 /// Polls the job until it is final, reporting status changes and events. Retryable failures
 /// (network, 429, 5xx) are tolerated until the timeout.
-async fn wait_for_job(job_id: &str, client: &Client, r: &Resolved, ctx: &RunContext) -> Result<Job> {
+async fn wait_for_job(
+    job_id: &str,
+    client: &Client,
+    r: &Resolved,
+    ctx: &RunContext,
+) -> Result<Job> {
     let started = tokio::time::Instant::now();
     let mut last_status = String::new();
     let mut last_event: Option<String> = None;
@@ -529,7 +651,10 @@ async fn wait_for_job(job_id: &str, client: &Client, r: &Resolved, ctx: &RunCont
                     });
                 }
                 if ctx.progress.is_some() {
-                    if let Ok(events) = client.events_since(job_id, last_event.as_deref(), &ctx.cancel).await {
+                    if let Ok(events) = client
+                        .events_since(job_id, last_event.as_deref(), &ctx.cancel)
+                        .await
+                    {
                         for ev in events {
                             last_event = Some(ev.id.clone());
                             ctx.emit(ProgressEvent::from_job_event(job_id, ev));
@@ -539,12 +664,15 @@ async fn wait_for_job(job_id: &str, client: &Client, r: &Resolved, ctx: &RunCont
                 match job.status.as_str() {
                     "succeeded" => return Ok(job),
                     "failed" => {
-                        let (code, message, param) = job.error_parts().unwrap_or((None, None, None));
+                        let (code, message, param) =
+                            job.error_parts().unwrap_or((None, None, None));
                         let mut e = Error::new(
                             ErrorCode::JobFailed,
                             format!(
                                 "fine-tuning job {job_id} failed{}: {}",
-                                code.as_deref().map(|c| format!(" ({c})")).unwrap_or_default(),
+                                code.as_deref()
+                                    .map(|c| format!(" ({c})"))
+                                    .unwrap_or_default(),
                                 message.as_deref().unwrap_or("OpenAI gave no reason")
                             ),
                         )

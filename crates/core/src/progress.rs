@@ -7,12 +7,18 @@ use crate::client::JobEvent;
 
 /// One step of a run. Serialised with a `type` tag in camelCase for JavaScript.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum ProgressEvent {
     /// A data file was checked; `report` is the dataset report.
     DataChecked { file: String, report: Value },
     /// An upload is starting.
     UploadStarted { file: String, bytes: u64 },
+    /// Bytes sent so far of a file going up in parts.
+    UploadProgress { file: String, sent: u64, total: u64 },
     /// An upload finished.
     FileUploaded {
         file: String,

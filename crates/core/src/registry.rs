@@ -177,7 +177,11 @@ pub fn resolve_model(model_or_key: &str, path: Option<String>) -> Result<String>
     let reg = Registry::new(crate::options::registry_path(path));
     Ok(reg
         .get(model_or_key)?
-        .and_then(|v| v.pointer("/model/name").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.pointer("/model/name")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| model_or_key.to_string()))
 }
 

@@ -120,7 +120,12 @@ pub async fn download(
         _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
         r = client.get(source).send() => r,
     }
-    .map_err(|e| fetch_err(format!("{param} {shown} could not be fetched: {}", error_chain(&e))))?;
+    .map_err(|e| {
+        fetch_err(format!(
+            "{param} {shown} could not be fetched: {}",
+            error_chain(&e)
+        ))
+    })?;
     let status = resp.status();
     if !status.is_success() {
         let mut e = fetch_err(format!(
@@ -158,11 +163,19 @@ pub async fn download(
         .prefix(".download-")
         .suffix(".jsonl")
         .tempfile_in(dir)
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot create a temporary file: {e}")))?
+        .map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("cannot create a temporary file: {e}"),
+            )
+        })?
         .into_temp_path();
-    let mut file = tokio::fs::File::create(&temp)
-        .await
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot write a temporary file: {e}")))?;
+    let mut file = tokio::fs::File::create(&temp).await.map_err(|e| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("cannot write a temporary file: {e}"),
+        )
+    })?;
     let mut stream = resp.bytes_stream();
     let mut total: u64 = 0;
     let mut first = true;
@@ -173,7 +186,10 @@ pub async fn download(
         };
         let Some(chunk) = chunk else { break };
         let chunk = chunk.map_err(|e| {
-            fetch_err(format!("{param} {shown}: download broke off: {}", error_chain(&e)))
+            fetch_err(format!(
+                "{param} {shown}: download broke off: {}",
+                error_chain(&e)
+            ))
         })?;
         if first && !chunk.is_empty() {
             first = false;
@@ -191,13 +207,19 @@ pub async fn download(
                 "{param} {shown} is larger than the limit of {max_bytes} bytes (maxDownloadBytes)"
             )));
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot write a temporary file: {e}")))?;
+        file.write_all(&chunk).await.map_err(|e| {
+            Error::new(
+                ErrorCode::Internal,
+                format!("cannot write a temporary file: {e}"),
+            )
+        })?;
     }
-    file.flush()
-        .await
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("cannot write a temporary file: {e}")))?;
+    file.flush().await.map_err(|e| {
+        Error::new(
+            ErrorCode::Internal,
+            format!("cannot write a temporary file: {e}"),
+        )
+    })?;
     drop(file);
     let filename = url::Url::parse(source)
         .ok()
