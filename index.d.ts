@@ -39,6 +39,10 @@ export interface CancelOptions {
   baseUrl?: string
   organization?: string
   project?: string
+  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
+  azureEndpoint?: string
+  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
+  apiVersion?: string
 }
 
 /** One kind of problem: how often it occurs, where, and its first occurrence. */
@@ -201,6 +205,16 @@ export interface FineTuneOptions {
   organization?: string | null
   /** Project id; default `OPENAI_PROJECT_ID`. */
   project?: string | null
+  /**
+   * Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
+   * `AZURE_OPENAI_ENDPOINT`. With it, requests use Azure's `/openai/...` paths, the
+   * `api-key` header and the `api-version` query, and the key defaults to
+   * `AZURE_OPENAI_API_KEY`. An explicit `baseUrl` wins over it (Azure's v1 endpoint works as
+   * a plain `baseUrl`).
+   */
+  azureEndpoint?: string | null
+  /** Azure `api-version`; default `OPENAI_API_VERSION`, else `2024-10-21`. */
+  apiVersion?: string | null
   /**
    * Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
    * relative to the current directory.

@@ -61,6 +61,16 @@ pub struct FineTuneOptions {
     /// Project id; default `OPENAI_PROJECT_ID`.
     #[napi(ts_type = "string | null")]
     pub project: Option<Field<String>>,
+    /// Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
+    /// `AZURE_OPENAI_ENDPOINT`. With it, requests use Azure's `/openai/...` paths, the
+    /// `api-key` header and the `api-version` query, and the key defaults to
+    /// `AZURE_OPENAI_API_KEY`. An explicit `baseUrl` wins over it (Azure's v1 endpoint works as
+    /// a plain `baseUrl`).
+    #[napi(ts_type = "string | null")]
+    pub azure_endpoint: Option<Field<String>>,
+    /// Azure `api-version`; default `OPENAI_API_VERSION`, else `2024-10-21`.
+    #[napi(ts_type = "string | null")]
+    pub api_version: Option<Field<String>>,
     /// Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
     /// relative to the current directory.
     #[napi(ts_type = "string | null")]
@@ -202,7 +212,7 @@ pub fn train_and_register_fine_tuned_model(
     // four ourselves so that the core names every missing one (`ERR_MISSING_OPTION`).
     let absent = REQUIRED
         .iter()
-        .any(|k| !matches!(options.get::<Field<String>>(*k), Ok(Some(_))));
+        .any(|k| !matches!(options.get::<Field<String>>(k), Ok(Some(_))));
     if absent {
         let get = |k: &str| {
             options
@@ -257,6 +267,8 @@ pub fn train_and_register_fine_tuned_model(
             base_url: options.base_url,
             organization: options.organization,
             project: options.project,
+            azure_endpoint: options.azure_endpoint,
+            api_version: options.api_version,
             registry_path: options.registry_path,
             poll_interval_ms: options.poll_interval_ms,
             timeout_ms: options.timeout_ms,

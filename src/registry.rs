@@ -117,6 +117,10 @@ pub struct CancelOptions {
     pub base_url: Option<String>,
     pub organization: Option<String>,
     pub project: Option<String>,
+    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
+    pub azure_endpoint: Option<String>,
+    /// Azure `api-version`; default `OPENAI_API_VERSION`.
+    pub api_version: Option<String>,
 }
 
 /// Cancels the in-flight run of `modelKey` (one that was interrupted, aborted or timed out):
@@ -135,9 +139,19 @@ pub fn cancel_fine_tune(
         base_url: None,
         organization: None,
         project: None,
+        azure_endpoint: None,
+        api_version: None,
     });
     let registry_path = o.registry_path;
-    let conn = core::options::connection(o.api_key, o.base_url, o.organization, o.project, None);
+    let conn = core::options::connection(core::options::ConnectionOptions {
+        api_key: o.api_key,
+        base_url: o.base_url,
+        organization: o.organization,
+        project: o.project,
+        azure_endpoint: o.azure_endpoint,
+        api_version: o.api_version,
+        max_retries: None,
+    });
     crate::settle(&env, async move {
         core::cancel_fine_tune(&model_key, registry_path, conn?).await
     })

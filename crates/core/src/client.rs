@@ -172,8 +172,13 @@ impl Client {
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let mut rb = self
             .http
-            .request(method, format!("{}{}", self.conn.base_url, path))
-            .bearer_auth(&self.conn.api_key);
+            .request(method, format!("{}{}", self.conn.base_url, path));
+        rb = match &self.conn.azure_api_version {
+            Some(version) => rb
+                .header("api-key", &self.conn.api_key)
+                .query(&[("api-version", version.as_str())]),
+            None => rb.bearer_auth(&self.conn.api_key),
+        };
         if let Some(org) = &self.conn.organization {
             rb = rb.header("OpenAI-Organization", org);
         }

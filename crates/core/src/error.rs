@@ -87,10 +87,27 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// A failure of the pipeline, with everything a caller needs to act on it.
-/// It never holds the API key.
+/// A failure of the pipeline, with everything a caller needs to act on it (its fields are
+/// those of [`ErrorData`], boxed so that `Result`s stay small). It never holds the API key.
 #[derive(Debug, Clone)]
-pub struct Error {
+pub struct Error(Box<ErrorData>);
+
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Error {
+    fn deref_mut(&mut self) -> &mut ErrorData {
+        &mut self.0
+    }
+}
+
+/// The contents of an [`Error`].
+#[derive(Debug, Clone)]
+pub struct ErrorData {
     /// The stable code.
     pub code: ErrorCode,
     /// A message a person can act on.
@@ -114,7 +131,7 @@ pub struct Error {
 impl Error {
     /// A new error with only a code and a message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Error {
+        Error(Box::new(ErrorData {
             code,
             message: message.into(),
             status: None,
@@ -124,7 +141,7 @@ impl Error {
             api_type: None,
             param: None,
             report: None,
-        }
+        }))
     }
 
     /// Sets the job id.

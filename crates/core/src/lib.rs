@@ -6,6 +6,7 @@ pub mod checks;
 pub mod client;
 pub mod error;
 pub mod journal;
+pub mod metrics;
 pub mod models;
 pub mod options;
 pub mod pipeline;

@@ -77,6 +77,10 @@ pub struct TrainOptions {
     pub base_url: Option<String>,
     pub organization: Option<String>,
     pub project: Option<String>,
+    /// Azure OpenAI endpoint (see [`connection`]).
+    pub azure_endpoint: Option<String>,
+    /// Azure `api-version`.
+    pub api_version: Option<String>,
     pub registry_path: Option<String>,
     pub poll_interval_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
@@ -102,6 +106,8 @@ pub struct Connection {
     pub organization: Option<String>,
     pub project: Option<String>,
     pub max_retries: u32,
+    /// Set for Azure OpenAI: its `api-version`.
+    pub azure_api_version: Option<String>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -112,6 +118,7 @@ impl std::fmt::Debug for Connection {
             .field("organization", &self.organization)
             .field("project", &self.project)
             .field("max_retries", &self.max_retries)
+            .field("azure_api_version", &self.azure_api_version)
             .finish()
     }
 }
@@ -335,13 +342,15 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         t => t.map(Duration::from_millis),
     };
     let registry_path = registry_path(o.registry_path.clone());
-    let connection = connection(
-        o.api_key.take(),
-        o.base_url.clone(),
-        o.organization.clone(),
-        o.project.clone(),
-        o.max_retries,
-    )?;
+    let connection = connection(ConnectionOptions {
+        api_key: o.api_key.take(),
+        base_url: o.base_url.clone(),
+        organization: o.organization.clone(),
+        project: o.project.clone(),
+        max_retries: o.max_retries,
+        azure_endpoint: o.azure_endpoint.clone(),
+        api_version: o.api_version.clone(),
+    })?;
     let max_download_bytes = o.max_download_bytes.unwrap_or(DEFAULT_MAX_DOWNLOAD_BYTES);
     let upload_part_bytes = o.upload_part_bytes.unwrap_or(MAX_PART_BYTES);
     if upload_part_bytes == 0 || upload_part_bytes > MAX_PART_BYTES {
@@ -368,33 +377,76 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
     })
 }
 
-/// How to reach the API: each option, else its environment variable (`OPENAI_API_KEY`,
-/// `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`).
-pub fn connection(
-    api_key: Option<String>,
-    base_url: Option<String>,
-    organization: Option<String>,
-    project: Option<String>,
-    max_retries: Option<u32>,
-) -> Result<Connection> {
-    let api_key = non_empty(api_key)
-        .or_else(|| env("OPENAI_API_KEY"))
+/// The connection options a caller can set; unset ones fall back to the environment.
+#[derive(Clone, Default)]
+pub struct ConnectionOptions {
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub max_retries: Option<u32>,
+    /// Azure OpenAI resource endpoint, e.g. `https://my-resource.openai.azure.com`.
+    pub azure_endpoint: Option<String>,
+    /// Azure's `api-version`.
+    pub api_version: Option<String>,
+}
+
+/// Azure OpenAI's default `api-version` for fine-tuning.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+
+/// How to reach the API. An explicit `baseUrl` wins; else an Azure endpoint (option, then
+/// `AZURE_OPENAI_ENDPOINT` unless `OPENAI_BASE_URL` is set) selects Azure OpenAI (`api-key`
+/// header, `api-version` query, `/openai/...` paths, key from `AZURE_OPENAI_API_KEY`); else
+/// `OPENAI_BASE_URL`, else OpenAI. Keys: the option, else `OPENAI_API_KEY`.
+pub fn connection(o: ConnectionOptions) -> Result<Connection> {
+    let explicit_base = non_empty(o.base_url);
+    let azure_endpoint = if explicit_base.is_some() {
+        None
+    } else {
+        non_empty(o.azure_endpoint).or_else(|| {
+            if env("OPENAI_BASE_URL").is_some() {
+                None
+            } else {
+                env("AZURE_OPENAI_ENDPOINT")
+            }
+        })
+    };
+    let (base_url, azure) = match azure_endpoint {
+        Some(ep) => {
+            let version = non_empty(o.api_version)
+                .or_else(|| env("OPENAI_API_VERSION"))
+                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_string());
+            let ep = check_base_url(&ep)?;
+            (format!("{ep}/openai"), Some(version))
+        }
+        None => (
+            explicit_base
+                .or_else(|| env("OPENAI_BASE_URL"))
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+            None,
+        ),
+    };
+    let key_env = if azure.is_some() {
+        "AZURE_OPENAI_API_KEY"
+    } else {
+        "OPENAI_API_KEY"
+    };
+    let api_key = non_empty(o.api_key)
+        .or_else(|| env(key_env))
         .ok_or_else(|| {
             Error::new(
                 ErrorCode::MissingApiKey,
-                "no API key: pass apiKey or set OPENAI_API_KEY",
+                format!("no API key: pass apiKey or set {key_env}"),
             )
             .with_param("apiKey")
         })?;
-    let base_url = non_empty(base_url)
-        .or_else(|| env("OPENAI_BASE_URL"))
-        .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
     Ok(Connection {
         api_key,
         base_url: check_base_url(&base_url)?,
-        organization: non_empty(organization).or_else(|| env("OPENAI_ORG_ID")),
-        project: non_empty(project).or_else(|| env("OPENAI_PROJECT_ID")),
-        max_retries: max_retries.unwrap_or(2).min(10),
+        organization: non_empty(o.organization).or_else(|| env("OPENAI_ORG_ID")),
+        project: non_empty(o.project).or_else(|| env("OPENAI_PROJECT_ID")),
+        max_retries: o.max_retries.unwrap_or(2).min(10),
+        azure_api_version: azure,
     })
 }
 

@@ -92,6 +92,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     Router::new()
         .nest("/v1", api.clone())
+        // Azure OpenAI's v1 API: OpenAI's paths under `/openai/v1`, no `api-version`.
+        .nest("/openai/v1", api.clone())
         .nest("/openai", api)
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
@@ -108,6 +110,7 @@ async fn invalid_url(method: Method, uri: axum::http::Uri) -> Response {
 pub(crate) fn endpoint_name(method: &Method, pattern: &str) -> &'static str {
     let p = pattern
         .strip_prefix("/v1")
+        .or_else(|| pattern.strip_prefix("/openai/v1"))
         .or_else(|| pattern.strip_prefix("/openai"))
         .unwrap_or(pattern);
     let m = method.as_str();
@@ -214,7 +217,7 @@ async fn guard(
     if let Err(e) = authorized(&state, &req) {
         return e.into_response();
     }
-    let flavor = if pattern.starts_with("/openai") {
+    let flavor = if pattern.starts_with("/openai") && !pattern.starts_with("/openai/v1/") {
         Flavor::Azure
     } else {
         Flavor::OpenAi
