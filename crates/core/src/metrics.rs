@@ -142,7 +142,10 @@ pub fn render_svg(series: &Series, title: &str) -> String {
         svg,
         r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" font-family="sans-serif">"#
     );
-    let _ = writeln!(svg, r#"<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#);
+    let _ = writeln!(
+        svg,
+        r#"<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="white"/>"#
+    );
     let _ = writeln!(
         svg,
         r##"<text x="{:.1}" y="30" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">{}</text>"##,
@@ -208,7 +211,13 @@ pub fn render_svg(series: &Series, title: &str) -> String {
     // The series.
     let lines = [
         (&train, "train-loss", "Train loss", TRAIN_COLOUR, None),
-        (&valid, "valid-loss", "Validation loss", VALID_COLOUR, Some("6 4")),
+        (
+            &valid,
+            "valid-loss",
+            "Validation loss",
+            VALID_COLOUR,
+            Some("6 4"),
+        ),
     ];
     for (points, class, _, colour, dash) in &lines {
         if points.is_empty() {
@@ -331,8 +340,7 @@ impl Axis {
                 decimals: 0,
             };
         }
-        let range = nice_num(span, false);
-        let mut step = nice_num(range / (target.max(2) - 1) as f64, true);
+        let mut step = nice_num(span / (target.max(2) - 1) as f64);
         if integer {
             step = step.max(1.0);
         }
@@ -367,7 +375,11 @@ impl Axis {
             return vec![self.min, self.max];
         }
         let n = ((self.max - self.min) / self.step).round();
-        let n = if n.is_finite() { n.clamp(0.0, 50.0) as usize } else { 0 };
+        let n = if n.is_finite() {
+            n.clamp(0.0, 50.0) as usize
+        } else {
+            0
+        };
         (0..=n).map(|i| self.min + i as f64 * self.step).collect()
     }
 
@@ -382,27 +394,15 @@ impl Axis {
     }
 }
 
-/// A "nice" number near `x`: 1, 2 or 5 (or 10) times a power of ten. `round` picks the
-/// nearest, otherwise the smallest not below `x`.
-fn nice_num(x: f64, round: bool) -> f64 {
-    let exp = x.log10().floor();
-    let base = 10f64.powf(exp);
+/// The "nice" number nearest `x`: 1, 2 or 5 (or 10) times a power of ten.
+fn nice_num(x: f64) -> f64 {
+    let base = 10f64.powf(x.log10().floor());
     let f = x / base;
-    let nf = if round {
-        if f < 1.5 {
-            1.0
-        } else if f < 3.0 {
-            2.0
-        } else if f < 7.0 {
-            5.0
-        } else {
-            10.0
-        }
-    } else if f <= 1.0 {
+    let nf = if f < 1.5 {
         1.0
-    } else if f <= 2.0 {
+    } else if f < 3.0 {
         2.0
-    } else if f <= 5.0 {
+    } else if f < 7.0 {
         5.0
     } else {
         10.0
@@ -790,6 +790,27 @@ mod tests {
         root.ok_or_else(|| "no root element".to_string())
     }
 
+    #[test]
+    fn xml_checker_rejects_malformed_documents() {
+        assert!(parse_xml(r#"<svg a="1"><g><line/></g><text>a &amp; b</text></svg>"#).is_ok());
+        for bad in [
+            "<svg><g></svg>",
+            "<svg></g></svg>",
+            "<svg>",
+            "<svg/><svg/>",
+            "text<svg/>",
+            r#"<svg a=1/>"#,
+            r#"<svg a="1" a="2"/>"#,
+            r#"<svg a="x<y"/>"#,
+            r#"<svg a="1"b="2"/>"#,
+            "<svg>a & b</svg>",
+            "<svg>&bogus;</svg>",
+            "",
+        ] {
+            assert!(parse_xml(bad).is_err(), "accepted {bad:?}");
+        }
+    }
+
     fn parse_points(attr: &str) -> Vec<(f64, f64)> {
         attr.split_whitespace()
             .map(|pair| {
@@ -816,7 +837,10 @@ mod tests {
         // Every coordinate stays inside the 800x450 canvas.
         for p in root.find_all("polyline") {
             for (x, y) in parse_points(p.attr("points").unwrap()) {
-                assert!((0.0..=WIDTH).contains(&x) && (0.0..=HEIGHT).contains(&y), "{x},{y}");
+                assert!(
+                    (0.0..=WIDTH).contains(&x) && (0.0..=HEIGHT).contains(&y),
+                    "{x},{y}"
+                );
             }
         }
         (text, root)
@@ -851,7 +875,10 @@ mod tests {
             s.train_loss,
             vec![(1, 2.1034), (2, 1.9821), (3, 1.7), (4, 1.8)]
         );
-        assert_eq!(s.train_accuracy, vec![(1, 0.51), (2, 0.55), (3, 0.6), (4, 0.62)]);
+        assert_eq!(
+            s.train_accuracy,
+            vec![(1, 0.51), (2, 0.55), (3, 0.6), (4, 0.62)]
+        );
         assert_eq!(s.valid_loss, vec![(2, 2.01), (4, 1.75)]);
         assert_eq!(s.valid_accuracy, vec![(2, 0.53), (4, 0.58)]);
     }
@@ -933,7 +960,11 @@ mod tests {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..4 {
                 if i <= chunk.len() {
@@ -1019,7 +1050,10 @@ mod tests {
         assert_eq!(m.final_train_loss, None);
         assert_eq!(m.best_valid_loss, None);
 
-        let s = series(&[(1, 0.5), (2, f64::NAN), (3, 0.7), (9, f64::INFINITY)], &[]);
+        let s = series(
+            &[(1, 0.5), (2, f64::NAN), (3, 0.7), (9, f64::INFINITY)],
+            &[],
+        );
         let m = summarize(&s, None);
         assert_eq!(m.steps, 3, "a non-finite value does not count as a step");
         assert_eq!(m.final_train_loss, Some(0.7));
@@ -1055,7 +1089,11 @@ mod tests {
         assert_eq!(train.attr("stroke-dasharray"), None);
         assert!(valid.attr("stroke-dasharray").is_some());
 
-        let texts: Vec<&str> = root.find_all("text").iter().map(|t| t.text.as_str()).collect();
+        let texts: Vec<&str> = root
+            .find_all("text")
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect();
         assert!(texts.contains(&"Train loss") && texts.contains(&"Validation loss"));
         assert!(texts.contains(&"Step") && texts.contains(&"Loss"));
         assert!(texts.contains(&"ft:gpt-4o-mini:acme::abc123"));
@@ -1066,13 +1104,22 @@ mod tests {
         // Train loss falls: y grows downward in SVG, so y must increase with the step index.
         let s = series(&[(1, 3.0), (50, 2.0), (100, 1.0)], &[]);
         let (_, root) = checked_svg(&s, "t");
-        let pts = parse_points(polyline(&root, "train-loss").unwrap().attr("points").unwrap());
+        let pts = parse_points(
+            polyline(&root, "train-loss")
+                .unwrap()
+                .attr("points")
+                .unwrap(),
+        );
         assert!(pts[0].0 < pts[1].0 && pts[1].0 < pts[2].0, "{pts:?}");
         assert!(pts[0].1 < pts[1].1 && pts[1].1 < pts[2].1, "{pts:?}");
         // Equal loss steps map to equal pixel steps.
         assert!(((pts[1].1 - pts[0].1) - (pts[2].1 - pts[1].1)).abs() < 0.02);
         assert!(polyline(&root, "valid-loss").is_none());
-        let legend: Vec<String> = root.find_all("text").iter().map(|t| t.text.clone()).collect();
+        let legend: Vec<String> = root
+            .find_all("text")
+            .iter()
+            .map(|t| t.text.clone())
+            .collect();
         assert!(!legend.iter().any(|t| t == "Validation loss"));
     }
 
@@ -1080,13 +1127,23 @@ mod tests {
     fn svg_ticks_are_rounded() {
         let s = series(&[(1, 2.1034), (250, 0.3712)], &[(125, 1.4)]);
         let (_, root) = checked_svg(&s, "t");
-        let labels: Vec<String> = root.find_all("text").iter().map(|t| t.text.clone()).collect();
+        let labels: Vec<String> = root
+            .find_all("text")
+            .iter()
+            .map(|t| t.text.clone())
+            .collect();
         // x: 0..250 by 50; y: 0.0..2.5 by 0.5 (around 0.37..2.10).
         for l in ["0", "50", "100", "150", "200", "250"] {
-            assert!(labels.iter().any(|t| t == l), "missing x tick {l}: {labels:?}");
+            assert!(
+                labels.iter().any(|t| t == l),
+                "missing x tick {l}: {labels:?}"
+            );
         }
         for l in ["0.5", "1.0", "1.5", "2.0", "2.5"] {
-            assert!(labels.iter().any(|t| t == l), "missing y tick {l}: {labels:?}");
+            assert!(
+                labels.iter().any(|t| t == l),
+                "missing y tick {l}: {labels:?}"
+            );
         }
     }
 
@@ -1096,13 +1153,21 @@ mod tests {
         let (text, root) = checked_svg(&series(&[(1, 1.0), (2, 0.5)], &[]), title);
         assert!(!text.contains("<script>"));
         assert!(text.contains("&lt;script&gt;&amp;&quot;model&apos;s&quot;&lt;/script&gt;"));
-        let texts: Vec<&str> = root.find_all("text").iter().map(|t| t.text.as_str()).collect();
+        let texts: Vec<&str> = root
+            .find_all("text")
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect();
         assert!(texts.contains(&title), "{texts:?}");
         assert!(root.find_all("script").is_empty());
 
         // Control characters XML forbids are replaced, keeping the document well-formed.
         let (_, root) = checked_svg(&series(&[(1, 1.0)], &[]), "a\u{1}b");
-        let texts: Vec<&str> = root.find_all("text").iter().map(|t| t.text.as_str()).collect();
+        let texts: Vec<&str> = root
+            .find_all("text")
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect();
         assert!(texts.contains(&"a\u{fffd}b"));
     }
 
@@ -1121,15 +1186,29 @@ mod tests {
     fn svg_of_a_constant_series() {
         let train: Vec<(u64, f64)> = (1..=20).map(|s| (s, 0.75)).collect();
         let (_, root) = checked_svg(&series(&train, &[]), "flat");
-        let pts = parse_points(polyline(&root, "train-loss").unwrap().attr("points").unwrap());
+        let pts = parse_points(
+            polyline(&root, "train-loss")
+                .unwrap()
+                .attr("points")
+                .unwrap(),
+        );
         assert_eq!(pts.len(), 20);
         assert!(pts.iter().all(|p| p.1 == pts[0].1), "flat line");
-        assert!(pts[0].1 > PLOT_TOP && pts[0].1 < PLOT_BOTTOM, "inside the plot");
+        assert!(
+            pts[0].1 > PLOT_TOP && pts[0].1 < PLOT_BOTTOM,
+            "inside the plot"
+        );
         // Constant zero as well.
         let zeros: Vec<(u64, f64)> = (0..5).map(|s| (s, 0.0)).collect();
         let (_, root) = checked_svg(&series(&zeros, &zeros), "zero");
         assert_eq!(
-            parse_points(polyline(&root, "valid-loss").unwrap().attr("points").unwrap()).len(),
+            parse_points(
+                polyline(&root, "valid-loss")
+                    .unwrap()
+                    .attr("points")
+                    .unwrap()
+            )
+            .len(),
             5
         );
     }
@@ -1141,7 +1220,12 @@ mod tests {
             &[(2, f64::NEG_INFINITY)],
         );
         let (_, root) = checked_svg(&s, "nan");
-        let pts = parse_points(polyline(&root, "train-loss").unwrap().attr("points").unwrap());
+        let pts = parse_points(
+            polyline(&root, "train-loss")
+                .unwrap()
+                .attr("points")
+                .unwrap(),
+        );
         assert_eq!(pts.len(), 2);
         assert!(polyline(&root, "valid-loss").is_none());
     }
@@ -1150,7 +1234,11 @@ mod tests {
     fn svg_without_data_is_still_a_document() {
         let (_, root) = checked_svg(&series(&[], &[]), "empty");
         assert!(root.find_all("polyline").is_empty());
-        let texts: Vec<&str> = root.find_all("text").iter().map(|t| t.text.as_str()).collect();
+        let texts: Vec<&str> = root
+            .find_all("text")
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect();
         assert!(texts.contains(&"No loss data"));
     }
 
@@ -1160,13 +1248,28 @@ mod tests {
         let valid: Vec<(u64, f64)> = (1..=2500).step_by(2).map(|s| (s, 3.5 / s as f64)).collect();
         assert_eq!(valid.len(), 1250);
         let (_, root) = checked_svg(&series(&train, &valid), "long");
-        let t = parse_points(polyline(&root, "train-loss").unwrap().attr("points").unwrap());
-        let v = parse_points(polyline(&root, "valid-loss").unwrap().attr("points").unwrap());
+        let t = parse_points(
+            polyline(&root, "train-loss")
+                .unwrap()
+                .attr("points")
+                .unwrap(),
+        );
+        let v = parse_points(
+            polyline(&root, "valid-loss")
+                .unwrap()
+                .attr("points")
+                .unwrap(),
+        );
         assert_eq!(t.len(), MAX_POINTS_PER_SERIES);
         assert_eq!(v.len(), MAX_POINTS_PER_SERIES);
         // Exactly at the limit: untouched.
         let (_, root) = checked_svg(&series(&train[..1000], &[]), "limit");
-        let t = parse_points(polyline(&root, "train-loss").unwrap().attr("points").unwrap());
+        let t = parse_points(
+            polyline(&root, "train-loss")
+                .unwrap()
+                .attr("points")
+                .unwrap(),
+        );
         assert_eq!(t.len(), 1000);
     }
 
@@ -1196,6 +1299,15 @@ mod tests {
         assert!(a.step >= 1.0 && a.step.fract() == 0.0);
         let a = Axis::nice(0.75, 0.75, 6, false);
         assert!(a.min < 0.75 && a.max > 0.75);
-        assert_eq!(Axis::nice(-0.001, 0.02, 6, false).label(-0.0), "0.000");
+        let a = Axis::nice(1.0, 250.0, 6, true);
+        assert_eq!((a.min, a.max, a.step), (0.0, 250.0, 50.0));
+        assert_eq!(a.ticks(), vec![0.0, 50.0, 100.0, 150.0, 200.0, 250.0]);
+        let a = Axis::nice(0.0012, 0.0187, 6, false);
+        assert_eq!((a.step, a.decimals), (0.005, 3));
+        assert_eq!(a.label(0.015), "0.015");
+        // No "-0.00" labels.
+        let a = Axis::nice(-0.5, 2.0, 6, false);
+        assert_eq!(a.label(-0.0001), "0.0");
+        assert_eq!(a.label(-0.5), "-0.5");
     }
 }
