@@ -307,6 +307,10 @@ export interface RegisteredModel {
   finishedAt: string
   /** The absolute path of the registry the model was written to. */
   registryPath: string
+  /** Summary of OpenAI's training metrics (losses, accuracy, steps), when available. */
+  metrics?: TrainingMetrics
+  /** The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn. */
+  curvePath?: string
 }
 
 /** One registered model. */
@@ -372,6 +376,19 @@ export interface TokenStats {
  * `status`, `requestId` and `jobId` where they apply.
  */
 export declare function trainAndRegisterFineTunedModel(options: FineTuneOptions): Promise<RegisteredModel>
+
+/** Summary of a job's result file. */
+export interface TrainingMetrics {
+  /** The last training step. */
+  steps: number
+  finalTrainLoss?: number
+  bestTrainLoss?: number
+  finalValidLoss?: number
+  bestValidLoss?: number
+  finalTrainAccuracy?: number
+  finalValidAccuracy?: number
+  trainedTokens?: number
+}
 
 /** Options of `validateTrainingData`. */
 export interface ValidateOptions {

@@ -150,3 +150,27 @@ test('falls back to OPENAI_API_KEY / OPENAI_BASE_URL / FINE_TUNED_MODELS_PATH', 
   expect(result.model.registryPath).toBe(registryPath)
   expect(JSON.parse(fs.readFileSync(registryPath, 'utf8'))[result.model.modelKey].model.name).toBe(result.model.fineTunedModel)
 })
+
+test('stores a metrics summary and draws the loss curve as SVG beside the registry', async () => {
+  const opts = base({ modelKey: 'curve_model' })
+  const model = await trainAndRegisterFineTunedModel(opts)
+  const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
+  const csv = await fetch(`${emu.url}/files/${job.result_files[0]}/content`, {
+    headers: { Authorization: `Bearer ${emu.apiKey}` },
+  }).then((r) => r.text())
+  const rows = csv.trim().split('\n').slice(1).map((l) => l.split(','))
+  const header = csv.split('\n')[0].split(',')
+  const trainLoss = rows.map((r) => r[header.indexOf('train_loss')]).filter((v) => v !== '').map(Number)
+
+  expect(model.metrics!.steps).toBe(Number(rows[rows.length - 1][0]))
+  expect(model.metrics!.finalTrainLoss).toBeCloseTo(trainLoss[trainLoss.length - 1], 6)
+  expect(model.metrics!.bestTrainLoss).toBeCloseTo(Math.min(...trainLoss), 6)
+  expect(model.curvePath).toBe(path.join(dir, 'fine-tuned', 'curve_model.svg'))
+  const svg = fs.readFileSync(model.curvePath!, 'utf8')
+  expect(svg).toContain('<svg xmlns="http://www.w3.org/2000/svg"')
+  const points = /<polyline[^>]*class="train-loss"[^>]*points="([^"]*)"/.exec(svg) ?? /<polyline[^>]*points="([^"]*)"[^>]*class="train-loss"/.exec(svg)
+  expect(points![1].trim().split(/\s+/)).toHaveLength(trainLoss.length)
+  const entry = JSON.parse(fs.readFileSync(opts.registryPath, 'utf8')).curve_model
+  expect(entry.fineTune.metrics.finalTrainLoss).toBeCloseTo(model.metrics!.finalTrainLoss!, 6)
+  expect(entry.fineTune.lossCurve).toBe('curve_model.svg')
+})

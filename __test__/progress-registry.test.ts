@@ -120,3 +120,26 @@ test('the API key appears in no error, journal, registry or event', async () => 
   expect(errors.map((e) => e.code)).toEqual(['ERR_DUPLICATE_MODEL_KEY', 'ERR_NETWORK', 'ERR_AUTHENTICATION'])
   expect(haystack).not.toContain('sk-emu-secret-4242')
 })
+
+test('a TaskForce-style agent uses the modelKey: resolveModel gives the ft: id, which the emulator serves', async () => {
+  const registryPath = path.join(dir, 'fine-tuned', 'models.json')
+  await trainAndRegisterFineTunedModel(base())
+  // What an agent whose `model` is the modelKey does: resolve it, then call chat completions.
+  const model = resolveModel('writer_v1', { registryPath })
+  const res = await fetch(`${emu.url}/chat/completions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${emu.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Write a tagline.' }] }),
+  })
+  expect(res.status).toBe(200)
+  const body = await res.json()
+  expect(body.model).toBe(model)
+  expect(typeof body.choices[0].message.content).toBe('string')
+  const unknown = await fetch(`${emu.url}/chat/completions`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${emu.apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'ft:gpt-4o-mini-2024-07-18:org-x::nope1234', messages: [{ role: 'user', content: 'hi' }] }),
+  })
+  expect(unknown.status).toBe(404)
+  expect((await unknown.json()).error.code).toBe('model_not_found')
+})

@@ -159,6 +159,24 @@ pub struct RegisteredModel {
     pub finished_at: String,
     /// The absolute path of the registry the model was written to.
     pub registry_path: String,
+    /// Summary of OpenAI's training metrics (losses, accuracy, steps), when available.
+    pub metrics: Option<TrainingMetrics>,
+    /// The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn.
+    pub curve_path: Option<String>,
+}
+
+/// Summary of a job's result file.
+#[napi(object, object_from_js = false)]
+pub struct TrainingMetrics {
+    /// The last training step.
+    pub steps: f64,
+    pub final_train_loss: Option<f64>,
+    pub best_train_loss: Option<f64>,
+    pub final_valid_loss: Option<f64>,
+    pub best_valid_loss: Option<f64>,
+    pub final_train_accuracy: Option<f64>,
+    pub final_valid_accuracy: Option<f64>,
+    pub trained_tokens: Option<f64>,
 }
 
 impl From<core::RegisteredModel> for RegisteredModel {
@@ -176,6 +194,17 @@ impl From<core::RegisteredModel> for RegisteredModel {
             created_at: m.created_at,
             finished_at: m.finished_at,
             registry_path: m.registry_path,
+            metrics: m.metrics.map(|x| TrainingMetrics {
+                steps: x.steps as f64,
+                final_train_loss: x.final_train_loss,
+                best_train_loss: x.best_train_loss,
+                final_valid_loss: x.final_valid_loss,
+                best_valid_loss: x.best_valid_loss,
+                final_train_accuracy: x.final_train_accuracy,
+                final_valid_accuracy: x.final_valid_accuracy,
+                trained_tokens: x.trained_tokens.map(|t| t as f64),
+            }),
+            curve_path: m.curve_path,
         }
     }
 }

@@ -143,7 +143,7 @@ pub fn cancel_fine_tune(
         api_version: None,
     });
     let registry_path = o.registry_path;
-    let conn = core::options::connection(core::options::ConnectionOptions {
+    let conn = core::options::ConnectionOptions {
         api_key: o.api_key,
         base_url: o.base_url,
         organization: o.organization,
@@ -151,8 +151,8 @@ pub fn cancel_fine_tune(
         azure_endpoint: o.azure_endpoint,
         api_version: o.api_version,
         max_retries: None,
-    });
+    };
     crate::settle(&env, async move {
-        core::cancel_fine_tune(&model_key, registry_path, conn?).await
+        core::cancel_fine_tune(&model_key, registry_path, conn).await
     })
 }

@@ -60,6 +60,10 @@ pub struct RegisteredModel {
     pub created_at: String,
     pub finished_at: String,
     pub registry_path: String,
+    /// Summary of the job's result file (losses, accuracy, steps), when it could be read.
+    pub metrics: Option<crate::metrics::MetricsSummary>,
+    /// The loss curve drawn as SVG beside the registry, when there was one to draw.
+    pub curve_path: Option<String>,
 }
 
 fn iso(ts: Option<i64>) -> String {
@@ -545,6 +549,7 @@ async fn run(
         )
         .with_job(&job_id));
     };
+    let (metrics, curve_path) = training_metrics(&job, key, registry, client, ctx).await;
     let family = models::family(&o.base_model);
     let created_at = iso(job.created_at);
     let finished_at = iso(job.finished_at);
@@ -578,6 +583,8 @@ async fn run(
                 .cloned()
                 .or(job.hyperparameters.clone()),
             "trainedTokens": job.trained_tokens,
+            "metrics": metrics,
+            "lossCurve": curve_path.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()),
             "createdAt": created_at,
             "finishedAt": finished_at,
         }
@@ -605,6 +612,8 @@ async fn run(
         created_at,
         finished_at,
         registry_path: registry.path().display().to_string(),
+        metrics,
+        curve_path: curve_path.map(|p| p.display().to_string()),
     };
     ctx.emit(ProgressEvent::Registered {
         model_key: out.model_key.clone(),
@@ -612,6 +621,39 @@ async fn run(
         registry_path: out.registry_path.clone(),
     });
     Ok(out)
+}
+
+/// Reads the job's result file, summarises it and draws the loss curve beside the registry
+/// (`<modelKey>.svg`). Best effort: the model is trained either way, so a failure here only
+/// leaves the metrics out.
+async fn training_metrics(
+    job: &Job,
+    key: &str,
+    registry: &Registry,
+    client: &Client,
+    ctx: &RunContext,
+) -> (Option<crate::metrics::MetricsSummary>, Option<PathBuf>) {
+    let Some(file) = job.result_files.first() else {
+        return (None, None);
+    };
+    let Ok(csv) = client.file_content(file, &ctx.cancel).await else {
+        return (None, None);
+    };
+    let Some(series) = crate::metrics::parse_results(&csv) else {
+        return (None, None);
+    };
+    let summary = crate::metrics::summarize(&series, job.trained_tokens);
+    let svg = crate::metrics::render_svg(&series, &format!("{key}: training loss"));
+    // The modelKey holds no path separators (checked up front), so this stays in the folder.
+    let path = registry.dir().join(format!("{key}.svg"));
+    let written = tempfile::Builder::new()
+        .prefix(".curve.")
+        .tempfile_in(registry.dir())
+        .and_then(|mut t| {
+            std::io::Write::write_all(&mut t, svg.as_bytes())?;
+            t.persist(&path).map_err(|e| e.error)
+        });
+    (Some(summary), written.ok().map(|_| path))
 }
 
 /// Polls the job until it is final, reporting status changes and events. Retryable failures
@@ -713,7 +755,7 @@ async fn wait_for_job(
 pub async fn cancel_fine_tune(
     model_key: &str,
     registry_path: Option<String>,
-    connection: options::Connection,
+    connection: options::ConnectionOptions,
 ) -> Result<Option<String>> {
     let registry = Registry::new(options::registry_path(registry_path));
     let journal = Journal::new(&registry.dir());
@@ -725,7 +767,7 @@ pub async fn cancel_fine_tune(
         .with_param("modelKey"));
     };
     if let Some(job) = &rec.job_id {
-        let client = Client::new(connection)?;
+        let client = Client::new(options::connection(connection)?)?;
         let token = CancellationToken::new();
         match client.cancel_job(job, &token).await {
             Ok(_) => {}
