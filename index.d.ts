@@ -258,6 +258,11 @@ export interface FineTuneOptions {
    * `model_key`, `agent_name` and `run_id` this library sets.
    */
   metadata?: Record<string, string> | null
+  /**
+   * Weights & Biases integrations, as in OpenAI's API:
+   * `[{ type: "wandb", wandb: { project, name?, entity?, tags? } }]`.
+   */
+  integrations?: Array<{ type: 'wandb'; wandb: { project: string; name?: string; entity?: string; tags?: string[] } }> | null
 }
 
 /** The registered model of `modelKey`, or `null`. Reads the registry fresh. */

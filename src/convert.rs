@@ -151,6 +151,7 @@ pub struct Optional {
     pub method: Option<Field<String>>,
     pub seed: Option<Field<f64>>,
     pub metadata: Option<Field<serde_json::Value>>,
+    pub integrations: Option<Field<serde_json::Value>>,
 }
 
 /// Builds the core's options; type errors become `ERR_INVALID_OPTION` naming the option.
@@ -209,6 +210,10 @@ pub fn train_options(
         }
         Some(_) => return Err(wrong("metadata", "expected an object of strings")),
     }
+    let integrations = match optional("integrations", o.integrations)? {
+        None => Vec::new(),
+        Some(v) => wandb_integrations(v)?,
+    };
     Ok(core::TrainOptions {
         agent_name: required("agentName", agent_name)?,
         model_key: required("modelKey", model_key)?,
@@ -234,7 +239,51 @@ pub fn train_options(
         method,
         seed,
         metadata,
+        integrations,
     })
+}
+
+fn wandb_integrations(v: serde_json::Value) -> core::Result<Vec<core::options::WandbIntegration>> {
+    let serde_json::Value::Array(items) = v else {
+        return Err(wrong("integrations", "expected an array"));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            if item.get("type").and_then(|t| t.as_str()) != Some("wandb") {
+                return Err(wrong(
+                    "integrations",
+                    &format!("integrations[{i}].type must be \"wandb\" (the only integration OpenAI offers)"),
+                ));
+            }
+            let w = item.get("wandb").cloned().unwrap_or_default();
+            let s = |k: &str| w.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            let tags = match w.get("tags") {
+                None | Some(serde_json::Value::Null) => Vec::new(),
+                Some(serde_json::Value::Array(t)) => t
+                    .iter()
+                    .map(|x| {
+                        x.as_str().map(str::to_string).ok_or_else(|| {
+                            wrong("integrations", &format!("integrations[{i}].wandb.tags must be strings"))
+                        })
+                    })
+                    .collect::<core::Result<_>>()?,
+                Some(_) => {
+                    return Err(wrong(
+                        "integrations",
+                        &format!("integrations[{i}].wandb.tags must be an array of strings"),
+                    ))
+                }
+            };
+            Ok(core::options::WandbIntegration {
+                project: s("project").unwrap_or_default(),
+                name: s("name"),
+                entity: s("entity"),
+                tags,
+            })
+        })
+        .collect()
 }
 
 /// The one place a core error becomes a JavaScript `Error`: `code`, `message`, and where they

@@ -118,6 +118,12 @@ pub struct FineTuneOptions {
     /// `model_key`, `agent_name` and `run_id` this library sets.
     #[napi(ts_type = "Record<string, string> | null")]
     pub metadata: Option<Field<serde_json::Value>>,
+    /// Weights & Biases integrations, as in OpenAI's API:
+    /// `[{ type: "wandb", wandb: { project, name?, entity?, tags? } }]`.
+    #[napi(
+        ts_type = "Array<{ type: 'wandb'; wandb: { project: string; name?: string; entity?: string; tags?: string[] } }> | null"
+    )]
+    pub integrations: Option<Field<serde_json::Value>>,
 }
 
 /// Hyperparameters: a number, or `"auto"` to let OpenAI choose.
@@ -310,6 +316,7 @@ pub fn train_and_register_fine_tuned_model(
             method: options.method,
             seed: options.seed,
             metadata: options.metadata,
+            integrations: options.integrations,
         },
     );
     let ctx = core::RunContext { cancel, progress };

@@ -63,6 +63,18 @@ impl Method {
     }
 }
 
+/// A Weights & Biases integration: training metrics are logged to this project.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct WandbIntegration {
+    pub project: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
 /// Everything a caller can set for one run. Connection fields left `None` fall back to the
 /// environment variables openai-node reads.
 #[derive(Debug, Clone, Default)]
@@ -90,6 +102,8 @@ pub struct TrainOptions {
     pub method: Method,
     pub seed: Option<i64>,
     pub metadata: BTreeMap<String, String>,
+    /// Weights & Biases integrations, as the API's `integrations` array.
+    pub integrations: Vec<WandbIntegration>,
     /// URL sources larger than this are refused.
     pub max_download_bytes: Option<u64>,
     /// Files larger than this go up through the Uploads API in parts.
@@ -261,6 +275,24 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
             return Err(invalid(
                 "seed",
                 format!("seed is {seed}; allowed: an integer from 0 to 2147483647"),
+            ));
+        }
+    }
+    for (i, w) in o.integrations.iter().enumerate() {
+        if w.project.trim().is_empty() {
+            return Err(invalid(
+                "integrations",
+                format!("integrations[{i}].wandb.project is required"),
+            ));
+        }
+        if w.tags.len() > 50
+            || w.tags
+                .iter()
+                .any(|t| t.is_empty() || t.chars().count() > 64)
+        {
+            return Err(invalid(
+                "integrations",
+                format!("integrations[{i}].wandb.tags: at most 50 tags of 1 to 64 characters"),
             ));
         }
     }

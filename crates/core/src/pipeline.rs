@@ -88,6 +88,7 @@ fn options_digest(r: &Resolved) -> String {
         &format!("{:?}", h),
         &format!("{:?}", o.seed),
         &meta,
+        &format!("{:?}", o.integrations),
     ])
 }
 
@@ -135,6 +136,13 @@ pub fn job_body(r: &Resolved, rec: &RunRecord) -> Value {
     }
     if let Some(seed) = o.seed {
         body["seed"] = seed.into();
+    }
+    if !o.integrations.is_empty() {
+        body["integrations"] = o
+            .integrations
+            .iter()
+            .map(|w| json!({ "type": "wandb", "wandb": w }))
+            .collect();
     }
     body
 }
@@ -235,7 +243,7 @@ async fn ensure_uploaded(
         match client.retrieve_file(&id, &ctx.cancel).await {
             Ok(f) if f.status.as_deref() != Some("error") => {
                 let f = client
-                    .wait_for_processing(f, r.poll_interval, Duration::from_secs(3600), &ctx.cancel)
+                    .wait_for_processing(f, r.poll_interval, max_processing_wait(r), &ctx.cancel)
                     .await?;
                 return Ok(f.id);
             }
@@ -271,13 +279,20 @@ async fn ensure_uploaded(
         bytes: data.bytes,
     });
     let f = client
-        .wait_for_processing(f, r.poll_interval, Duration::from_secs(3600), &ctx.cancel)
+        .wait_for_processing(f, r.poll_interval, max_processing_wait(r), &ctx.cancel)
         .await?;
     ctx.emit(ProgressEvent::FileProcessed {
         file: param.to_string(),
         file_id: f.id.clone(),
     });
     Ok(f.id)
+}
+
+/// How long to wait for OpenAI to process an uploaded file: an hour, or less with `timeoutMs`.
+fn max_processing_wait(r: &Resolved) -> Duration {
+    r.timeout
+        .unwrap_or(Duration::from_secs(3600))
+        .min(Duration::from_secs(3600))
 }
 
 /// How many parts go up at once.

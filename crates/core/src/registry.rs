@@ -134,9 +134,19 @@ impl Registry {
     }
 
     /// Replaces the file with `map`: temporary file, fsync, rename, fsync of the folder.
-    /// Only while holding the lock.
+    /// Only while holding the lock, so any temporary file already there was left by a writer
+    /// that died: it is removed.
     fn write_locked(&self, map: &Map<String, Value>) -> Result<()> {
         let dir = self.dir();
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with(".models.json.") && name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let mut tmp = tempfile::Builder::new()
             .prefix(".models.json.")
             .suffix(".tmp")
