@@ -291,6 +291,19 @@ export interface ListModelsOptions {
 /** Every registered model, in registry order, optionally only those of one agent. */
 export declare function listRegisteredModels(options?: ListModelsOptions | undefined | null): Array<RegistryEntry>
 
+/** One step of a run, passed to `onProgress`; `type` tells which. */
+export type ProgressEvent =
+  | { type: 'dataChecked'; file: string; report: DatasetReport }
+  | { type: 'uploadStarted'; file: string; bytes: number }
+  | { type: 'uploadProgress'; file: string; sent: number; total: number }
+  | { type: 'fileUploaded'; file: string; fileId: string; bytes: number }
+  | { type: 'fileProcessed'; file: string; fileId: string }
+  | { type: 'jobCreated'; jobId: string; resumed: boolean }
+  | { type: 'status'; jobId: string; status: string }
+  | { type: 'jobEvent'; jobId: string; eventId: string; level: string; message: string; /** Unix seconds. */
+  createdAt?: number; step?: number; totalSteps?: number; trainLoss?: number; validLoss?: number; trainAccuracy?: number }
+  | { type: 'registered'; modelKey: string; fineTunedModel: string; registryPath: string }
+
 /** What `trainAndRegisterFineTunedModel` registered. */
 export interface RegisteredModel {
   /** The key agents use as their `model`. */

@@ -6,6 +6,7 @@
 mod convert;
 mod dataset;
 mod emulator;
+mod progress;
 mod registry;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use fine_tune_core as core;
 
 pub use dataset::*;
 pub use emulator::*;
+pub use progress::*;
 pub use registry::*;
 
 const REQUIRED: [&str; 4] = ["agentName", "modelKey", "baseModel", "source"];
@@ -104,8 +106,7 @@ pub struct FineTuneOptions {
     /// Called with each progress event, on the JS thread; it never blocks the run, and an
     /// exception it throws is ignored.
     #[napi(ts_type = "((event: ProgressEvent) => void) | null")]
-    pub on_progress:
-        Option<ThreadsafeFunction<serde_json::Value, (), serde_json::Value, Status, false>>,
+    pub on_progress: Option<ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>>,
     /// Training hyperparameters; each is a number or `"auto"` (the default).
     pub hyperparameters: Option<HyperparameterOptions>,
     /// `"supervised"` (default) or `"dpo"` (preference data).
@@ -282,11 +283,12 @@ pub fn train_and_register_fine_tuned_model(
     let progress: Option<core::pipeline::ProgressFn> = options.on_progress.map(|tsfn| {
         let tsfn = Arc::new(tsfn);
         let f: core::pipeline::ProgressFn = Arc::new(move |ev: core::ProgressEvent| {
-            let value = serde_json::to_value(&ev).unwrap_or(serde_json::Value::Null);
             // The callback's result and any exception it throws are ignored.
-            tsfn.call_with_return_value(value, ThreadsafeFunctionCallMode::NonBlocking, |_, _| {
-                Ok(())
-            });
+            tsfn.call_with_return_value(
+                ProgressEvent::from(ev),
+                ThreadsafeFunctionCallMode::NonBlocking,
+                |_, _| Ok(()),
+            );
         });
         f
     });

@@ -3,8 +3,6 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::Method;
 
@@ -13,8 +11,8 @@ pub struct Checked {
     pub valid: bool,
     /// A one-line summary of the first errors.
     pub summary: String,
-    /// The whole report, for the caller (camelCase JSON).
-    pub json: Value,
+    /// The whole report.
+    pub report: fine_tune_dataset::DatasetReport,
 }
 
 /// The checker's options for a base model and method.
@@ -55,7 +53,7 @@ pub fn check_file(path: &Path, base_model: &str, method: Method) -> Result<Check
     Ok(Checked {
         valid: report.valid,
         summary,
-        json: serde_json::to_value(&report).unwrap_or(Value::Null),
+        report,
     })
 }
 

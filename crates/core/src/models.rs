@@ -1,49 +1,8 @@
 //! Which base models are OpenAI's, and what TaskForce needs to know about a fine-tuned one.
-//!
-//! One table: a model family (by name prefix), whether its chat models take tools, and the
-//! context window the fine-tuned model serves. The longest matching prefix wins.
+//! The facts live in one table, in the dataset checker (`fine_tune_dataset::model_info`); this
+//! module only reads it.
 
-/// What the registry records about a model family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ModelFamily {
-    /// Name prefix, e.g. `gpt-4o-mini`.
-    pub prefix: &'static str,
-    /// Whether the model takes `tools` (function calling).
-    pub supports_tools: bool,
-    /// The model's context window in tokens, as served.
-    pub max_context_tokens: u32,
-}
-
-const FAMILIES: &[ModelFamily] = &[
-    fam("gpt-4.1-nano", true, 1_047_576),
-    fam("gpt-4.1-mini", true, 1_047_576),
-    fam("gpt-4.1", true, 1_047_576),
-    fam("gpt-4o-mini", true, 128_000),
-    fam("gpt-4o", true, 128_000),
-    fam("gpt-4-turbo", true, 128_000),
-    fam("gpt-4-0613", true, 8_192),
-    fam("gpt-4", true, 8_192),
-    fam("gpt-3.5-turbo-0613", true, 4_096),
-    fam("gpt-3.5-turbo", true, 16_385),
-    fam("o4-mini", true, 200_000),
-    fam("o3-mini", true, 200_000),
-    fam("o3", true, 200_000),
-    fam("o1-mini", false, 128_000),
-    fam("o1", true, 200_000),
-    fam("gpt-5-nano", true, 400_000),
-    fam("gpt-5-mini", true, 400_000),
-    fam("gpt-5", true, 400_000),
-    fam("davinci-002", false, 16_384),
-    fam("babbage-002", false, 16_384),
-];
-
-const fn fam(prefix: &'static str, supports_tools: bool, max_context_tokens: u32) -> ModelFamily {
-    ModelFamily {
-        prefix,
-        supports_tools,
-        max_context_tokens,
-    }
-}
+pub use fine_tune_dataset::ModelInfo;
 
 /// The base model name behind `ft:` names: `ft:gpt-4o-mini-2024-07-18:org::id` gives `gpt-4o-mini-2024-07-18`.
 pub fn base_of(model: &str) -> &str {
@@ -53,19 +12,10 @@ pub fn base_of(model: &str) -> &str {
     }
 }
 
-/// The family of an OpenAI model (snapshots and `ft:` models included), or `None` when the
-/// name is not an OpenAI model we know.
-pub fn family(model: &str) -> Option<&'static ModelFamily> {
-    let base = base_of(model.trim());
-    FAMILIES
-        .iter()
-        .filter(|f| {
-            base == f.prefix
-                || base
-                    .strip_prefix(f.prefix)
-                    .is_some_and(|rest| rest.starts_with('-'))
-        })
-        .max_by_key(|f| f.prefix.len())
+/// What the table knows of an OpenAI model (snapshots and `ft:` models included), or `None`
+/// when the name is not an OpenAI model we know.
+pub fn family(model: &str) -> Option<ModelInfo> {
+    fine_tune_dataset::model_info(model.trim())
 }
 
 /// Whether `model` is an OpenAI model this library can fine-tune (or a fine-tuned one).
@@ -109,7 +59,7 @@ mod tests {
     #[test]
     fn longest_prefix_wins() {
         assert_eq!(
-            family("gpt-4o-mini-2024-07-18").unwrap().prefix,
+            family("gpt-4o-mini-2024-07-18").unwrap().family,
             "gpt-4o-mini"
         );
         assert_eq!(
@@ -120,6 +70,14 @@ mod tests {
             family("gpt-3.5-turbo-0125").unwrap().max_context_tokens,
             16_385
         );
+        assert_eq!(
+            family("gpt-4-turbo-2024-04-09").unwrap().max_context_tokens,
+            128_000
+        );
         assert!(!family("davinci-002").unwrap().supports_tools);
+        assert_eq!(
+            base_of("ft:gpt-4o-mini-2024-07-18:acme::x"),
+            "gpt-4o-mini-2024-07-18"
+        );
     }
 }

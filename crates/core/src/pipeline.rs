@@ -191,7 +191,7 @@ async fn check_data(param: &str, data: &LocalData, r: &Resolved, ctx: &RunContex
     };
     ctx.emit(ProgressEvent::DataChecked {
         file: param.to_string(),
-        report: report.json.clone(),
+        report: Box::new(report.report.clone()),
     });
     if !report.valid {
         let mut e = Error::new(
@@ -203,7 +203,7 @@ async fn check_data(param: &str, data: &LocalData, r: &Resolved, ctx: &RunContex
             ),
         )
         .with_param(param);
-        e.report = Some(report.json);
+        e.report = Some(serde_json::to_value(&report.report).unwrap_or(Value::Null));
         return Err(e);
     }
     Ok(())
@@ -581,8 +581,8 @@ async fn run(
         "model": {
             "name": ft_model,
             "provider": "openai",
-            "supportsTools": family.map(|f| f.supports_tools).unwrap_or(false),
-            "maxContextTokens": family.map(|f| f.max_context_tokens).unwrap_or(4096),
+            "supportsTools": family.as_ref().map(|f| f.supports_tools).unwrap_or(false),
+            "maxContextTokens": family.as_ref().map(|f| f.max_context_tokens).unwrap_or(4096),
         },
         "fineTune": {
             "agentName": o.agent_name,

@@ -14,7 +14,10 @@ use crate::client::JobEvent;
 )]
 pub enum ProgressEvent {
     /// A data file was checked; `report` is the dataset report.
-    DataChecked { file: String, report: Value },
+    DataChecked {
+        file: String,
+        report: Box<fine_tune_dataset::DatasetReport>,
+    },
     /// An upload is starting.
     UploadStarted { file: String, bytes: u64 },
     /// Bytes sent so far of a file going up in parts.

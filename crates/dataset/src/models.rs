@@ -1,4 +1,5 @@
-//! The one table of base models: encoding, training context limit, training price.
+//! The one table of base models: encoding, training context limit, training price, tool
+//! support and the context window the fine-tuned model serves (used by the registry too).
 //!
 //! | family        | encoding    | training context | USD / 1M training tokens |
 //! |---------------|-------------|------------------|--------------------------|
@@ -13,6 +14,7 @@
 //! | gpt-3.5-turbo | cl100k_base | 16,385           | 8.00                     |
 //! | davinci-002   | cl100k_base | 16,384           | 6.00                     |
 //! | babbage-002   | cl100k_base | 16,384           | 0.40                     |
+//! | gpt-5, o-series, gpt-4-turbo | (see the table) | unknown | none published         |
 //!
 //! Prices are OpenAI's published per-token training prices as of [`PRICE_DATE`]; update the
 //! table and the date together. Fine-tuned names (`ft:gpt-4o-mini-2024-07-18:org::id`) resolve to
@@ -38,6 +40,9 @@ pub struct ModelInfo {
     pub supports_tools: bool,
     /// True for the legacy completion models (`prompt`/`completion` lines).
     pub completion_format: bool,
+    /// The context window the (fine-tuned) model serves, in tokens: what TaskForce's
+    /// `maxContextTokens` records.
+    pub max_context_tokens: u32,
 }
 
 struct Row {
@@ -47,6 +52,7 @@ struct Row {
     price: Option<f64>,
     tools: bool,
     completion: bool,
+    serving: u32,
 }
 
 const fn row(
@@ -56,6 +62,7 @@ const fn row(
     price: Option<f64>,
     tools: bool,
     completion: bool,
+    serving: u32,
 ) -> Row {
     Row {
         prefix,
@@ -64,32 +71,36 @@ const fn row(
         price,
         tools,
         completion,
+        serving,
     }
 }
 
 use Encoding::{Cl100kBase as CL, O200kBase as O2};
 
 /// Longest prefixes first: the first row whose prefix matches (followed by the end of the name or
-/// `-`) wins.
+/// `-`) wins. Columns: prefix, encoding, training context, training price, tools, completion
+/// format, serving context window.
+#[rustfmt::skip]
 const MODELS: &[Row] = &[
-    row("gpt-4.1-nano", O2, Some(65_536), Some(1.50), true, false),
-    row("gpt-4.1-mini", O2, Some(65_536), Some(5.00), true, false),
-    row("gpt-4.1", O2, Some(65_536), Some(25.00), true, false),
-    row("gpt-4o-mini", O2, Some(65_536), Some(3.00), true, false),
-    row("gpt-4o", O2, Some(65_536), Some(25.00), true, false),
-    row("o4-mini", O2, None, None, true, false),
-    row(
-        "gpt-3.5-turbo-0613",
-        CL,
-        Some(4_096),
-        Some(8.00),
-        true,
-        false,
-    ),
-    row("gpt-3.5-turbo", CL, Some(16_385), Some(8.00), true, false),
-    row("gpt-4", CL, Some(8_192), None, true, false),
-    row("davinci-002", CL, Some(16_384), Some(6.00), false, true),
-    row("babbage-002", CL, Some(16_384), Some(0.40), false, true),
+    row("gpt-4.1-nano",       O2, Some(65_536), Some(1.50),  true,  false, 1_047_576),
+    row("gpt-4.1-mini",       O2, Some(65_536), Some(5.00),  true,  false, 1_047_576),
+    row("gpt-4.1",            O2, Some(65_536), Some(25.00), true,  false, 1_047_576),
+    row("gpt-4o-mini",        O2, Some(65_536), Some(3.00),  true,  false, 128_000),
+    row("gpt-4o",             O2, Some(65_536), Some(25.00), true,  false, 128_000),
+    row("gpt-5-nano",         O2, None,         None,        true,  false, 400_000),
+    row("gpt-5-mini",         O2, None,         None,        true,  false, 400_000),
+    row("gpt-5",              O2, None,         None,        true,  false, 400_000),
+    row("o4-mini",            O2, None,         None,        true,  false, 200_000),
+    row("o3-mini",            O2, None,         None,        true,  false, 200_000),
+    row("o3",                 O2, None,         None,        true,  false, 200_000),
+    row("o1-mini",            O2, None,         None,        false, false, 128_000),
+    row("o1",                 O2, None,         None,        true,  false, 200_000),
+    row("gpt-3.5-turbo-0613", CL, Some(4_096),  Some(8.00),  true,  false, 4_096),
+    row("gpt-3.5-turbo",      CL, Some(16_385), Some(8.00),  true,  false, 16_385),
+    row("gpt-4-turbo",        CL, None,         None,        true,  false, 128_000),
+    row("gpt-4",              CL, Some(8_192),  None,        true,  false, 8_192),
+    row("davinci-002",        CL, Some(16_384), Some(6.00),  false, true,  16_384),
+    row("babbage-002",        CL, Some(16_384), Some(0.40),  false, true,  16_384),
 ];
 
 /// The base model a (possibly fine-tuned) model name refers to.
@@ -118,6 +129,7 @@ pub fn model_info(model: &str) -> Option<ModelInfo> {
             price_date: PRICE_DATE,
             supports_tools: r.tools,
             completion_format: r.completion,
+            max_context_tokens: r.serving,
         })
 }
 

@@ -1,0 +1,120 @@
+//! The typed progress events handed to `onProgress`.
+
+use napi_derive::napi;
+
+use crate::dataset::DatasetReport;
+use fine_tune_core as core;
+
+/// One step of a run, passed to `onProgress`; `type` tells which.
+#[napi(
+    discriminant = "type",
+    discriminant_case = "camelCase",
+    object_from_js = false
+)]
+pub enum ProgressEvent {
+    /// A data file (`file`: `"source"` or `"validation"`) was checked; `report` is what
+    /// `validateTrainingData` returns.
+    DataChecked { file: String, report: DatasetReport },
+    /// An upload is starting.
+    UploadStarted { file: String, bytes: f64 },
+    /// Bytes sent so far of a file going up in parts.
+    UploadProgress { file: String, sent: f64, total: f64 },
+    /// An upload finished.
+    FileUploaded {
+        file: String,
+        file_id: String,
+        bytes: f64,
+    },
+    /// OpenAI finished processing an uploaded file.
+    FileProcessed { file: String, file_id: String },
+    /// The job exists; `resumed` when an earlier call created it.
+    JobCreated { job_id: String, resumed: bool },
+    /// The job's status changed (`validating_files`, `queued`, `running`, `succeeded`…).
+    Status { job_id: String, status: String },
+    /// One of OpenAI's job events, oldest first; metrics events carry the step and losses.
+    JobEvent {
+        job_id: String,
+        event_id: String,
+        level: String,
+        message: String,
+        /// Unix seconds.
+        created_at: Option<f64>,
+        step: Option<f64>,
+        total_steps: Option<f64>,
+        train_loss: Option<f64>,
+        valid_loss: Option<f64>,
+        train_accuracy: Option<f64>,
+    },
+    /// The model is in the registry.
+    Registered {
+        model_key: String,
+        fine_tuned_model: String,
+        registry_path: String,
+    },
+}
+
+impl From<core::ProgressEvent> for ProgressEvent {
+    fn from(e: core::ProgressEvent) -> Self {
+        use core::ProgressEvent as E;
+        let n = |x: u64| x as f64;
+        match e {
+            E::DataChecked { file, report } => ProgressEvent::DataChecked {
+                file,
+                report: (*report).into(),
+            },
+            E::UploadStarted { file, bytes } => ProgressEvent::UploadStarted {
+                file,
+                bytes: n(bytes),
+            },
+            E::UploadProgress { file, sent, total } => ProgressEvent::UploadProgress {
+                file,
+                sent: n(sent),
+                total: n(total),
+            },
+            E::FileUploaded {
+                file,
+                file_id,
+                bytes,
+            } => ProgressEvent::FileUploaded {
+                file,
+                file_id,
+                bytes: n(bytes),
+            },
+            E::FileProcessed { file, file_id } => ProgressEvent::FileProcessed { file, file_id },
+            E::JobCreated { job_id, resumed } => ProgressEvent::JobCreated { job_id, resumed },
+            E::Status { job_id, status } => ProgressEvent::Status { job_id, status },
+            E::JobEvent {
+                job_id,
+                event_id,
+                level,
+                message,
+                created_at,
+                step,
+                total_steps,
+                train_loss,
+                valid_loss,
+                train_accuracy,
+            } => ProgressEvent::JobEvent {
+                job_id,
+                event_id,
+                level,
+                message,
+                created_at: created_at.map(|t| t as f64),
+                step: step.map(n),
+                total_steps: total_steps.map(n),
+                train_loss,
+                valid_loss,
+                train_accuracy,
+            },
+            E::Registered {
+                model_key,
+                fine_tuned_model,
+                registry_path,
+            } => ProgressEvent::Registered {
+                model_key,
+                fine_tuned_model,
+                registry_path,
+            },
+        }
+    }
+}
