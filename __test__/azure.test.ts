@@ -1,42 +1,22 @@
-import * as fs from 'node:fs'
-import * as path from 'node:path'
-import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { chatJsonl, runChild, tempDir, writeFile } from './helpers'
+import { trainAndRegisterFineTunedModel } from 'taskforce-fine-tune'
+import { pipelineOptions, runChild, useEmulator, useTempDir } from './helpers'
 
-let emu: Emulator
-let dir: string
-beforeAll(async () => {
-  emu = await startEmulator({ jobDurationMs: 300 })
-})
-afterAll(async () => {
-  await emu.close()
-})
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
+const fx = useEmulator({ jobDurationMs: 300 })
 
-const endpoint = () => emu.url.replace(/\/v1$/, '')
+const endpoint = () => fx.emu.url.replace(/\/v1$/, '')
 
 function base(extra: Record<string, unknown> = {}): any {
-  return {
-    agentName: 'Writer',
-    modelKey: 'writer_azure',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+  // Connection options come from each test (Azure endpoint, environment, or v1 base URL).
+  const { apiKey, baseUrl, ...rest } = pipelineOptions(fx.emu, tmp.dir, { modelKey: 'writer_azure' })
+  return { ...rest, ...extra }
 }
 
 /** Requests per route made during `fn`. */
 async function routesUsed(fn: () => Promise<unknown>): Promise<Record<string, number>> {
-  const before = emu.stats().requests
+  const before = fx.emu.stats().requests
   await fn()
-  const after = emu.stats().requests
+  const after = fx.emu.stats().requests
   const out: Record<string, number> = {}
   for (const [k, v] of Object.entries(after)) if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0)
   return out
@@ -45,7 +25,7 @@ async function routesUsed(fn: () => Promise<unknown>): Promise<Record<string, nu
 test('Azure OpenAI: /openai paths, api-key header and api-version query', async () => {
   let model: any
   const routes = await routesUsed(async () => {
-    model = await trainAndRegisterFineTunedModel(base({ azureEndpoint: endpoint(), apiKey: emu.apiKey, apiVersion: '2024-10-21' }))
+    model = await trainAndRegisterFineTunedModel(base({ azureEndpoint: endpoint(), apiKey: fx.emu.apiKey, apiVersion: '2024-10-21' }))
   })
   expect(model.fineTunedModel).toMatch(/^ft:/)
   expect(Object.keys(routes)).toContain('POST /openai/files')
@@ -54,22 +34,22 @@ test('Azure OpenAI: /openai paths, api-key header and api-version query', async 
 })
 
 test('Azure from AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY', async () => {
-  const before = emu.stats().requests['POST /openai/fine_tuning/jobs'] ?? 0
+  const before = fx.emu.stats().requests['POST /openai/fine_tuning/jobs'] ?? 0
   const { done } = runChild(base(), {
     OPENAI_BASE_URL: undefined,
     OPENAI_API_KEY: undefined,
     AZURE_OPENAI_ENDPOINT: endpoint(),
-    AZURE_OPENAI_API_KEY: emu.apiKey,
+    AZURE_OPENAI_API_KEY: fx.emu.apiKey,
     OPENAI_API_VERSION: '2024-10-21',
   })
   const { result } = await done
   expect(result).toMatchObject({ ok: true })
-  expect(emu.stats().requests['POST /openai/fine_tuning/jobs']).toBe(before + 1)
+  expect(fx.emu.stats().requests['POST /openai/fine_tuning/jobs']).toBe(before + 1)
 })
 
 test("Azure's v1 endpoint works as a plain base URL", async () => {
   const routes = await routesUsed(() =>
-    trainAndRegisterFineTunedModel(base({ baseUrl: `${endpoint()}/openai/v1`, apiKey: emu.apiKey })),
+    trainAndRegisterFineTunedModel(base({ baseUrl: `${endpoint()}/openai/v1`, apiKey: fx.emu.apiKey })),
   )
   expect(Object.keys(routes)).toContain('POST /openai/v1/fine_tuning/jobs')
 })

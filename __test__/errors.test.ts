@@ -1,45 +1,22 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { chatJsonl, counts, rejection, runChild, serve, tempDir, writeFile } from './helpers'
+import { chatJsonl, counts, rejection, runChild, serve, tempDir, writeFile, pipelineOptions, useEmulator, useTempDir } from './helpers'
 
-let emu: Emulator
-let dir: string
-
-beforeAll(async () => {
-  emu = await startEmulator({ jobDurationMs: 300 })
-})
-afterAll(async () => {
-  await emu.close()
-})
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
+const fx = useEmulator({ jobDurationMs: 300 })
 
 function base(extra: Record<string, unknown> = {}): any {
-  return {
-    agentName: 'Writer',
-    modelKey: 'writer_v1',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    apiKey: emu.apiKey,
-    baseUrl: emu.url,
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+  return pipelineOptions(fx.emu, tmp.dir, { modelKey: 'writer_v1', ...extra })
 }
 
 /** Asserts the call is refused with `code` and that nothing reached the API. */
 async function refusedBeforeUpload(opts: any, code: string): Promise<any> {
-  const before = await counts(emu.url, emu.apiKey)
+  const before = await counts(fx.emu.url, fx.emu.apiKey)
   const err = await rejection(trainAndRegisterFineTunedModel(opts))
   expect(Object.prototype.toString.call(err)).toBe("[object Error]")
   expect(err.code).toBe(code)
-  expect(await counts(emu.url, emu.apiKey)).toEqual(before)
+  expect(await counts(fx.emu.url, fx.emu.apiKey)).toEqual(before)
   return err
 }
 
@@ -52,7 +29,7 @@ test('ERR_MISSING_OPTION names every missing field', async () => {
 })
 
 test('ERR_DUPLICATE_MODEL_KEY is checked before anything is uploaded, and the registry is untouched', async () => {
-  const registry = writeFile(dir, 'fine-tuned/models.json', JSON.stringify({ writer_v1: { model: { name: 'ft:x' } } }))
+  const registry = writeFile(tmp.dir, 'fine-tuned/models.json', JSON.stringify({ writer_v1: { model: { name: 'ft:x' } } }))
   const before = fs.readFileSync(registry, 'utf8')
   const err = await refusedBeforeUpload(base(), 'ERR_DUPLICATE_MODEL_KEY')
   expect(err.message).toContain('writer_v1')
@@ -78,17 +55,17 @@ test('ERR_INVALID_OPTION for a suffix that is too long or has forbidden characte
 })
 
 test('ERR_MISSING_API_KEY without apiKey or OPENAI_API_KEY', async () => {
-  const before = await counts(emu.url, emu.apiKey)
+  const before = await counts(fx.emu.url, fx.emu.apiKey)
   const { done } = runChild(base({ apiKey: undefined }), { OPENAI_API_KEY: undefined })
   const { result } = await done
   expect(result).toMatchObject({ ok: false, code: 'ERR_MISSING_API_KEY' })
-  expect(await counts(emu.url, emu.apiKey)).toEqual(before)
+  expect(await counts(fx.emu.url, fx.emu.apiKey)).toEqual(before)
 })
 
 test('ERR_SOURCE_NOT_FOUND for a missing local file', async () => {
-  const err = await refusedBeforeUpload(base({ source: path.join(dir, 'nope.jsonl') }), 'ERR_SOURCE_NOT_FOUND')
+  const err = await refusedBeforeUpload(base({ source: path.join(tmp.dir, 'nope.jsonl') }), 'ERR_SOURCE_NOT_FOUND')
   expect(err.message).toContain('nope.jsonl')
-  await refusedBeforeUpload(base({ validation: path.join(dir, 'nope2.jsonl') }), 'ERR_SOURCE_NOT_FOUND')
+  await refusedBeforeUpload(base({ validation: path.join(tmp.dir, 'nope2.jsonl') }), 'ERR_SOURCE_NOT_FOUND')
 })
 
 test.each(['file:///etc/passwd', 'ftp://127.0.0.1/train.jsonl'])('ERR_INVALID_OPTION for a %s source', async (source) => {
@@ -122,7 +99,7 @@ test('ERR_INVALID_TRAINING_DATA with line numbers for a file that is not JSON Li
   const lines = chatJsonl(12).trim().split('\n')
   lines[2] = '{"messages": [oops'
   lines[6] = '[1, 2, 3]'
-  const source = writeFile(dir, 'bad.jsonl', lines.join('\n') + '\n')
+  const source = writeFile(tmp.dir, 'bad.jsonl', lines.join('\n') + '\n')
   const err = await refusedBeforeUpload(base({ source }), 'ERR_INVALID_TRAINING_DATA')
   expect(err.report.valid).toBe(false)
   const invalidJson = err.report.errors.find((e: any) => e.kind === 'invalid_json')
@@ -132,7 +109,7 @@ test('ERR_INVALID_TRAINING_DATA with line numbers for a file that is not JSON Li
 })
 
 test('ERR_REGISTRY_CORRUPT names the file and never overwrites it', async () => {
-  const registry = writeFile(dir, 'fine-tuned/models.json', '{"half": ')
+  const registry = writeFile(tmp.dir, 'fine-tuned/models.json', '{"half": ')
   const err = await refusedBeforeUpload(base(), 'ERR_REGISTRY_CORRUPT')
   expect(err.message).toContain(registry)
   expect(fs.readFileSync(registry, 'utf8')).toBe('{"half": ')

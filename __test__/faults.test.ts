@@ -1,28 +1,12 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { chatJsonl, rejection, tempDir, writeFile } from './helpers'
+import { chatJsonl, rejection, tempDir, writeFile, pipelineOptions, useTempDir } from './helpers'
 
-let dir: string
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
 
 function base(emu: Emulator, extra: Record<string, unknown> = {}): any {
-  return {
-    agentName: 'Writer',
-    modelKey: 'writer_faults',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    apiKey: emu.apiKey,
-    baseUrl: emu.url,
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+  return pipelineOptions(emu, tmp.dir, { modelKey: 'writer_faults', ...extra })
 }
 
 async function withEmulator(faults: any, fn: (emu: Emulator) => Promise<void>): Promise<void> {

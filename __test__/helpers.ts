@@ -4,6 +4,7 @@ import * as http from 'node:http'
 import * as os from 'node:os'
 import * as path from 'node:path'
 import type { AddressInfo } from 'node:net'
+import { startEmulator, type Emulator, type EmulatorOptions } from 'taskforce-fine-tune'
 
 /** A clean chat example. */
 export function chatExample(i: number): object {
@@ -98,4 +99,43 @@ export function runChild(
     child.on('exit', (code, signal) => resolve({ code, signal, result: out.trim() ? JSON.parse(out.trim()) : undefined })),
   )
   return { child, done }
+}
+
+/** A fresh temporary folder for each test of the file, removed after it: read `ctx.dir`. */
+export function useTempDir(): { dir: string } {
+  const ctx = { dir: '' }
+  beforeEach(() => {
+    ctx.dir = tempDir()
+  })
+  afterEach(() => {
+    fs.rmSync(ctx.dir, { recursive: true, force: true })
+  })
+  return ctx
+}
+
+/** An emulator for the tests of a file or `describe` block, closed in `afterAll`: `ctx.emu`. */
+export function useEmulator(options: EmulatorOptions = {}): { emu: Emulator } {
+  const ctx = { emu: undefined as unknown as Emulator }
+  beforeAll(async () => {
+    ctx.emu = await startEmulator(options)
+  })
+  afterAll(async () => {
+    await ctx.emu.close()
+  })
+  return ctx
+}
+
+/** Pipeline options against `emu`: 12 clean examples in `dir`, the registry in `dir`; `extra` overrides. */
+export function pipelineOptions(emu: Emulator, dir: string, extra: Record<string, unknown> = {}): any {
+  return {
+    agentName: 'Writer',
+    modelKey: 'writer_v1',
+    baseModel: 'gpt-4o-mini-2024-07-18',
+    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
+    apiKey: emu.apiKey,
+    baseUrl: emu.url,
+    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
+    pollIntervalMs: 50,
+    ...extra,
+  }
 }

@@ -1,35 +1,13 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { api, chatJsonl, counts, rejection, tempDir, writeFile } from './helpers'
+import { api, chatJsonl, counts, rejection, tempDir, writeFile, pipelineOptions, useEmulator, useTempDir } from './helpers'
 
-let emu: Emulator
-let dir: string
-beforeAll(async () => {
-  emu = await startEmulator({ jobDurationMs: 300 })
-})
-afterAll(async () => {
-  await emu.close()
-})
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
+const fx = useEmulator({ jobDurationMs: 300 })
 
 function base(extra: Record<string, unknown> = {}): any {
-  return {
-    agentName: 'Writer',
-    modelKey: 'writer_knobs',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    apiKey: emu.apiKey,
-    baseUrl: emu.url,
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+  return pipelineOptions(fx.emu, tmp.dir, { modelKey: 'writer_knobs', ...extra })
 }
 
 function dpoJsonl(n: number): string {
@@ -53,7 +31,7 @@ test('every supervised knob reaches the job as the API names it', async () => {
       integrations: [{ type: 'wandb', wandb: { project: 'taglines', tags: ['v1'] } }],
     }),
   )
-  const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
+  const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
   expect(job.method.type).toBe('supervised')
   expect(job.method.supervised.hyperparameters).toMatchObject({ n_epochs: 4, learning_rate_multiplier: 0.5 })
   expect(job.seed).toBe(1234)
@@ -63,9 +41,9 @@ test('every supervised knob reaches the job as the API names it', async () => {
 
 test('method dpo with beta is sent as the API method object', async () => {
   const model = await trainAndRegisterFineTunedModel(
-    base({ source: writeFile(dir, 'dpo.jsonl', dpoJsonl(12)), method: 'dpo', hyperparameters: { beta: 0.2, nEpochs: 2 } }),
+    base({ source: writeFile(tmp.dir, 'dpo.jsonl', dpoJsonl(12)), method: 'dpo', hyperparameters: { beta: 0.2, nEpochs: 2 } }),
   )
-  const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
+  const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
   expect(job.method.type).toBe('dpo')
   expect(job.method.dpo.hyperparameters).toMatchObject({ beta: 0.2, n_epochs: 2 })
 })
@@ -89,10 +67,10 @@ test.each([
   [{ integrations: [{ type: 'wandb', wandb: {} }] }, 'integrations'],
   [{ uploadPartBytes: 65 * 1024 * 1024 + 1 }, 'uploadPartBytes'],
 ])('%j is refused before upload, naming %s', async (extra, param) => {
-  const before = await counts(emu.url, emu.apiKey)
+  const before = await counts(fx.emu.url, fx.emu.apiKey)
   const err = await rejection(trainAndRegisterFineTunedModel(base(extra)))
   expect(err.code).toBe('ERR_INVALID_OPTION')
   expect(err.param).toBe(param)
   expect(err.message.length).toBeGreaterThan(10)
-  expect(await counts(emu.url, emu.apiKey)).toEqual(before)
+  expect(await counts(fx.emu.url, fx.emu.apiKey)).toEqual(before)
 })

@@ -1,36 +1,13 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { startEmulator, trainAndRegisterFineTunedModel, type Emulator } from 'taskforce-fine-tune'
-import { api, chatJsonl, runChild, serve, tempDir, writeFile } from './helpers'
+import { api, chatJsonl, runChild, serve, tempDir, writeFile, pipelineOptions, useEmulator, useTempDir } from './helpers'
 
-let emu: Emulator
-let dir: string
+const tmp = useTempDir()
+const fx = useEmulator({ jobDurationMs: 400 })
 
-beforeAll(async () => {
-  emu = await startEmulator({ jobDurationMs: 400 })
-})
-afterAll(async () => {
-  await emu.close()
-})
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
-
-function base(extra: Record<string, unknown> = {}) {
-  return {
-    agentName: 'Content Writer',
-    modelKey: 'content_writer_v1',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    apiKey: emu.apiKey,
-    baseUrl: emu.url,
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+function base(extra: Record<string, unknown> = {}): any {
+  return pipelineOptions(fx.emu, tmp.dir, { agentName: 'Content Writer', modelKey: 'content_writer_v1', ...extra })
 }
 
 test('fine-tunes, registers a TaskForce-shaped entry and resolves to the registered model', async () => {
@@ -66,28 +43,28 @@ test('fine-tunes, registers a TaskForce-shaped entry and resolves to the registe
     createdAt: model.createdAt,
     finishedAt: model.finishedAt,
   })
-  expect(fs.readFileSync(opts.registryPath, 'utf8')).not.toContain(emu.apiKey)
+  expect(fs.readFileSync(opts.registryPath, 'utf8')).not.toContain(fx.emu.apiKey)
 
   // The job the emulator ran is the one registered, with our metadata.
-  const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
+  const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
   expect(job.status).toBe('succeeded')
   expect(job.fine_tuned_model).toBe(model.fineTunedModel)
   expect(job.metadata).toMatchObject({ model_key: 'content_writer_v1', agent_name: 'Content Writer' })
   expect(job.suffix ?? job.user_provided_suffix).toBe('content-writer')
 
   // Finished runs leave no journal behind.
-  const runs = path.join(dir, 'fine-tuned', '.runs')
+  const runs = path.join(tmp.dir, 'fine-tuned', '.runs')
   expect(fs.existsSync(runs) ? fs.readdirSync(runs).filter((f) => f.endsWith('.json')) : []).toEqual([])
 })
 
 test('uploads and uses a validation file', async () => {
-  const validation = writeFile(dir, 'valid.jsonl', chatJsonl(10))
+  const validation = writeFile(tmp.dir, 'valid.jsonl', chatJsonl(10))
   const model = await trainAndRegisterFineTunedModel(base({ validation, suffix: 'cw.v2' }))
   expect(model.validationFileId).toMatch(/^file-/)
   expect(model.suffix).toBe('cw.v2')
-  const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
+  const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
   expect(job.validation_file).toBe(model.validationFileId)
-  const file = await api(emu.url, emu.apiKey, `/files/${model.validationFileId}`)
+  const file = await api(fx.emu.url, fx.emu.apiKey, `/files/${model.validationFileId}`)
   expect(file.purpose).toBe('fine-tune')
   expect(file.filename).toBe('valid.jsonl')
 })
@@ -100,11 +77,11 @@ test('reads a URL source, streamed to a temporary file that is removed afterward
   })
   try {
     const model = await trainAndRegisterFineTunedModel(base({ source: `${server.url}/data/train.jsonl` }))
-    const content = await fetch(`${emu.url}/files/${model.trainingFileId}/content`, {
-      headers: { Authorization: `Bearer ${emu.apiKey}` },
+    const content = await fetch(`${fx.emu.url}/files/${model.trainingFileId}/content`, {
+      headers: { Authorization: `Bearer ${fx.emu.apiKey}` },
     }).then((r) => r.text())
     expect(content).toBe(body)
-    const runs = path.join(dir, 'fine-tuned', '.runs')
+    const runs = path.join(tmp.dir, 'fine-tuned', '.runs')
     const leftovers = fs.existsSync(runs) ? fs.readdirSync(runs).filter((f) => f.startsWith('.download-')) : []
     expect(leftovers).toEqual([])
   } finally {
@@ -113,11 +90,11 @@ test('reads a URL source, streamed to a temporary file that is removed afterward
 })
 
 test('keeps the entries already registered, byte for byte in value', async () => {
-  const registryPath = path.join(dir, 'fine-tuned', 'models.json')
+  const registryPath = path.join(tmp.dir, 'fine-tuned', 'models.json')
   const existing = {
     older_model: { model: { name: 'ft:gpt-3.5-turbo:acme::x1', provider: 'openai', supportsTools: false, maxContextTokens: 4096 }, note: 'keep me' },
   }
-  writeFile(dir, 'fine-tuned/models.json', JSON.stringify(existing))
+  writeFile(tmp.dir, 'fine-tuned/models.json', JSON.stringify(existing))
   await trainAndRegisterFineTunedModel(base({ registryPath }))
   const registry = JSON.parse(fs.readFileSync(registryPath, 'utf8'))
   expect(Object.keys(registry)).toEqual(['older_model', 'content_writer_v1'])
@@ -125,7 +102,7 @@ test('keeps the entries already registered, byte for byte in value', async () =>
 })
 
 test('two pipelines registering different keys at once both land', async () => {
-  const registryPath = path.join(dir, 'fine-tuned', 'models.json')
+  const registryPath = path.join(tmp.dir, 'fine-tuned', 'models.json')
   const [a, b] = await Promise.all([
     trainAndRegisterFineTunedModel(base({ modelKey: 'a', registryPath })),
     trainAndRegisterFineTunedModel(base({ modelKey: 'b', registryPath, agentName: 'Other Agent' })),
@@ -138,11 +115,11 @@ test('two pipelines registering different keys at once both land', async () => {
 })
 
 test('falls back to OPENAI_API_KEY / OPENAI_BASE_URL / FINE_TUNED_MODELS_PATH', async () => {
-  const registryPath = path.join(dir, 'env', 'models.json')
+  const registryPath = path.join(tmp.dir, 'env', 'models.json')
   const { apiKey, baseUrl, registryPath: _r, ...rest } = base()
   const { done } = runChild(rest, {
-    OPENAI_API_KEY: emu.apiKey,
-    OPENAI_BASE_URL: emu.url,
+    OPENAI_API_KEY: fx.emu.apiKey,
+    OPENAI_BASE_URL: fx.emu.url,
     FINE_TUNED_MODELS_PATH: registryPath,
   })
   const { result } = await done
@@ -154,9 +131,9 @@ test('falls back to OPENAI_API_KEY / OPENAI_BASE_URL / FINE_TUNED_MODELS_PATH', 
 test('stores a metrics summary and draws the loss curve as SVG beside the registry', async () => {
   const opts = base({ modelKey: 'curve_model' })
   const model = await trainAndRegisterFineTunedModel(opts)
-  const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
-  const csv = await fetch(`${emu.url}/files/${job.result_files[0]}/content`, {
-    headers: { Authorization: `Bearer ${emu.apiKey}` },
+  const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${model.jobId}`)
+  const csv = await fetch(`${fx.emu.url}/files/${job.result_files[0]}/content`, {
+    headers: { Authorization: `Bearer ${fx.emu.apiKey}` },
   }).then((r) => r.text())
   const rows = csv.trim().split('\n').slice(1).map((l) => l.split(','))
   const header = csv.split('\n')[0].split(',')
@@ -165,7 +142,7 @@ test('stores a metrics summary and draws the loss curve as SVG beside the regist
   expect(model.metrics!.steps).toBe(Number(rows[rows.length - 1][0]))
   expect(model.metrics!.finalTrainLoss).toBeCloseTo(trainLoss[trainLoss.length - 1], 6)
   expect(model.metrics!.bestTrainLoss).toBeCloseTo(Math.min(...trainLoss), 6)
-  expect(model.curvePath).toBe(path.join(dir, 'fine-tuned', 'curve_model.svg'))
+  expect(model.curvePath).toBe(path.join(tmp.dir, 'fine-tuned', 'curve_model.svg'))
   const svg = fs.readFileSync(model.curvePath!, 'utf8')
   expect(svg).toContain('<svg xmlns="http://www.w3.org/2000/svg"')
   const points = /<polyline[^>]*class="train-loss"[^>]*points="([^"]*)"/.exec(svg) ?? /<polyline[^>]*points="([^"]*)"[^>]*class="train-loss"/.exec(svg)

@@ -8,35 +8,13 @@ import {
   trainAndRegisterFineTunedModel,
   type Emulator,
 } from 'taskforce-fine-tune'
-import { chatJsonl, rejection, tempDir, writeFile } from './helpers'
+import { chatJsonl, rejection, tempDir, writeFile, pipelineOptions, useEmulator, useTempDir } from './helpers'
 
-let emu: Emulator
-let dir: string
-beforeAll(async () => {
-  emu = await startEmulator({ jobDurationMs: 600, apiKey: 'sk-emu-secret-4242' })
-})
-afterAll(async () => {
-  await emu.close()
-})
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
+const fx = useEmulator({ jobDurationMs: 600, apiKey: 'sk-emu-secret-4242' })
 
 function base(extra: Record<string, unknown> = {}): any {
-  return {
-    agentName: 'Writer',
-    modelKey: 'writer_v1',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    apiKey: emu.apiKey,
-    baseUrl: emu.url,
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+  return pipelineOptions(fx.emu, tmp.dir, { ...extra })
 }
 
 test('progress events arrive in order, and a throwing callback does not break the run', async () => {
@@ -73,8 +51,8 @@ test('progress events arrive in order, and a throwing callback does not break th
 })
 
 test('the registry API sees a model the moment it is registered', async () => {
-  const registryPath = path.join(dir, 'fine-tuned', 'models.json')
-  writeFile(dir, 'fine-tuned/models.json', JSON.stringify({ hand_made: { model: { name: 'gpt-4o', provider: 'openai', supportsTools: true, maxContextTokens: 128000 } } }))
+  const registryPath = path.join(tmp.dir, 'fine-tuned', 'models.json')
+  writeFile(tmp.dir, 'fine-tuned/models.json', JSON.stringify({ hand_made: { model: { name: 'gpt-4o', provider: 'openai', supportsTools: true, maxContextTokens: 128000 } } }))
   expect(getRegisteredModel('writer_v1', { registryPath })).toBeNull()
   const model = await trainAndRegisterFineTunedModel(base())
   const entry = getRegisteredModel('writer_v1', { registryPath })!
@@ -88,7 +66,7 @@ test('the registry API sees a model the moment it is registered', async () => {
 })
 
 test('a corrupt registry is reported by the registry API with its code', () => {
-  const registryPath = writeFile(dir, 'fine-tuned/models.json', 'not json')
+  const registryPath = writeFile(tmp.dir, 'fine-tuned/models.json', 'not json')
   let err: any
   try {
     listRegisteredModels({ registryPath })
@@ -105,7 +83,7 @@ test('the API key appears in no error, journal, registry or event', async () => 
   const errors = [
     await rejection(trainAndRegisterFineTunedModel(opts)), // duplicate
     await rejection(trainAndRegisterFineTunedModel({ ...opts, modelKey: 'x', baseUrl: 'http://127.0.0.1:9/v1', maxRetries: 0 })),
-    await rejection(trainAndRegisterFineTunedModel({ ...opts, modelKey: 'y', apiKey: emu.apiKey + 'x' })),
+    await rejection(trainAndRegisterFineTunedModel({ ...opts, modelKey: 'y', apiKey: fx.emu.apiKey + 'x' })),
   ]
   const files: string[] = []
   const walk = (d: string) => {
@@ -115,29 +93,29 @@ test('the API key appears in no error, journal, registry or event', async () => 
       else files.push(fs.readFileSync(p, 'utf8'))
     }
   }
-  walk(dir)
+  walk(tmp.dir)
   const haystack = [...seen, ...files, ...errors.map((e) => `${e.message} ${JSON.stringify(e)} ${e.stack}`)].join('\n')
   expect(errors.map((e) => e.code)).toEqual(['ERR_DUPLICATE_MODEL_KEY', 'ERR_NETWORK', 'ERR_AUTHENTICATION'])
   expect(haystack).not.toContain('sk-emu-secret-4242')
 })
 
 test('a TaskForce-style agent uses the modelKey: resolveModel gives the ft: id, which the emulator serves', async () => {
-  const registryPath = path.join(dir, 'fine-tuned', 'models.json')
+  const registryPath = path.join(tmp.dir, 'fine-tuned', 'models.json')
   await trainAndRegisterFineTunedModel(base())
   // What an agent whose `model` is the modelKey does: resolve it, then call chat completions.
   const model = resolveModel('writer_v1', { registryPath })
-  const res = await fetch(`${emu.url}/chat/completions`, {
+  const res = await fetch(`${fx.emu.url}/chat/completions`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${emu.apiKey}`, 'content-type': 'application/json' },
+    headers: { Authorization: `Bearer ${fx.emu.apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model, messages: [{ role: 'user', content: 'Write a tagline.' }] }),
   })
   expect(res.status).toBe(200)
   const body = await res.json()
   expect(body.model).toBe(model)
   expect(typeof body.choices[0].message.content).toBe('string')
-  const unknown = await fetch(`${emu.url}/chat/completions`, {
+  const unknown = await fetch(`${fx.emu.url}/chat/completions`, {
     method: 'POST',
-    headers: { Authorization: `Bearer ${emu.apiKey}`, 'content-type': 'application/json' },
+    headers: { Authorization: `Bearer ${fx.emu.apiKey}`, 'content-type': 'application/json' },
     body: JSON.stringify({ model: 'ft:gpt-4o-mini-2024-07-18:org-x::nope1234', messages: [{ role: 'user', content: 'hi' }] }),
   })
   expect(unknown.status).toBe(404)

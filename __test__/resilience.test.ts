@@ -6,38 +6,22 @@ import {
   trainAndRegisterFineTunedModel,
   type Emulator,
 } from 'taskforce-fine-tune'
-import { api, chatJsonl, counts, rejection, runChild, tempDir, writeFile } from './helpers'
+import { api, chatJsonl, counts, rejection, runChild, tempDir, writeFile, pipelineOptions, useTempDir } from './helpers'
 
-let dir: string
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
 
 function base(emu: Emulator, extra: Record<string, unknown> = {}): any {
-  return {
-    agentName: 'Writer',
-    modelKey: 'writer_v1',
-    baseModel: 'gpt-4o-mini-2024-07-18',
-    source: writeFile(dir, 'train.jsonl', chatJsonl(12)),
-    apiKey: emu.apiKey,
-    baseUrl: emu.url,
-    registryPath: path.join(dir, 'fine-tuned', 'models.json'),
-    pollIntervalMs: 50,
-    ...extra,
-  }
+  return pipelineOptions(emu, tmp.dir, { modelKey: 'writer_v1', ...extra })
 }
 
 function journalFiles(): string[] {
-  const runs = path.join(dir, 'fine-tuned', '.runs')
+  const runs = path.join(tmp.dir, 'fine-tuned', '.runs')
   return fs.existsSync(runs) ? fs.readdirSync(runs).filter((f) => f.endsWith('.json') && !f.startsWith('.')) : []
 }
 
 function journal(): any {
   const [f] = journalFiles()
-  return f ? JSON.parse(fs.readFileSync(path.join(dir, 'fine-tuned', '.runs', f), 'utf8')) : undefined
+  return f ? JSON.parse(fs.readFileSync(path.join(tmp.dir, 'fine-tuned', '.runs', f), 'utf8')) : undefined
 }
 
 async function until(cond: () => boolean, ms = 20000): Promise<void> {
@@ -193,13 +177,13 @@ describe('processes', () => {
   })
 
   test('sixteen processes registering sixteen keys at once leave sixteen entries in valid JSON', async () => {
-    const source = writeFile(dir, 'train.jsonl', chatJsonl(12))
+    const source = writeFile(tmp.dir, 'train.jsonl', chatJsonl(12))
     const runs = Array.from({ length: 16 }, (_, i) =>
       runChild(base(emu, { source, modelKey: `key_${i}`, agentName: `Agent ${i}` })),
     )
     const exits = await Promise.all(runs.map((r) => r.done))
     for (const e of exits) expect(e.result).toMatchObject({ ok: true })
-    const registry = JSON.parse(fs.readFileSync(path.join(dir, 'fine-tuned', 'models.json'), 'utf8'))
+    const registry = JSON.parse(fs.readFileSync(path.join(tmp.dir, 'fine-tuned', 'models.json'), 'utf8'))
     expect(Object.keys(registry).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `key_${i}`).sort())
   }, 120000)
 })
@@ -218,7 +202,7 @@ describe('large files go up in parts', () => {
   })
 
   test('a file over the threshold goes up through the Uploads API, in order', async () => {
-    const source = writeFile(dir, 'big.jsonl', chatJsonl(60))
+    const source = writeFile(tmp.dir, 'big.jsonl', chatJsonl(60))
     const size = fs.statSync(source).size
     const partBytes = 1000
     const events: any[] = []
@@ -241,7 +225,7 @@ describe('large files go up in parts', () => {
   })
 
   test('a run killed mid-upload resumes with the missing parts only', async () => {
-    const source = writeFile(dir, 'big.jsonl', chatJsonl(120))
+    const source = writeFile(tmp.dir, 'big.jsonl', chatJsonl(120))
     const size = fs.statSync(source).size
     const partBytes = 1000
     const parts = Math.ceil(size / partBytes)

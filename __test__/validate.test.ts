@@ -1,17 +1,11 @@
 import * as fs from 'node:fs'
 import { validateTrainingData } from 'taskforce-fine-tune'
-import { chatExample, chatJsonl, rejection, serve, tempDir, writeFile } from './helpers'
+import { chatExample, chatJsonl, rejection, serve, tempDir, writeFile, useTempDir } from './helpers'
 
-let dir: string
-beforeEach(() => {
-  dir = tempDir()
-})
-afterEach(() => {
-  fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmp = useTempDir()
 
 test('a clean dataset is valid, with token counts and the default epochs', async () => {
-  const report = await validateTrainingData(writeFile(dir, 'ok.jsonl', chatJsonl(20)), { baseModel: 'gpt-4o-mini-2024-07-18' })
+  const report = await validateTrainingData(writeFile(tmp.dir, 'ok.jsonl', chatJsonl(20)), { baseModel: 'gpt-4o-mini-2024-07-18' })
   expect(report.valid).toBe(true)
   expect(report.format).toBe('chat')
   expect(report.examples).toBe(20)
@@ -30,7 +24,7 @@ test('each broken line is reported with its kind and 1-based line number', async
   lines[1] = '{"messages": [{"role": "bot", "content": "hi"}, {"role": "assistant", "content": "x"}]}'
   lines[4] = JSON.stringify({ messages: [{ role: 'user', content: 'no answer' }] })
   lines[8] = 'not json'
-  const report = await validateTrainingData(writeFile(dir, 'bad.jsonl', lines.join('\n')), { baseModel: 'gpt-4o-mini' })
+  const report = await validateTrainingData(writeFile(tmp.dir, 'bad.jsonl', lines.join('\n')), { baseModel: 'gpt-4o-mini' })
   expect(report.valid).toBe(false)
   const byKind = Object.fromEntries(report.errors.map((e) => [e.kind, e]))
   expect(byKind.unrecognized_role.lines).toEqual([2])
@@ -56,7 +50,7 @@ test('cl100k_base for gpt-3.5 models, and a URL source', async () => {
 })
 
 test('an unreadable source rejects with a code', async () => {
-  const err = await rejection(validateTrainingData(`${dir}/missing.jsonl`))
+  const err = await rejection(validateTrainingData(`${tmp.dir}/missing.jsonl`))
   expect(err.code).toBe('ERR_SOURCE_NOT_FOUND')
 })
 
@@ -69,7 +63,7 @@ test('the event loop keeps ticking while a large file is checked', async () => {
       { role: 'assistant', content: 'A process owns its memory; threads share it. '.repeat(30) },
     ],
   })
-  const path = `${dir}/large.jsonl`
+  const path = `${tmp.dir}/large.jsonl`
   const fd = fs.openSync(path, 'w')
   const chunk = (line + '\n').repeat(1000)
   while (fs.fstatSync(fd).size < 25e6) fs.writeSync(fd, chunk)
