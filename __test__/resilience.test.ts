@@ -99,6 +99,29 @@ describe('abort, resume and cancel', () => {
     expect(journalFiles()).toEqual([])
   })
 
+  test('resuming with changed local data is refused, naming the running job', async () => {
+    const controller = new AbortController()
+    const opts = base(emu)
+    let jobId = ''
+    await rejection(
+      trainAndRegisterFineTunedModel({
+        ...opts,
+        signal: controller.signal,
+        onProgress: (e: any) => {
+          if (e.type === 'jobCreated') {
+            jobId = e.jobId
+            controller.abort()
+          }
+        },
+      }),
+    )
+    fs.appendFileSync(opts.source, chatJsonl(1))
+    const err = await rejection(trainAndRegisterFineTunedModel(opts))
+    expect(err.code).toBe('ERR_MODEL_KEY_IN_PROGRESS')
+    expect(err.jobId).toBe(jobId)
+    expect(journal().jobId).toBe(jobId)
+  })
+
   test('cancelOnAbort cancels the job and clears the journal', async () => {
     const controller = new AbortController()
     let jobId = ''

@@ -540,6 +540,34 @@ async fn run(
             resumed: false,
         });
     } else if let Some(id) = &resumed_job {
+        // The job trains on the data it was given; refuse to pass it off as the result of
+        // local data that has changed since (URL sources are not fetched again to check).
+        if let (Some(recorded), false) = (
+            &rec.data_digest,
+            source::is_url(&o.source) || o.validation.as_deref().is_some_and(source::is_url),
+        ) {
+            let paths: Vec<PathBuf> = std::iter::once(PathBuf::from(&o.source))
+                .chain(o.validation.as_ref().map(PathBuf::from))
+                .collect();
+            let now = blocking(move || {
+                let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+                journal::data_digest(&refs).map_err(|e| {
+                    Error::new(
+                        ErrorCode::SourceNotFound,
+                        format!("cannot read the data: {e}"),
+                    )
+                })
+            })
+            .await?;
+            if now != *recorded {
+                return Err(Error::new(
+                    ErrorCode::ModelKeyInProgress,
+                    format!("job {id} for modelKey {key:?} is training on an earlier version of the data; wait for it with the same data, or cancel it with cancelFineTune and start again"),
+                )
+                .with_job(id)
+                .with_param("modelKey"));
+            }
+        }
         ctx.emit(ProgressEvent::JobCreated {
             job_id: id.clone(),
             resumed: true,
@@ -552,6 +580,14 @@ async fn run(
         Err(e) => {
             if matches!(e.code, ErrorCode::JobFailed | ErrorCode::JobCancelled) {
                 journal.remove(key)?;
+            }
+            if e.status == Some(404) && resumed_job.is_some() {
+                let mut e = e;
+                e.message = format!(
+                    "{} (the journaled job {job_id} no longer exists at this API; clear the run with cancelFineTune({key:?}) and start again)",
+                    e.message
+                );
+                return Err(e);
             }
             return Err(e);
         }
