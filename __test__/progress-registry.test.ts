@@ -35,6 +35,11 @@ test('progress events arrive in order, and a throwing callback does not break th
   expect(first('uploadStarted')).toBeGreaterThan(first('dataChecked'))
   expect(first('fileUploaded')).toBeGreaterThan(first('uploadStarted'))
   expect(first('jobCreated')).toBeGreaterThan(first('fileUploaded'))
+  const uploads = events.filter((e) => e.type === 'uploadProgress')
+  expect(first('uploadProgress')).toBeGreaterThan(first('uploadStarted'))
+  expect(first('uploadProgress')).toBeLessThan(first('fileUploaded'))
+  const size = events.find((e) => e.type === 'uploadStarted').bytes
+  expect(uploads[uploads.length - 1]).toMatchObject({ file: 'source', sent: size, total: size })
   expect(first('status')).toBeGreaterThan(first('jobCreated'))
   expect(types[types.length - 1]).toBe('registered')
   expect(events.find((e) => e.type === 'jobCreated').jobId).toBe(model.jobId)

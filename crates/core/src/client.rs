@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use futures::StreamExt;
 use rand::Rng;
 use reqwest::{header, Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
@@ -22,6 +23,9 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
 /// A `retry-after` longer than this is not honoured (the default backoff is used instead).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Told the bytes of a file sent so far (from 0 again when an attempt is retried).
+pub type SentFn = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// An OpenAI File object (the fields we read; others are ignored).
 #[derive(Debug, Clone, Deserialize)]
@@ -327,6 +331,7 @@ impl Client {
         &self,
         path: &Path,
         filename: &str,
+        on_sent: Option<SentFn>,
         cancel: &CancellationToken,
     ) -> Result<FileObject> {
         let build = || {
@@ -337,10 +342,18 @@ impl Client {
                 )
             })?;
             let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut sent = 0u64;
+            let on_sent = on_sent.clone();
             let stream = tokio_util::io::ReaderStream::with_capacity(
                 tokio::fs::File::from_std(file),
                 256 * 1024,
-            );
+            )
+            .inspect(move |chunk| {
+                if let (Ok(c), Some(f)) = (chunk, &on_sent) {
+                    sent += c.len() as u64;
+                    f(sent);
+                }
+            });
             let part = reqwest::multipart::Part::stream_with_length(
                 reqwest::Body::wrap_stream(stream),
                 len,

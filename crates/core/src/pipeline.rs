@@ -270,7 +270,7 @@ async fn ensure_uploaded(
         }
     } else {
         client
-            .upload_file(&data.path, &data.filename, &ctx.cancel)
+            .upload_file(&data.path, &data.filename, upload_progress(param, data.bytes, ctx), &ctx.cancel)
             .await?
     };
     ctx.emit(ProgressEvent::FileUploaded {
@@ -293,6 +293,25 @@ fn max_processing_wait(r: &Resolved) -> Duration {
     r.timeout
         .unwrap_or(Duration::from_secs(3600))
         .min(Duration::from_secs(3600))
+}
+
+/// Reports an upload's bytes as `uploadProgress` events, about every 1 % (and at the end).
+fn upload_progress(param: &str, total: u64, ctx: &RunContext) -> Option<crate::client::SentFn> {
+    let progress = ctx.progress.clone()?;
+    let file = param.to_string();
+    let step = (total / 100).max(64 * 1024);
+    let last = std::sync::atomic::AtomicU64::new(0);
+    Some(Arc::new(move |sent: u64| {
+        let prev = last.load(std::sync::atomic::Ordering::Relaxed);
+        if sent < prev || sent - prev >= step || sent == total {
+            last.store(sent, std::sync::atomic::Ordering::Relaxed);
+            progress(ProgressEvent::UploadProgress {
+                file: file.clone(),
+                sent,
+                total,
+            });
+        }
+    }))
 }
 
 /// How many parts go up at once.
