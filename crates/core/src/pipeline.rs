@@ -270,7 +270,12 @@ async fn ensure_uploaded(
         }
     } else {
         client
-            .upload_file(&data.path, &data.filename, upload_progress(param, data.bytes, ctx), &ctx.cancel)
+            .upload_file(
+                &data.path,
+                &data.filename,
+                upload_progress(param, data.bytes, ctx),
+                &ctx.cancel,
+            )
             .await?
     };
     ctx.emit(ProgressEvent::FileUploaded {
