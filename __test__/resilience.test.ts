@@ -199,6 +199,19 @@ describe('processes', () => {
     expect(Object.keys(registry)).toEqual(['writer_v1'])
   })
 
+  test('two processes starting the same modelKey at once: exactly one runs it', async () => {
+    const opts = base(emu, { modelKey: 'same_key' })
+    const [a, b] = [runChild(opts), runChild(opts)]
+    const results = (await Promise.all([a.done, b.done])).map((e) => e.result)
+    const ok = results.filter((r) => r.ok)
+    const refused = results.filter((r) => !r.ok)
+    expect(ok).toHaveLength(1)
+    expect(refused).toHaveLength(1)
+    expect(['ERR_MODEL_KEY_IN_PROGRESS', 'ERR_DUPLICATE_MODEL_KEY']).toContain(refused[0].code)
+    const jobs = await api(emu.url, emu.apiKey, '/fine_tuning/jobs?limit=100')
+    expect(jobs.data.filter((j: any) => j.metadata?.model_key === 'same_key')).toHaveLength(1)
+  })
+
   test('sixteen processes registering sixteen keys at once leave sixteen entries in valid JSON', async () => {
     const source = writeFile(tmp.dir, 'train.jsonl', chatJsonl(12))
     const runs = Array.from({ length: 16 }, (_, i) =>
