@@ -32,6 +32,25 @@ async function until(cond: () => boolean, ms = 20000): Promise<void> {
   }
 }
 
+/** Runs the pipeline and aborts it as soon as its job exists: the rejection and the job id. */
+async function abortOnceJobCreated(opts: any): Promise<{ err: any; jobId: string }> {
+  const controller = new AbortController()
+  let jobId = ''
+  const err = await rejection(
+    trainAndRegisterFineTunedModel({
+      ...opts,
+      signal: controller.signal,
+      onProgress: (e: any) => {
+        if (e.type === 'jobCreated') {
+          jobId = e.jobId
+          controller.abort()
+        }
+      },
+    }),
+  )
+  return { err, jobId }
+}
+
 describe('faults', () => {
   let emu: Emulator
   beforeAll(async () => {
@@ -73,21 +92,8 @@ describe('abort, resume and cancel', () => {
   })
 
   test('abort rejects with AbortError, leaves the job journaled, and a later call resumes it', async () => {
-    const controller = new AbortController()
     const opts = base(emu)
-    let jobId = ''
-    const err = await rejection(
-      trainAndRegisterFineTunedModel({
-        ...opts,
-        signal: controller.signal,
-        onProgress: (e: any) => {
-          if (e.type === 'jobCreated') {
-            jobId = e.jobId
-            controller.abort()
-          }
-        },
-      }),
-    )
+    const { err, jobId } = await abortOnceJobCreated(opts)
     expect(err.code).toBe('ABORT_ERR')
     expect(err.name).toBe('AbortError')
     expect(journal().jobId).toBe(jobId)
@@ -100,21 +106,8 @@ describe('abort, resume and cancel', () => {
   })
 
   test('resuming with changed local data is refused, naming the running job', async () => {
-    const controller = new AbortController()
     const opts = base(emu)
-    let jobId = ''
-    await rejection(
-      trainAndRegisterFineTunedModel({
-        ...opts,
-        signal: controller.signal,
-        onProgress: (e: any) => {
-          if (e.type === 'jobCreated') {
-            jobId = e.jobId
-            controller.abort()
-          }
-        },
-      }),
-    )
+    const { jobId } = await abortOnceJobCreated(opts)
     fs.appendFileSync(opts.source, chatJsonl(1))
     const err = await rejection(trainAndRegisterFineTunedModel(opts))
     expect(err.code).toBe('ERR_MODEL_KEY_IN_PROGRESS')
@@ -123,21 +116,7 @@ describe('abort, resume and cancel', () => {
   })
 
   test('cancelOnAbort cancels the job and clears the journal', async () => {
-    const controller = new AbortController()
-    let jobId = ''
-    const err = await rejection(
-      trainAndRegisterFineTunedModel({
-        ...base(emu),
-        signal: controller.signal,
-        cancelOnAbort: true,
-        onProgress: (e: any) => {
-          if (e.type === 'jobCreated') {
-            jobId = e.jobId
-            controller.abort()
-          }
-        },
-      }),
-    )
+    const { err, jobId } = await abortOnceJobCreated({ ...base(emu), cancelOnAbort: true })
     expect(err.code).toBe('ABORT_ERR')
     const job = await api(emu.url, emu.apiKey, `/fine_tuning/jobs/${jobId}`)
     expect(job.status).toBe('cancelled')
