@@ -435,6 +435,10 @@ pub async fn train_and_register(opts: TrainOptions, ctx: RunContext) -> Result<R
         let (j, k) = (journal.clone(), key.clone());
         blocking(move || j.try_lock(&k)).await?
     };
+    // Another process may have registered the key between the first check and the lock.
+    if registry.get(&key)?.is_some() {
+        return Err(registry::duplicate(&key, registry.path()));
+    }
     let digest = options_digest(&r);
     let previous = journal.load(&key)?;
     if let Some(prev) = &previous {
