@@ -95,6 +95,35 @@ test('ERR_SOURCE_FETCH with the status for a non-2xx URL, and an HTML page is ne
   }
 })
 
+test('URL sources: redirects are followed a few times, never to another scheme, and a size cap holds', async () => {
+  const body = chatJsonl(12)
+  const server = await serve((req, res) => {
+    const url = req.url ?? ''
+    if (url.startsWith('/hop/')) {
+      const n = Number(url.split('/')[2])
+      res.writeHead(302, { location: n > 0 ? `/hop/${n - 1}` : '/data.jsonl' })
+      res.end()
+    } else if (url === '/to-file') {
+      res.writeHead(302, { location: 'file:///etc/passwd' })
+      res.end()
+    } else {
+      res.writeHead(200, { 'content-type': 'application/jsonl' })
+      res.end(body)
+    }
+  })
+  try {
+    const ok = await trainAndRegisterFineTunedModel(base({ source: `${server.url}/hop/2`, modelKey: 'via_redirects' }))
+    expect(ok.fineTunedModel).toMatch(/^ft:/)
+    const loop = await refusedBeforeUpload(base({ source: `${server.url}/hop/20` }), 'ERR_SOURCE_FETCH')
+    expect(loop.message).toMatch(/redirect/i)
+    await refusedBeforeUpload(base({ source: `${server.url}/to-file` }), 'ERR_SOURCE_FETCH')
+    const big = await refusedBeforeUpload(base({ source: `${server.url}/data.jsonl`, maxDownloadBytes: 100 }), 'ERR_SOURCE_FETCH')
+    expect(big.message).toContain('maxDownloadBytes')
+  } finally {
+    await server.close()
+  }
+})
+
 test('ERR_INVALID_TRAINING_DATA with line numbers for a file that is not JSON Lines of objects', async () => {
   const lines = chatJsonl(12).trim().split('\n')
   lines[2] = '{"messages": [oops'

@@ -78,6 +78,9 @@ describe('faults', () => {
       }
     }
     expect(jobs.data.filter((j: any) => j.metadata?.model_key === 'writer_v1')).toHaveLength(1)
+    // Orphan uploads only where an upload's answer was lost or broken and the upload retried.
+    const stats = emu.stats()
+    expect(stats.filesCreated - 1).toBeLessThanOrEqual(stats.faultsByEndpoint['files.create'] ?? 0)
     expect(journalFiles()).toEqual([])
   })
 })
@@ -194,10 +197,10 @@ describe('processes', () => {
   test('sixteen processes registering sixteen keys at once leave sixteen entries in valid JSON', async () => {
     const source = writeFile(tmp.dir, 'train.jsonl', chatJsonl(12))
     const runs = Array.from({ length: 16 }, (_, i) =>
-      runChild(base(emu, { source, modelKey: `key_${i}`, agentName: `Agent ${i}` })),
+      runChild(base(emu, { source, modelKey: `key_${i}`, agentName: `Agent ${i}`, maxRetries: 5 })),
     )
     const exits = await Promise.all(runs.map((r) => r.done))
-    for (const e of exits) expect(e.result).toMatchObject({ ok: true })
+    expect(exits.map((e) => (e.result?.ok ? 'ok' : `${e.result?.code}: ${e.result?.message}`))).toEqual(Array(16).fill('ok'))
     const registry = JSON.parse(fs.readFileSync(path.join(tmp.dir, 'fine-tuned', 'models.json'), 'utf8'))
     expect(Object.keys(registry).sort()).toEqual(Array.from({ length: 16 }, (_, i) => `key_${i}`).sort())
   }, 120000)
