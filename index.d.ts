@@ -280,6 +280,31 @@ export interface HyperparameterOptions {
   beta?: number | 'auto' | null
 }
 
+/**
+ * A run in flight, as journaled beside the registry (`<registry dir>/.runs/`): interrupted,
+ * aborted or timed out runs that a call with the same options resumes.
+ */
+export interface InFlightRun {
+  modelKey: string
+  /** This library's id of the run, sent as the job's `metadata.run_id`. */
+  runId: string
+  agentName: string
+  baseModel: string
+  suffix: string
+  /** The API the run talks to. */
+  baseUrl: string
+  trainingFileId?: string
+  validationFileId?: string
+  /** The create-job request was sent (its answer may not have arrived). */
+  jobRequested: boolean
+  jobId?: string
+  /** When the run started (ISO 8601). */
+  startedAt: string
+}
+
+/** The runs in flight beside the registry, oldest first. */
+export declare function listInFlightRuns(options?: RegistryOptions | undefined | null): Array<InFlightRun>
+
 /** Which registered models to list. */
 export interface ListModelsOptions {
   /** Only the models fine-tuned for this agent. */

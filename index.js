@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.Emulator = nativeBinding.Emulator
 module.exports.cancelFineTune = nativeBinding.cancelFineTune
 module.exports.getRegisteredModel = nativeBinding.getRegisteredModel
+module.exports.listInFlightRuns = nativeBinding.listInFlightRuns
 module.exports.listRegisteredModels = nativeBinding.listRegisteredModels
 module.exports.resolveModel = nativeBinding.resolveModel
 module.exports.startEmulator = nativeBinding.startEmulator

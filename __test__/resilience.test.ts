@@ -2,6 +2,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {
   cancelFineTune,
+  listInFlightRuns,
   startEmulator,
   trainAndRegisterFineTunedModel,
   type Emulator,
@@ -100,6 +101,9 @@ describe('abort, resume and cancel', () => {
     expect(err.code).toBe('ABORT_ERR')
     expect(err.name).toBe('AbortError')
     expect(journal().jobId).toBe(jobId)
+    expect(listInFlightRuns({ registryPath: opts.registryPath })).toEqual([
+      expect.objectContaining({ modelKey: 'writer_v1', jobId, agentName: 'Writer', jobRequested: true }),
+    ])
     const before = await counts(emu.url, emu.apiKey)
 
     const model = await trainAndRegisterFineTunedModel(opts)

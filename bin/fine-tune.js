@@ -860,26 +860,7 @@ function printReport(source, r) {
 }
 
 function readRuns(registryPath) {
-  const dir = path.join(path.dirname(registryPath), '.runs')
-  let names
-  try {
-    names = fs.readdirSync(dir)
-  } catch (e) {
-    if (e.code === 'ENOENT') return []
-    throw cliError('ERR_REGISTRY_IO', `cannot read ${dir}: ${e.message}`)
-  }
-  const runs = []
-  for (const name of names.sort()) {
-    if (name.startsWith('.') || name.endsWith('.lock') || !name.endsWith('.json')) continue
-    const file = path.join(dir, name)
-    try {
-      const rec = JSON.parse(fs.readFileSync(file, 'utf8'))
-      if (rec && typeof rec === 'object' && typeof rec.modelKey === 'string') runs.push(rec)
-    } catch (e) {
-      if (e.code !== 'ENOENT') err(`warning: skipping ${file}: ${e.message}`)
-    }
-  }
-  return runs
+  return ft().listInFlightRuns({ registryPath })
 }
 
 async function fetchJob(baseUrl, apiKey, jobId, headers = {}) {

@@ -156,3 +156,50 @@ pub fn cancel_fine_tune(
         core::cancel_fine_tune(&model_key, registry_path, conn).await
     })
 }
+
+/// A run in flight, as journaled beside the registry (`<registry dir>/.runs/`): interrupted,
+/// aborted or timed out runs that a call with the same options resumes.
+#[napi(object, object_from_js = false)]
+pub struct InFlightRun {
+    pub model_key: String,
+    /// This library's id of the run, sent as the job's `metadata.run_id`.
+    pub run_id: String,
+    pub agent_name: String,
+    pub base_model: String,
+    pub suffix: String,
+    /// The API the run talks to.
+    pub base_url: String,
+    pub training_file_id: Option<String>,
+    pub validation_file_id: Option<String>,
+    /// The create-job request was sent (its answer may not have arrived).
+    pub job_requested: bool,
+    pub job_id: Option<String>,
+    /// When the run started (ISO 8601).
+    pub started_at: String,
+}
+
+/// The runs in flight beside the registry, oldest first.
+#[napi]
+pub fn list_in_flight_runs(env: Env, options: Option<RegistryOptions>) -> Result<Vec<InFlightRun>> {
+    let path = core::options::registry_path(options.and_then(|o| o.registry_path));
+    let registry = core::registry::Registry::new(path);
+    let runs = core::journal::Journal::new(&registry.dir())
+        .list()
+        .map_err(|e| core_error_to_js(&env, e))?;
+    Ok(runs
+        .into_iter()
+        .map(|r| InFlightRun {
+            model_key: r.model_key,
+            run_id: r.run_id,
+            agent_name: r.agent_name,
+            base_model: r.base_model,
+            suffix: r.suffix,
+            base_url: r.base_url,
+            training_file_id: r.training_file_id,
+            validation_file_id: r.validation_file_id,
+            job_requested: r.job_requested,
+            job_id: r.job_id,
+            started_at: r.started_at,
+        })
+        .collect())
+}

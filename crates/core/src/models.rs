@@ -4,14 +4,6 @@
 
 pub use fine_tune_dataset::ModelInfo;
 
-/// The base model name behind `ft:` names: `ft:gpt-4o-mini-2024-07-18:org::id` gives `gpt-4o-mini-2024-07-18`.
-pub fn base_of(model: &str) -> &str {
-    match model.strip_prefix("ft:") {
-        Some(rest) => rest.split(':').next().unwrap_or(rest),
-        None => model,
-    }
-}
-
 /// What the table knows of an OpenAI model (snapshots and `ft:` models included), or `None`
 /// when the name is not an OpenAI model we know.
 pub fn family(model: &str) -> Option<ModelInfo> {
@@ -75,9 +67,5 @@ mod tests {
             128_000
         );
         assert!(!family("davinci-002").unwrap().supports_tools);
-        assert_eq!(
-            base_of("ft:gpt-4o-mini-2024-07-18:acme::x"),
-            "gpt-4o-mini-2024-07-18"
-        );
     }
 }

@@ -122,17 +122,6 @@ impl Registry {
         self.write_locked(&map)
     }
 
-    /// Removes `key` under the lock; true if it was there. Blocking.
-    pub fn remove(&self, key: &str) -> Result<bool> {
-        let _lock = self.lock()?;
-        let mut map = self.read()?;
-        if map.shift_remove(key).is_none() {
-            return Ok(false);
-        }
-        self.write_locked(&map)?;
-        Ok(true)
-    }
-
     /// Replaces the file with `map`: temporary file, fsync, rename, fsync of the folder.
     /// Only while holding the lock, so any temporary file already there was left by a writer
     /// that died: it is removed.
