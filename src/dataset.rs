@@ -3,29 +3,29 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{optional, whole, Field};
 use fine_tune_core as core;
 use fine_tune_dataset as ds;
 
 /// Options of `validateTrainingData`.
+/// (Declares the TypeScript type; the core's `ValidateDataOptions` reads the values.)
 #[napi(object, object_to_js = false)]
 pub struct ValidateOptions {
     /// The base model: picks the token encoding, the context limit per example, the price and
     /// the allowed format (completion lines only for `babbage-002` / `davinci-002`).
     #[napi(ts_type = "string | null")]
-    pub base_model: Option<Field<String>>,
+    pub base_model: Option<String>,
     /// `"supervised"` (default) or `"dpo"` (preference pairs).
     #[napi(ts_type = "'supervised' | 'dpo' | null")]
-    pub method: Option<Field<String>>,
+    pub method: Option<String>,
     /// USD per 1M training tokens, overriding the built-in price table.
     #[napi(ts_type = "number | null")]
-    pub price_per_million_tokens: Option<Field<f64>>,
+    pub price_per_million_tokens: Option<f64>,
     /// Epochs for the estimate, overriding OpenAI's default rule.
     #[napi(ts_type = "number | null")]
-    pub n_epochs: Option<Field<f64>>,
+    pub n_epochs: Option<f64>,
     /// URL sources larger than this many bytes are refused (default 1 GiB).
     #[napi(ts_type = "number | null")]
-    pub max_download_bytes: Option<Field<f64>>,
+    pub max_download_bytes: Option<f64>,
 }
 
 /// One kind of problem: how often it occurs, where, and its first occurrence.
@@ -94,76 +94,101 @@ pub struct DatasetReport {
 }
 
 fn issue(i: ds::IssueSummary) -> DatasetIssue {
+    let ds::IssueSummary {
+        kind,
+        message,
+        count,
+        lines,
+    } = i;
     DatasetIssue {
-        kind: i.kind,
-        message: i.message,
-        count: i.count as f64,
-        lines: i.lines.into_iter().map(|l| l as f64).collect(),
+        kind,
+        message,
+        count: count as f64,
+        lines: lines.into_iter().map(|l| l as f64).collect(),
+    }
+}
+
+impl From<ds::TokenStats> for TokenStats {
+    fn from(t: ds::TokenStats) -> Self {
+        let ds::TokenStats {
+            counted_examples,
+            min,
+            median,
+            p90,
+            max,
+            total,
+            assistant_min,
+            assistant_median,
+            assistant_p90,
+            assistant_max,
+            assistant_total,
+        } = t;
+        let n = |x: u64| x as f64;
+        TokenStats {
+            counted_examples: n(counted_examples),
+            min: n(min),
+            median,
+            p90,
+            max: n(max),
+            total: n(total),
+            assistant_min: n(assistant_min),
+            assistant_median,
+            assistant_p90,
+            assistant_max: n(assistant_max),
+            assistant_total: n(assistant_total),
+        }
     }
 }
 
 impl From<ds::DatasetReport> for DatasetReport {
     fn from(r: ds::DatasetReport) -> Self {
-        let t = r.tokens;
+        // Destructured whole, so a new field of the report fails to compile here instead of
+        // vanishing from `validateTrainingData()`.
+        let ds::DatasetReport {
+            valid,
+            format,
+            method,
+            base_model,
+            model_family,
+            examples,
+            lines,
+            bytes,
+            errors,
+            warnings,
+            tokens,
+            encoding,
+            context_limit,
+            default_epochs,
+            epochs,
+            estimated_billed_tokens,
+            estimated_cost_usd,
+            price_per_million_tokens,
+            price_date,
+            price_note,
+        } = r;
         DatasetReport {
-            valid: r.valid,
-            format: r.format,
-            method: r.method,
-            base_model: r.base_model,
-            model_family: r.model_family,
-            examples: r.examples as f64,
-            lines: r.lines as f64,
-            bytes: r.bytes as f64,
-            errors: r.errors.into_iter().map(issue).collect(),
-            warnings: r.warnings.into_iter().map(issue).collect(),
-            tokens: TokenStats {
-                counted_examples: t.counted_examples as f64,
-                min: t.min as f64,
-                median: t.median,
-                p90: t.p90,
-                max: t.max as f64,
-                total: t.total as f64,
-                assistant_min: t.assistant_min as f64,
-                assistant_median: t.assistant_median,
-                assistant_p90: t.assistant_p90,
-                assistant_max: t.assistant_max as f64,
-                assistant_total: t.assistant_total as f64,
-            },
-            encoding: r.encoding.name().to_string(),
-            context_limit: r.context_limit.map(f64::from),
-            default_epochs: r.default_epochs as f64,
-            epochs: r.epochs as f64,
-            estimated_billed_tokens: r.estimated_billed_tokens as f64,
-            estimated_cost_usd: r.estimated_cost_usd,
-            price_per_million_tokens: r.price_per_million_tokens,
-            price_date: r.price_date,
-            price_note: r.price_note,
+            valid,
+            format,
+            method,
+            base_model,
+            model_family,
+            examples: examples as f64,
+            lines: lines as f64,
+            bytes: bytes as f64,
+            errors: errors.into_iter().map(issue).collect(),
+            warnings: warnings.into_iter().map(issue).collect(),
+            tokens: tokens.into(),
+            encoding: encoding.name().to_string(),
+            context_limit: context_limit.map(f64::from),
+            default_epochs: f64::from(default_epochs),
+            epochs: f64::from(epochs),
+            estimated_billed_tokens: estimated_billed_tokens as f64,
+            estimated_cost_usd,
+            price_per_million_tokens,
+            price_date,
+            price_note,
         }
     }
-}
-
-fn options(o: Option<ValidateOptions>) -> core::Result<core::checks::ValidateDataOptions> {
-    let Some(o) = o else {
-        return Ok(Default::default());
-    };
-    let method = match optional("method", o.method)?.as_deref() {
-        None | Some("supervised") => core::Method::Supervised,
-        Some("dpo") => core::Method::Dpo,
-        Some(other) => {
-            return Err(core::Error::new(
-                core::ErrorCode::InvalidOption,
-                format!("method {other:?} is not supported; use \"supervised\" or \"dpo\""),
-            )
-            .with_param("method"))
-        }
-    };
-    Ok(core::checks::ValidateDataOptions {
-        base_model: optional("baseModel", o.base_model)?,
-        method,
-        price_per_million_tokens: optional("pricePerMillionTokens", o.price_per_million_tokens)?,
-        n_epochs: whole("nEpochs", o.n_epochs)?.map(|n| n.min(u32::MAX as u64) as u32),
-        max_download_bytes: whole("maxDownloadBytes", o.max_download_bytes)?,
-    })
 }
 
 /// Checks a training file (a local `.jsonl` path or an http(s) URL) the way OpenAI will,
@@ -173,13 +198,17 @@ fn options(o: Option<ValidateOptions>) -> core::Result<core::checks::ValidateDat
 /// cost. Streams the file on every core, off the JavaScript thread. Defects are in the report;
 /// the promise rejects only when the file cannot be read (`ERR_SOURCE_NOT_FOUND`,
 /// `ERR_SOURCE_FETCH`) or an option is wrong (`ERR_INVALID_OPTION`).
-#[napi(ts_return_type = "Promise<DatasetReport>")]
+#[napi(
+    ts_args_type = "source: string, options?: ValidateOptions | null",
+    ts_return_type = "Promise<DatasetReport>"
+)]
 pub fn validate_training_data(
     env: Env,
     source: String,
-    options: Option<ValidateOptions>,
+    options: Option<Object>,
 ) -> Result<AsyncBlock<DatasetReport>> {
-    let opts = self::options(options);
+    let opts = crate::convert::options_json(&env, options.as_ref(), &[])
+        .and_then(|v| core::options::from_json_object(v, "options"));
     crate::settle(&env, async move {
         let token = core::CancellationToken::new();
         core::checks::validate_training_data(&source, opts?, &token).await

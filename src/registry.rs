@@ -4,7 +4,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
 
-use crate::convert::core_error_to_js;
+use crate::convert::{core_error_to_js, options_json};
 use fine_tune_core as core;
 
 /// Where the registry is.
@@ -44,24 +44,28 @@ pub struct RegistryEntry {
     pub fine_tune: Option<Value>,
 }
 
-fn entry(model_key: String, v: Value) -> RegistryEntry {
-    let m = v.get("model").cloned().unwrap_or(Value::Null);
-    let s = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
+    let core::registry::RegistryEntry {
+        model,
+        fine_tune,
+        extra: _,
+    } = e;
+    let core::registry::ModelRef {
+        name,
+        provider,
+        supports_tools,
+        max_context_tokens,
+        extra: _,
+    } = model;
     RegistryEntry {
         model_key,
         model: RegistryModel {
-            name: s("name"),
-            provider: s("provider"),
-            supports_tools: m
-                .get("supportsTools")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            max_context_tokens: m
-                .get("maxContextTokens")
-                .and_then(Value::as_f64)
-                .unwrap_or(0.0),
+            name,
+            provider,
+            supports_tools,
+            max_context_tokens: max_context_tokens as f64,
         },
-        fine_tune: v.get("fineTune").cloned(),
+        fine_tune: fine_tune.and_then(|f| serde_json::to_value(f).ok()),
     }
 }
 
@@ -106,14 +110,15 @@ pub fn resolve_model(
         .map_err(|e| core_error_to_js(&env, e))
 }
 
-/// Options of `cancelFineTune`.
+/// Options of `cancelFineTune` and `getFineTuneJob`. (Declares the TypeScript type; the
+/// core's `RemoteOptions` reads the values.)
 #[napi(object, object_to_js = false)]
 pub struct CancelOptions {
     /// Path of `models.json` (the journal is beside it).
     pub registry_path: Option<String>,
-    /// API key; default `OPENAI_API_KEY`.
+    /// API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure).
     pub api_key: Option<String>,
-    /// API base URL; default `OPENAI_BASE_URL`, else OpenAI's.
+    /// API base URL; default `OPENAI_BASE_URL`, else the run's own API, else OpenAI's.
     pub base_url: Option<String>,
     pub organization: Option<String>,
     pub project: Option<String>,
@@ -121,39 +126,117 @@ pub struct CancelOptions {
     pub azure_endpoint: Option<String>,
     /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Retries per request (default 2).
+    pub max_retries: Option<f64>,
+}
+
+fn remote_options(env: &Env, o: Option<&Object>) -> core::Result<core::options::RemoteOptions> {
+    core::options::from_json_object(options_json(env, o, &[])?, "options")
 }
 
 /// Cancels the in-flight run of `modelKey` (one that was interrupted, aborted or timed out):
 /// cancels its OpenAI job, if one was created, and clears its journal entry. Resolves to the
 /// job id (or `null` when no job had been created yet). Rejects with `ERR_NOT_FOUND` when no
 /// run of that key is in flight.
-#[napi(ts_return_type = "Promise<string | null>")]
+#[napi(
+    ts_args_type = "modelKey: string, options?: CancelOptions | null",
+    ts_return_type = "Promise<string | null>"
+)]
 pub fn cancel_fine_tune(
     env: Env,
     model_key: String,
-    options: Option<CancelOptions>,
+    options: Option<Object>,
 ) -> Result<AsyncBlock<Option<String>>> {
-    let o = options.unwrap_or(CancelOptions {
-        registry_path: None,
-        api_key: None,
-        base_url: None,
-        organization: None,
-        project: None,
-        azure_endpoint: None,
-        api_version: None,
-    });
-    let registry_path = o.registry_path;
-    let conn = core::options::ConnectionOptions {
-        api_key: o.api_key,
-        base_url: o.base_url,
-        organization: o.organization,
-        project: o.project,
-        azure_endpoint: o.azure_endpoint,
-        api_version: o.api_version,
-        max_retries: None,
-    };
+    let o = remote_options(&env, options.as_ref());
     crate::settle(&env, async move {
+        let (registry_path, conn) = o?.split();
         core::cancel_fine_tune(&model_key, registry_path, conn).await
+    })
+}
+
+/// A fine-tuning job as the API reports it now.
+#[napi(object, object_from_js = false)]
+pub struct FineTuneJob {
+    pub id: String,
+    /// `validating_files`, `queued`, `running`, `succeeded`, `failed`, `cancelled` (or a status
+    /// this library does not know yet, such as `paused`).
+    pub status: String,
+    /// The base model.
+    pub model: Option<String>,
+    /// The fine-tuned model, once the job succeeded.
+    pub fine_tuned_model: Option<String>,
+    pub trained_tokens: Option<f64>,
+    /// Unix seconds.
+    pub created_at: Option<f64>,
+    /// Unix seconds.
+    pub finished_at: Option<f64>,
+    /// Unix seconds, when OpenAI estimates one.
+    pub estimated_finish: Option<f64>,
+    /// `{ code, message, param }` of a failed job.
+    #[napi(ts_type = "{ code?: string; message?: string; param?: string | null } | null")]
+    pub error: Option<Value>,
+    pub training_file: Option<String>,
+    pub validation_file: Option<String>,
+    pub result_files: Vec<String>,
+    #[napi(ts_type = "Record<string, string> | null")]
+    pub metadata: Option<Value>,
+}
+
+impl From<core::api::Job> for FineTuneJob {
+    fn from(j: core::api::Job) -> Self {
+        let core::api::Job {
+            id,
+            status,
+            model,
+            fine_tuned_model,
+            error,
+            trained_tokens,
+            created_at,
+            finished_at,
+            estimated_finish,
+            result_files,
+            training_file,
+            validation_file,
+            metadata,
+            hyperparameters: _,
+            method: _,
+        } = j;
+        let t = |x: Option<i64>| x.map(|v| v as f64);
+        FineTuneJob {
+            id,
+            status,
+            model,
+            fine_tuned_model,
+            trained_tokens: trained_tokens.map(|v| v as f64),
+            created_at: t(created_at),
+            finished_at: t(finished_at),
+            estimated_finish: t(estimated_finish),
+            error: error.filter(|e| e.as_object().is_some_and(|o| !o.is_empty())),
+            training_file,
+            validation_file,
+            result_files,
+            metadata,
+        }
+    }
+}
+
+/// The live fine-tuning job of a modelKey (its run in flight, else its registered entry) or
+/// of a job id (`ftjob-…`), read from the API. Without a base URL in the options or the
+/// environment, the run's own API (journaled, Azure included) is asked. Rejects with
+/// `ERR_NOT_FOUND` when the key has no job.
+#[napi(
+    ts_args_type = "modelKeyOrJobId: string, options?: CancelOptions | null",
+    ts_return_type = "Promise<FineTuneJob>"
+)]
+pub fn get_fine_tune_job(
+    env: Env,
+    model_key_or_job_id: String,
+    options: Option<Object>,
+) -> Result<AsyncBlock<FineTuneJob>> {
+    let o = remote_options(&env, options.as_ref());
+    crate::settle(&env, async move {
+        let (registry_path, conn) = o?.split();
+        core::get_job(&model_key_or_job_id, registry_path, conn).await
     })
 }
 
@@ -178,6 +261,41 @@ pub struct InFlightRun {
     pub started_at: String,
 }
 
+impl From<core::journal::RunRecord> for InFlightRun {
+    fn from(r: core::journal::RunRecord) -> Self {
+        let core::journal::RunRecord {
+            model_key,
+            run_id,
+            options_digest: _,
+            data_digest: _,
+            agent_name,
+            base_model,
+            suffix,
+            base_url,
+            api_version: _,
+            training_file_id,
+            validation_file_id,
+            uploads: _,
+            job_requested,
+            job_id,
+            started_at,
+        } = r;
+        InFlightRun {
+            model_key,
+            run_id,
+            agent_name,
+            base_model,
+            suffix,
+            base_url,
+            training_file_id,
+            validation_file_id,
+            job_requested,
+            job_id,
+            started_at,
+        }
+    }
+}
+
 /// The runs in flight beside the registry, oldest first.
 #[napi]
 pub fn list_in_flight_runs(env: Env, options: Option<RegistryOptions>) -> Result<Vec<InFlightRun>> {
@@ -186,20 +304,5 @@ pub fn list_in_flight_runs(env: Env, options: Option<RegistryOptions>) -> Result
     let runs = core::journal::Journal::new(&registry.dir())
         .list()
         .map_err(|e| core_error_to_js(&env, e))?;
-    Ok(runs
-        .into_iter()
-        .map(|r| InFlightRun {
-            model_key: r.model_key,
-            run_id: r.run_id,
-            agent_name: r.agent_name,
-            base_model: r.base_model,
-            suffix: r.suffix,
-            base_url: r.base_url,
-            training_file_id: r.training_file_id,
-            validation_file_id: r.validation_file_id,
-            job_requested: r.job_requested,
-            job_id: r.job_id,
-            started_at: r.started_at,
-        })
-        .collect())
+    Ok(runs.into_iter().map(InFlightRun::from).collect())
 }

@@ -57,10 +57,13 @@ pub fn check_file(path: &Path, base_model: &str, method: Method) -> Result<Check
     })
 }
 
-/// Options of [`validate_training_data`].
-#[derive(Debug, Clone, Default)]
+/// Options of [`validate_training_data`], as JavaScript passes them (camelCase; `null` is
+/// absent; unknown keys are refused).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ValidateDataOptions {
     pub base_model: Option<String>,
+    #[serde(default)]
     pub method: Method,
     pub price_per_million_tokens: Option<f64>,
     pub n_epochs: Option<u32>,
@@ -105,7 +108,7 @@ pub async fn validate_training_data(
         r
     });
     let report = tokio::select! {
-        _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
+        _ = cancel.cancelled() => return Err(Error::aborted()),
         r = task => r.map_err(|e| Error::new(ErrorCode::Internal, format!("worker thread failed: {e}")))?,
     };
     report.map_err(|e| {

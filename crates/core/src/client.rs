@@ -9,14 +9,17 @@ use futures::StreamExt;
 use rand::Rng;
 use reqwest::{header, Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{CreateJobRequest, CreateUploadRequest, FileObject, Job, JobEvent, List, Upload, UploadPart};
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::Connection;
-use crate::pipeline::aborted;
 use crate::source::error_chain;
+
+fn aborted() -> Error {
+    Error::aborted()
+}
 
 const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
@@ -26,116 +29,6 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Told the bytes of a file sent so far (from 0 again when an attempt is retried).
 pub type SentFn = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
-
-/// An OpenAI File object (the fields we read; others are ignored).
-#[derive(Debug, Clone, Deserialize)]
-pub struct FileObject {
-    pub id: String,
-    #[serde(default)]
-    pub bytes: Option<u64>,
-    #[serde(default)]
-    pub filename: Option<String>,
-    #[serde(default)]
-    pub purpose: Option<String>,
-    /// Deprecated by OpenAI, but still sent: `uploaded`, `processed`, `error` (Azure: `pending`, `running`).
-    #[serde(default)]
-    pub status: Option<String>,
-    #[serde(default)]
-    pub status_details: Option<String>,
-}
-
-/// An Upload of the Uploads API (large files in parts).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Upload {
-    pub id: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub expires_at: Option<i64>,
-    #[serde(default)]
-    pub file: Option<FileObject>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct UploadPart {
-    id: String,
-}
-
-/// A fine-tuning job (lenient: `error: {}`, missing `hyperparameters`, extra fields and unknown
-/// statuses all parse).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Job {
-    pub id: String,
-    #[serde(default)]
-    pub status: String,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub fine_tuned_model: Option<String>,
-    #[serde(default)]
-    pub error: Option<Value>,
-    #[serde(default)]
-    pub trained_tokens: Option<u64>,
-    #[serde(default)]
-    pub created_at: Option<i64>,
-    #[serde(default)]
-    pub finished_at: Option<i64>,
-    #[serde(default)]
-    pub result_files: Vec<String>,
-    #[serde(default)]
-    pub training_file: Option<String>,
-    #[serde(default)]
-    pub validation_file: Option<String>,
-    #[serde(default)]
-    pub metadata: Option<Value>,
-    #[serde(default)]
-    pub hyperparameters: Option<Value>,
-    #[serde(default)]
-    pub method: Option<Value>,
-}
-
-impl Job {
-    /// `succeeded`, `failed` and `cancelled` are final; anything else (including statuses we
-    /// do not know, such as `paused`) is not.
-    pub fn is_final(&self) -> bool {
-        matches!(self.status.as_str(), "succeeded" | "failed" | "cancelled")
-    }
-
-    /// OpenAI's `error.code` and `error.message`, when the error object is not empty.
-    pub fn error_parts(&self) -> Option<(Option<String>, Option<String>, Option<String>)> {
-        let e = self.error.as_ref()?.as_object()?;
-        let s = |k: &str| e.get(k).and_then(Value::as_str).map(str::to_string);
-        let parts = (s("code"), s("message"), s("param"));
-        if parts.0.is_none() && parts.1.is_none() {
-            None
-        } else {
-            Some(parts)
-        }
-    }
-}
-
-/// A job event.
-#[derive(Debug, Clone, Deserialize)]
-pub struct JobEvent {
-    pub id: String,
-    #[serde(default)]
-    pub created_at: Option<i64>,
-    #[serde(default)]
-    pub level: Option<String>,
-    #[serde(default)]
-    pub message: String,
-    #[serde(default, rename = "type")]
-    pub kind: Option<String>,
-    #[serde(default)]
-    pub data: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct List<T> {
-    data: Vec<T>,
-    #[serde(default)]
-    has_more: bool,
-}
 
 /// How one attempt went wrong.
 enum Failure {
@@ -147,6 +40,39 @@ enum Failure {
     },
     /// Final.
     Fatal(Error),
+}
+
+/// A success answer.
+struct Answer {
+    status: StatusCode,
+    body: bytes::Bytes,
+    request_id: Option<String>,
+}
+
+impl Answer {
+    /// The body as JSON of type `T`.
+    fn json<T: DeserializeOwned>(self) -> Result<T> {
+        let with_rid = |mut e: Error| {
+            e.status = Some(self.status.as_u16());
+            e.request_id = self.request_id.clone();
+            e
+        };
+        let value: Value = serde_json::from_slice(&self.body).map_err(|e| {
+            with_rid(Error::new(
+                ErrorCode::Api,
+                format!(
+                    "the API answered {} with a body that is not JSON: {e}",
+                    self.status
+                ),
+            ))
+        })?;
+        serde_json::from_value(value).map_err(|e| {
+            with_rid(Error::new(
+                ErrorCode::Api,
+                format!("unexpected answer from the API: {e}"),
+            ))
+        })
+    }
 }
 
 /// The client. Cheap to clone.
@@ -192,7 +118,7 @@ impl Client {
         rb
     }
 
-    async fn attempt(&self, rb: RequestBuilder) -> std::result::Result<(Value, String), Failure> {
+    async fn attempt(&self, rb: RequestBuilder) -> std::result::Result<Answer, Failure> {
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -222,16 +148,11 @@ impl Client {
                 after: None,
                 ambiguous: true,
             })?;
-            let value: Value = serde_json::from_slice(&body).map_err(|e| {
-                let mut err = Error::new(
-                    ErrorCode::Api,
-                    format!("the API answered {status} with a body that is not JSON: {e}"),
-                );
-                err.status = Some(status.as_u16());
-                err.request_id = request_id.clone();
-                Failure::Fatal(err)
-            })?;
-            return Ok((value, request_id.unwrap_or_default()));
+            return Ok(Answer {
+                status,
+                body,
+                request_id,
+            });
         }
         let body = resp.bytes().await.unwrap_or_default();
         let error = api_error(status, &body, request_id);
@@ -252,17 +173,20 @@ impl Client {
         }
     }
 
-    /// Sends a request built afresh for each attempt, with retries. `recover` is asked, after an
-    /// ambiguous failure, whether the action already happened; if it says so, its answer wins.
-    async fn send_with<T, B, R, RF>(
+    /// The one request path: sends a request built afresh for each attempt, retrying what
+    /// [`Error::is_retryable`]-style rules allow (and the API's `x-should-retry`), and turns a
+    /// success's body into `T` with `parse`. `recover` is asked, after an ambiguous failure,
+    /// whether the action already happened; if it says so, its answer wins.
+    async fn execute<T, B, P, R, RF>(
         &self,
         build: B,
+        parse: P,
         cancel: &CancellationToken,
         recover: Option<R>,
     ) -> Result<T>
     where
-        T: DeserializeOwned,
         B: Fn() -> Result<RequestBuilder>,
+        P: Fn(Answer) -> Result<T>,
         R: Fn() -> RF,
         RF: std::future::Future<Output = Result<Option<T>>>,
     {
@@ -274,16 +198,7 @@ impl Client {
                 o = self.attempt(rb) => o,
             };
             match outcome {
-                Ok((value, request_id)) => {
-                    return serde_json::from_value(value).map_err(|e| {
-                        let mut err = Error::new(
-                            ErrorCode::Api,
-                            format!("unexpected answer from the API: {e}"),
-                        );
-                        err.request_id = Some(request_id).filter(|s| !s.is_empty());
-                        err
-                    })
-                }
+                Ok(answer) => return parse(answer),
                 Err(Failure::Fatal(e)) => return Err(e),
                 Err(Failure::Retry {
                     error,
@@ -310,6 +225,22 @@ impl Client {
                 }
             }
         }
+    }
+
+    /// [`Self::execute`] for a JSON answer.
+    async fn send_with<T, B, R, RF>(
+        &self,
+        build: B,
+        cancel: &CancellationToken,
+        recover: Option<R>,
+    ) -> Result<T>
+    where
+        T: DeserializeOwned,
+        B: Fn() -> Result<RequestBuilder>,
+        R: Fn() -> RF,
+        RF: std::future::Future<Output = Result<Option<T>>>,
+    {
+        self.execute(build, Answer::json, cancel, recover).await
     }
 
     async fn send<T: DeserializeOwned>(
@@ -376,12 +307,12 @@ impl Client {
         bytes: u64,
         cancel: &CancellationToken,
     ) -> Result<Upload> {
-        let body = serde_json::json!({
-            "filename": filename,
-            "purpose": "fine-tune",
-            "bytes": bytes,
-            "mime_type": "text/jsonl",
-        });
+        let body = CreateUploadRequest {
+            filename,
+            purpose: "fine-tune",
+            bytes,
+            mime_type: "text/jsonl",
+        };
         self.send(
             || Ok(self.request(Method::POST, "/uploads").json(&body)),
             cancel,
@@ -458,76 +389,25 @@ impl Client {
         .await
     }
 
-    /// `GET /files/{id}/content` as text.
+    /// `GET /files/{id}/content` as text, through the same retries as every request.
     pub async fn file_content(&self, id: &str, cancel: &CancellationToken) -> Result<String> {
-        let rb = self.request(Method::GET, &format!("/files/{id}/content"));
-        let resp = tokio::select! {
-            _ = cancel.cancelled() => return Err(aborted()),
-            r = rb.send() => r,
-        }
-        .map_err(|e| Error::new(ErrorCode::Network, error_chain(&e)))?;
-        let status = resp.status();
-        let rid = header_str(&resp, "x-request-id");
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::new(ErrorCode::Network, error_chain(&e)))?;
-        if !status.is_success() {
-            return Err(api_error(status, &body, rid));
-        }
-        Ok(String::from_utf8_lossy(&body).into_owned())
-    }
-
-    /// Waits until an uploaded file is processed, as openai-node's `waitForProcessing` does.
-    pub async fn wait_for_processing(
-        &self,
-        mut file: FileObject,
-        poll: Duration,
-        max_wait: Duration,
-        cancel: &CancellationToken,
-    ) -> Result<FileObject> {
-        let started = tokio::time::Instant::now();
-        loop {
-            match file.status.as_deref() {
-                None | Some("processed") => return Ok(file),
-                Some("error") | Some("failed") | Some("deleted") => {
-                    return Err(Error::new(
-                        ErrorCode::InvalidTrainingData,
-                        format!(
-                            "OpenAI could not process file {}: {}",
-                            file.id,
-                            file.status_details.as_deref().unwrap_or("no details given")
-                        ),
-                    ))
-                }
-                _ => {}
-            }
-            if started.elapsed() > max_wait {
-                return Err(Error::new(
-                    ErrorCode::Timeout,
-                    format!(
-                        "file {} was still {:?} after {} s",
-                        file.id,
-                        file.status.as_deref().unwrap_or(""),
-                        max_wait.as_secs()
-                    ),
-                ));
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return Err(aborted()),
-                _ = tokio::time::sleep(poll) => {}
-            }
-            file = self.retrieve_file(&file.id, cancel).await?;
-        }
+        self.execute(
+            || Ok(self.request(Method::GET, &format!("/files/{id}/content"))),
+            |a: Answer| Ok(String::from_utf8_lossy(&a.body).into_owned()),
+            cancel,
+            None::<fn() -> std::future::Ready<Result<Option<String>>>>,
+        )
+        .await
     }
 
     /// `POST /fine_tuning/jobs`. `find_existing` looks for the job by its run metadata after an
     /// ambiguous failure, so that a lost answer never creates a second job.
-    pub async fn create_job(&self, body: &Value, cancel: &CancellationToken) -> Result<Job> {
-        let run_id = body
-            .pointer("/metadata/run_id")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+    pub async fn create_job(
+        &self,
+        body: &CreateJobRequest,
+        cancel: &CancellationToken,
+    ) -> Result<Job> {
+        let run_id = body.metadata.get("run_id").cloned();
         let recover = || {
             let run_id = run_id.clone();
             async move {
@@ -561,13 +441,10 @@ impl Client {
                 cancel,
             )
             .await?;
-        Ok(list.data.into_iter().find(|j| {
-            j.metadata
-                .as_ref()
-                .and_then(|m| m.get("run_id"))
-                .and_then(Value::as_str)
-                == Some(run_id)
-        }))
+        Ok(list
+            .data
+            .into_iter()
+            .find(|j| j.metadata_value("run_id") == Some(run_id)))
     }
 
     /// `GET /fine_tuning/jobs/{id}`.
@@ -775,18 +652,4 @@ mod tests {
         );
     }
 
-    #[test]
-    fn lenient_job_parsing() {
-        let j: Job = serde_json::from_value(serde_json::json!({
-            "id": "ftjob-1", "status": "paused", "error": {}, "extra": [1, 2]
-        }))
-        .unwrap();
-        assert!(!j.is_final());
-        assert!(j.error_parts().is_none());
-        let j: Job = serde_json::from_value(serde_json::json!({
-            "id": "ftjob-1", "status": "failed", "error": null
-        }))
-        .unwrap();
-        assert!(j.is_final());
-    }
 }

@@ -160,6 +160,23 @@ impl Error {
     pub fn is_abort(&self) -> bool {
         self.code == ErrorCode::Aborted
     }
+
+    /// The `ABORT_ERR` error of a call aborted through its signal.
+    pub fn aborted() -> Self {
+        Error::new(ErrorCode::Aborted, "The operation was aborted")
+    }
+
+    /// Whether the same request may succeed if sent again, by openai-node's rule: connection
+    /// errors, timeouts, 408, 409, 429 and 5xx, but never an exhausted quota or an abort.
+    pub fn is_retryable(&self) -> bool {
+        match self.code {
+            ErrorCode::Network | ErrorCode::RateLimited => true,
+            ErrorCode::Quota | ErrorCode::Aborted => false,
+            _ => self
+                .status
+                .is_some_and(|s| matches!(s, 408 | 409 | 429) || s >= 500),
+        }
+    }
 }
 
 impl fmt::Display for Error {

@@ -30,6 +30,9 @@ pub struct RunRecord {
     pub base_model: String,
     pub suffix: String,
     pub base_url: String,
+    /// Azure OpenAI's `api-version`, for a run against Azure.
+    #[serde(default)]
+    pub api_version: Option<String>,
     #[serde(default)]
     pub training_file_id: Option<String>,
     #[serde(default)]
@@ -221,18 +224,6 @@ pub fn data_digest(paths: &[&Path]) -> std::io::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-/// A digest of strings (for options).
-pub fn digest_strings(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p.as_bytes());
-    }
-    h.finalize()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {

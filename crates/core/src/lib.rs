@@ -1,7 +1,15 @@
-//! The fine-tuning pipeline, free of any Node.js types: options and their checks, data
-//! sources, the OpenAI client, the registry of fine-tuned models, the journal of in-flight runs.
-//! The napi binding at the repository root is a thin layer over this crate.
+//! The fine-tuning pipeline, free of any Node.js types. The public surface is here; the napi
+//! binding at the repository root is a thin layer over it.
+//!
+//! - [`options`]: the run's options (one typed, serde-read struct, one table of them for the
+//!   CLI) and their checks and environment fallbacks.
+//! - [`api`]: OpenAI's wire types; [`client`]: the one request path (auth flavour, retries,
+//!   error mapping).
+//! - [`stages`]: one file per stage of a run; [`pipeline`]: the run as the list of stages.
+//! - [`registry`]: `models.json` and its typed entry; [`journal`]: the runs in flight.
+//! - [`error`], [`progress`]: errors as data, progress events.
 
+pub mod api;
 pub mod checks;
 pub mod client;
 pub mod error;
@@ -13,9 +21,22 @@ pub mod pipeline;
 pub mod progress;
 pub mod registry;
 pub mod source;
+pub mod stages;
 
+pub use api::{Auto, Hyperparameters, Method};
 pub use error::{Error, ErrorCode, Result};
-pub use options::{Auto, Hyperparameters, Method, TrainOptions};
-pub use pipeline::{cancel_fine_tune, train_and_register, RegisteredModel, RunContext};
-pub use progress::ProgressEvent;
+pub use options::TrainOptions;
+pub use pipeline::train_and_register;
+pub use progress::{ProgressEvent, ProgressFn, RunContext};
+pub use stages::job::{cancel_fine_tune, get_job};
+pub use stages::register::RegisteredModel;
 pub use tokio_util::sync::CancellationToken;
+
+/// Runs blocking work (file I/O, the CPU-bound checker) off the async threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorCode::Internal, format!("worker thread failed: {e}")))?
+}

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub const MAX_POINTS_PER_SERIES: usize = 1000;
 
 /// Summary of a job's metrics. Serialised in camelCase for JavaScript.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MetricsSummary {
     /// The highest step that has any value (0 when there is none).

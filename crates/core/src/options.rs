@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, ErrorCode, Result};
 use crate::models;
 
@@ -12,76 +14,23 @@ pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 /// The registry's default location, relative to the current directory (as in TaskForce).
 pub const DEFAULT_REGISTRY_PATH: &str = "fine-tuned/models.json";
 
-/// A hyperparameter that is either chosen by OpenAI (`"auto"`) or set.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Auto<T> {
-    /// OpenAI chooses.
-    Auto,
-    /// This value.
-    Value(T),
-}
+pub use crate::api::{Auto, Hyperparameters, Integration, Method, WandbIntegration};
 
-impl<T: serde::Serialize> serde::Serialize for Auto<T> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        match self {
-            Auto::Auto => s.serialize_str("auto"),
-            Auto::Value(v) => v.serialize(s),
-        }
-    }
-}
-
-/// Training hyperparameters; unset ones are left to OpenAI.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Hyperparameters {
-    /// Epochs, 1..=50.
-    pub n_epochs: Option<Auto<u32>>,
-    /// Batch size, 1..=256.
-    pub batch_size: Option<Auto<u32>>,
-    /// Learning-rate multiplier, > 0 and <= 10.
-    pub learning_rate_multiplier: Option<Auto<f64>>,
-    /// DPO only: beta, > 0 and <= 2.
-    pub beta: Option<Auto<f64>>,
-}
-
-/// The fine-tuning method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Method {
-    /// Supervised fine-tuning on chat (or completion) examples.
-    #[default]
-    Supervised,
-    /// Direct preference optimisation on preference pairs.
-    Dpo,
-}
-
-impl Method {
-    /// The API's name for it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Supervised => "supervised",
-            Method::Dpo => "dpo",
-        }
-    }
-}
-
-/// A Weights & Biases integration: training metrics are logged to this project.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct WandbIntegration {
-    pub project: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub entity: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tags: Vec<String>,
-}
-
-/// Everything a caller can set for one run. Connection fields left `None` fall back to the
-/// environment variables openai-node reads.
-#[derive(Debug, Clone, Default)]
+/// Everything a caller can set for one run, as JavaScript passes it (camelCase keys; `null`
+/// is the same as absent; unknown keys are refused). Connection fields left `None` fall back
+/// to the environment variables openai-node reads. Every field is listed in [`OPTIONS`], from
+/// which the CLI's flags and `--config` keys are made.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TrainOptions {
+    #[serde(default)]
     pub agent_name: String,
+    #[serde(default)]
     pub model_key: String,
+    #[serde(default)]
     pub base_model: String,
+    #[serde(default)]
     pub source: String,
     pub validation: Option<String>,
     pub suffix: Option<String>,
@@ -97,13 +46,18 @@ pub struct TrainOptions {
     pub poll_interval_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub max_retries: Option<u32>,
+    #[serde(default)]
     pub cancel_on_abort: bool,
+    #[serde(default)]
     pub hyperparameters: Hyperparameters,
+    #[serde(default)]
     pub method: Method,
     pub seed: Option<i64>,
+    #[serde(default)]
     pub metadata: BTreeMap<String, String>,
     /// Weights & Biases integrations, as the API's `integrations` array.
-    pub integrations: Vec<WandbIntegration>,
+    #[serde(default)]
+    pub integrations: Vec<Integration>,
     /// URL sources larger than this are refused.
     pub max_download_bytes: Option<u64>,
     /// Files larger than this go up through the Uploads API in parts.
@@ -111,6 +65,147 @@ pub struct TrainOptions {
     /// Size of each part (at most 64 MiB, OpenAI's limit).
     pub upload_part_bytes: Option<u64>,
 }
+
+impl TrainOptions {
+    /// Reads the options from a JSON object as JavaScript passed it. `null` values count as
+    /// absent; a value of the wrong type or an unknown key is `ERR_INVALID_OPTION` naming it.
+    pub fn from_json(value: serde_json::Value) -> Result<TrainOptions> {
+        from_json_object(value, "options")
+    }
+}
+
+/// Deserializes `T` from a JSON object, dropping `null`s at the top level and mapping serde's
+/// errors to `ERR_INVALID_OPTION` with the path of the field at fault.
+pub fn from_json_object<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+    what: &str,
+) -> Result<T> {
+    let serde_json::Value::Object(mut map) = value else {
+        return Err(Error::new(
+            ErrorCode::InvalidOption,
+            format!("{what} must be an object"),
+        ));
+    };
+    map.retain(|_, v| !v.is_null());
+    serde_path_to_error::deserialize(serde_json::Value::Object(map)).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            // Unknown keys are reported at the top level.
+            Error::new(ErrorCode::InvalidOption, format!("{what}: {inner}"))
+                .with_param(unknown_field(&inner).unwrap_or_default())
+        } else {
+            Error::new(ErrorCode::InvalidOption, format!("option {path}: {inner}"))
+                .with_param(path)
+        }
+    })
+}
+
+fn unknown_field(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("unknown field `")?;
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+/// How an option is written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OptionKind {
+    /// A string.
+    String,
+    /// A whole number (or a number, for `seed`).
+    Number,
+    /// A number or `"auto"` (hyperparameters).
+    NumberOrAuto,
+    /// A flag.
+    Boolean,
+    /// `KEY=VALUE` pairs (metadata).
+    KeyValue,
+    /// A JSON value (integrations).
+    Json,
+}
+
+/// One option of `trainAndRegisterFineTunedModel`: the single list the CLI's flags and
+/// `--config` keys are made from.
+#[derive(Debug, Clone, Copy, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OptionSpec {
+    /// The option's name; hyperparameters are `hyperparameters.nEpochs` and so on.
+    pub name: &'static str,
+    pub kind: OptionKind,
+    /// The value's placeholder in help texts.
+    pub arg: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+    pub required: bool,
+    /// A different value makes a different job (so it cannot resume an earlier run's job).
+    pub affects_job: bool,
+}
+
+const fn opt(
+    name: &'static str,
+    kind: OptionKind,
+    arg: &'static str,
+    help: &'static str,
+    affects_job: bool,
+) -> OptionSpec {
+    OptionSpec {
+        name,
+        kind,
+        arg,
+        help,
+        required: false,
+        affects_job,
+    }
+}
+
+const fn required(name: &'static str, arg: &'static str, help: &'static str) -> OptionSpec {
+    OptionSpec {
+        name,
+        kind: OptionKind::String,
+        arg,
+        help,
+        required: true,
+        affects_job: true,
+    }
+}
+
+use OptionKind as K;
+
+/// Metadata keys this library sets on every job.
+pub const RESERVED_METADATA: [&str; 3] = ["model_key", "agent_name", "run_id"];
+
+/// Every option of a run but `signal` and `onProgress` (which are not data).
+#[rustfmt::skip]
+pub const OPTIONS: &[OptionSpec] = &[
+    required("agentName", "NAME", "the agent the model is for"),
+    required("modelKey", "KEY", "the key to register the model under"),
+    required("baseModel", "MODEL", "the model to fine-tune, e.g. gpt-4o-mini-2024-07-18"),
+    required("source", "FILE|URL", "training data, .jsonl"),
+    opt("validation", K::String, "FILE|URL", "validation data, .jsonl", true),
+    opt("suffix", K::String, "SUFFIX", "the fine-tuned model's suffix (default: from the agent name)", true),
+    opt("apiKey", K::String, "KEY", "API key (default: env OPENAI_API_KEY, which is safer: command lines are visible)", false),
+    opt("baseUrl", K::String, "URL", "API base URL (default: env OPENAI_BASE_URL, else https://api.openai.com/v1)", true),
+    opt("organization", K::String, "ID", "organization id (default: env OPENAI_ORG_ID)", true),
+    opt("project", K::String, "ID", "project id (default: env OPENAI_PROJECT_ID)", true),
+    opt("azureEndpoint", K::String, "URL", "Azure OpenAI endpoint (default: env AZURE_OPENAI_ENDPOINT)", true),
+    opt("apiVersion", K::String, "VERSION", "Azure api-version (default: env OPENAI_API_VERSION, else 2024-10-21)", false),
+    opt("registryPath", K::String, "FILE", "the registry (default: env FINE_TUNED_MODELS_PATH, else ./fine-tuned/models.json)", false),
+    opt("pollIntervalMs", K::Number, "MS", "how often the job is polled (default 5000)", false),
+    opt("timeoutMs", K::Number, "MS", "stop waiting after this long (ERR_TIMEOUT; the job keeps running)", false),
+    opt("maxRetries", K::Number, "N", "retries per request (default 2)", false),
+    opt("cancelOnAbort", K::Boolean, "", "on abort (Ctrl-C), cancel the OpenAI job too", false),
+    opt("hyperparameters.nEpochs", K::NumberOrAuto, "N|auto", "epochs, 1 to 50", true),
+    opt("hyperparameters.batchSize", K::NumberOrAuto, "N|auto", "batch size, 1 to 256", true),
+    opt("hyperparameters.learningRateMultiplier", K::NumberOrAuto, "X|auto", "learning-rate multiplier, above 0 and at most 10", true),
+    opt("hyperparameters.beta", K::NumberOrAuto, "X|auto", "DPO beta, above 0 and at most 2", true),
+    opt("method", K::String, "METHOD", "supervised (default) or dpo", true),
+    opt("seed", K::Number, "N", "seed for reproducible training", true),
+    opt("metadata", K::KeyValue, "KEY=VALUE", "extra job metadata (repeatable)", true),
+    opt("integrations", K::Json, "JSON", "Weights & Biases integrations, as a JSON array", true),
+    opt("maxDownloadBytes", K::Number, "N", "size cap of URL sources (default 1 GiB)", false),
+    opt("uploadThresholdBytes", K::Number, "N", "files above this go up in parts (default 100 MiB)", false),
+    opt("uploadPartBytes", K::Number, "N", "size of each part (default and maximum 64 MiB)", false),
+];
 
 /// How to reach the API, after the environment fallbacks. `Debug` hides the key.
 #[derive(Clone)]
@@ -278,7 +373,7 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
             ));
         }
     }
-    for (i, w) in o.integrations.iter().enumerate() {
+    for (i, Integration::Wandb { wandb: w }) in o.integrations.iter().enumerate() {
         if w.project.trim().is_empty() {
             return Err(invalid(
                 "integrations",
@@ -315,7 +410,7 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
                 ),
             ));
         }
-        if crate::pipeline::RESERVED_METADATA.contains(&k.as_str()) {
+        if RESERVED_METADATA.contains(&k.as_str()) {
             return Err(invalid(
                 "metadata",
                 format!("metadata key {k:?} is reserved by this library"),
@@ -407,6 +502,47 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         connection,
         max_download_bytes,
     })
+}
+
+/// The options of calls that reach a run's job (`cancelFineTune`, `getFineTuneJob`): where
+/// the registry is, and how to reach the API. Read like [`TrainOptions`].
+#[derive(Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoteOptions {
+    pub registry_path: Option<String>,
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub azure_endpoint: Option<String>,
+    pub api_version: Option<String>,
+    pub max_retries: Option<u32>,
+}
+
+impl RemoteOptions {
+    /// Splits into the registry path and the connection options.
+    pub fn split(self) -> (Option<String>, ConnectionOptions) {
+        let RemoteOptions {
+            registry_path,
+            api_key,
+            base_url,
+            organization,
+            project,
+            azure_endpoint,
+            api_version,
+            max_retries,
+        } = self;
+        let conn = ConnectionOptions {
+            api_key,
+            base_url,
+            organization,
+            project,
+            max_retries,
+            azure_endpoint,
+            api_version,
+        };
+        (registry_path, conn)
+    }
 }
 
 /// The connection options a caller can set; unset ones fall back to the environment.
@@ -587,6 +723,118 @@ mod tests {
         let mut o = base();
         o.hyperparameters.learning_rate_multiplier = Some(Auto::Value(-1.0));
         assert_eq!(resolve(o).unwrap_err().code, ErrorCode::InvalidOption);
+    }
+
+    /// A value of each option that is valid and differs from [`base`]'s.
+    fn example(spec: &OptionSpec) -> serde_json::Value {
+        use serde_json::json;
+        match (spec.name, spec.kind) {
+            ("method", _) => json!("dpo"),
+            ("baseModel", _) => json!("gpt-4.1-mini-2025-04-14"),
+            ("baseUrl", _) => json!("http://127.0.0.1:9/v1"),
+            ("azureEndpoint", _) => json!("https://res.openai.azure.com"),
+            (_, OptionKind::String) => json!("other"),
+            (_, OptionKind::Number) => json!(7),
+            (_, OptionKind::NumberOrAuto) => json!(2),
+            (_, OptionKind::Boolean) => json!(true),
+            (_, OptionKind::KeyValue) => json!({"team": "x"}),
+            (_, OptionKind::Json) => json!([{"type": "wandb", "wandb": {"project": "p"}}]),
+        }
+    }
+
+    fn with(mut v: serde_json::Value, spec: &OptionSpec) -> serde_json::Value {
+        let value = example(spec);
+        match spec.name.split_once('.') {
+            Some((outer, inner)) => {
+                v[outer][inner] = value;
+                if inner == "beta" {
+                    v["method"] = "dpo".into();
+                }
+            }
+            None => v[spec.name] = value,
+        }
+        v
+    }
+
+    fn base_json() -> serde_json::Value {
+        serde_json::json!({
+            "agentName": "Content Writer", "modelKey": "cw",
+            "baseModel": "gpt-4o-mini-2024-07-18", "source": "data.jsonl", "apiKey": "sk-test",
+            "hyperparameters": {}
+        })
+    }
+
+    #[test]
+    fn the_table_and_the_struct_list_the_same_options() {
+        let mut all = base_json();
+        for spec in OPTIONS {
+            all = with(all, spec);
+        }
+        // Every name in the table is a field (unknown keys are refused)…
+        let o = TrainOptions::from_json(all).unwrap();
+        // …and every field is in the table.
+        let v = serde_json::to_value(&o).unwrap();
+        for (k, inner) in v.as_object().unwrap() {
+            if k == "hyperparameters" {
+                let n = inner.as_object().unwrap().len();
+                let listed = OPTIONS.iter().filter(|s| s.name.starts_with("hyperparameters.")).count();
+                assert_eq!(n, listed, "hyperparameters in the table");
+            } else {
+                assert!(OPTIONS.iter().any(|s| s.name == k), "{k} is missing from OPTIONS");
+            }
+        }
+    }
+
+    #[test]
+    fn the_digest_changes_exactly_with_the_options_that_make_the_job() {
+        let digest = |v: serde_json::Value| {
+            crate::stages::job::options_digest(&resolve(TrainOptions::from_json(v).unwrap()).unwrap())
+        };
+        for spec in OPTIONS {
+            let mut before = base_json();
+            if spec.name == "hyperparameters.beta" {
+                before["method"] = "dpo".into();
+            }
+            let after = with(before.clone(), spec);
+            assert_eq!(
+                digest(before) != digest(after),
+                spec.affects_job,
+                "{}: affectsJob says {}",
+                spec.name,
+                spec.affects_job
+            );
+        }
+    }
+
+    #[test]
+    fn wrong_types_and_unknown_keys_name_the_option() {
+        use serde_json::json;
+        let mut v = base_json();
+        v["pollIntervalMs"] = json!(1.5);
+        let e = TrainOptions::from_json(v).unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidOption);
+        assert_eq!(e.param.as_deref(), Some("pollIntervalMs"));
+        let mut v = base_json();
+        v["hyperparameters"]["nEpochs"] = json!("many");
+        let e = TrainOptions::from_json(v).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("hyperparameters.nEpochs"));
+        let mut v = base_json();
+        v["nEpoch"] = json!(3);
+        let e = TrainOptions::from_json(v).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("nEpoch"));
+        assert!(e.message.contains("unknown field"), "{}", e.message);
+        let mut v = base_json();
+        v["integrations"] = json!([{"type": "comet"}]);
+        assert_eq!(
+            TrainOptions::from_json(v).unwrap_err().param.as_deref(),
+            Some("integrations[0].type")
+        );
+        // null is absent.
+        let mut v = base_json();
+        v["suffix"] = json!(null);
+        v["agentName"] = json!(null);
+        let e = resolve(TrainOptions::from_json(v).unwrap()).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingOption);
     }
 
     #[test]

@@ -1,9 +1,33 @@
 //! Progress events of a run, in the order they happen.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
-use crate::client::JobEvent;
+use crate::api::JobEvent;
+
+/// Receives progress events; must not block.
+pub type ProgressFn = Arc<dyn Fn(ProgressEvent) + Send + Sync>;
+
+/// What a run can be steered with besides its options.
+#[derive(Clone, Default)]
+pub struct RunContext {
+    /// Cancelled when the caller aborts.
+    pub cancel: CancellationToken,
+    /// Receives progress events.
+    pub progress: Option<ProgressFn>,
+}
+
+impl RunContext {
+    /// Hands `ev` to the progress callback, if there is one.
+    pub fn emit(&self, ev: ProgressEvent) {
+        if let Some(p) = &self.progress {
+            p(ev);
+        }
+    }
+}
 
 /// One step of a run. Serialised with a `type` tag in camelCase for JavaScript.
 #[derive(Debug, Clone, Serialize, PartialEq)]

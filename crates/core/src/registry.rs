@@ -12,9 +12,86 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use fs4::FileExt;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::metrics::MetricsSummary;
+
+/// One entry of `models.json`, keyed by its modelKey: `model` is what TaskForce's loader reads,
+/// `fineTune` how this library trained it. Fields this type does not know (TaskForce's own, a
+/// user's hand edits) are kept in `extra` at every level and written back as they were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryEntry {
+    #[serde(default)]
+    pub model: ModelRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tune: Option<FineTuneRecord>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The model an agent using the modelKey gets, in TaskForce's shape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelRef {
+    /// The model id sent to the API (`ft:…`).
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub provider: String,
+    #[serde(default)]
+    pub supports_tools: bool,
+    #[serde(default)]
+    pub max_context_tokens: u64,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// How the model was fine-tuned.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FineTuneRecord {
+    #[serde(default)]
+    pub agent_name: String,
+    #[serde(default)]
+    pub base_model: String,
+    #[serde(default)]
+    pub job_id: String,
+    #[serde(default)]
+    pub training_file_id: String,
+    #[serde(default)]
+    pub validation_file_id: Option<String>,
+    #[serde(default)]
+    pub suffix: String,
+    #[serde(default)]
+    pub method: String,
+    /// The hyperparameters the job ran with, as OpenAI reported them.
+    #[serde(default)]
+    pub hyperparameters: Option<Value>,
+    #[serde(default)]
+    pub trained_tokens: Option<u64>,
+    #[serde(default)]
+    pub metrics: Option<MetricsSummary>,
+    /// The loss curve's file name, beside the registry.
+    #[serde(default)]
+    pub loss_curve: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub finished_at: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl RegistryEntry {
+    /// Reads an entry leniently: missing fields take their defaults; a value that is not an
+    /// entry at all (not an object, a `model` that is not an object…) gives `None`.
+    pub fn from_value(v: &Value) -> Option<RegistryEntry> {
+        serde_json::from_value(v.clone()).ok()
+    }
+}
 
 /// The registry at one path.
 #[derive(Debug, Clone)]
@@ -89,9 +166,23 @@ impl Registry {
         )
     }
 
-    /// The entry of `key`, if any.
-    pub fn get(&self, key: &str) -> Result<Option<Value>> {
-        Ok(self.read()?.get(key).cloned())
+    /// Whether `key` is registered.
+    pub fn contains(&self, key: &str) -> Result<bool> {
+        Ok(self.read()?.contains_key(key))
+    }
+
+    /// The entry of `key`, if any (and if it reads as an entry).
+    pub fn get(&self, key: &str) -> Result<Option<RegistryEntry>> {
+        Ok(self.read()?.get(key).and_then(RegistryEntry::from_value))
+    }
+
+    /// Every entry that reads as one, in file order.
+    pub fn entries(&self) -> Result<Vec<(String, RegistryEntry)>> {
+        Ok(self
+            .read()?
+            .into_iter()
+            .filter_map(|(k, v)| RegistryEntry::from_value(&v).map(|e| (k, e)))
+            .collect())
     }
 
     /// Takes the write lock, waiting for other writers. Blocking: call off the async threads.
@@ -112,7 +203,9 @@ impl Registry {
 
     /// Adds `key` unless it exists (`ERR_DUPLICATE_MODEL_KEY`), under the lock, atomically.
     /// Blocking: call off the async threads.
-    pub fn insert_new(&self, key: &str, entry: Value) -> Result<()> {
+    pub fn insert_new(&self, key: &str, entry: &RegistryEntry) -> Result<()> {
+        let entry = serde_json::to_value(entry)
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
         let _lock = self.lock()?;
         let mut map = self.read()?;
         if map.contains_key(key) {
@@ -158,14 +251,13 @@ impl Registry {
 
 /// The registered models, in file order, optionally only those of one agent
 /// (`fineTune.agentName`). Reads the file fresh.
-pub fn list(path: Option<String>, agent_name: Option<&str>) -> Result<Vec<(String, Value)>> {
+pub fn list(path: Option<String>, agent_name: Option<&str>) -> Result<Vec<(String, RegistryEntry)>> {
     let reg = Registry::new(crate::options::registry_path(path));
     Ok(reg
-        .read()?
+        .entries()?
         .into_iter()
-        .filter(|(_, v)| match agent_name {
-            None => true,
-            Some(a) => v.pointer("/fineTune/agentName").and_then(Value::as_str) == Some(a),
+        .filter(|(_, e)| {
+            agent_name.is_none_or(|a| e.fine_tune.as_ref().is_some_and(|f| f.agent_name == a))
         })
         .collect())
 }
@@ -176,11 +268,8 @@ pub fn resolve_model(model_or_key: &str, path: Option<String>) -> Result<String>
     let reg = Registry::new(crate::options::registry_path(path));
     Ok(reg
         .get(model_or_key)?
-        .and_then(|v| {
-            v.pointer("/model/name")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
+        .map(|e| e.model.name)
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| model_or_key.to_string()))
 }
 
@@ -207,6 +296,36 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn named(name: &str) -> RegistryEntry {
+        RegistryEntry {
+            model: ModelRef {
+                name: name.into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn entries_keep_fields_they_do_not_know() {
+        let raw = json!({
+            "model": {"name": "ft:x", "provider": "openai", "supportsTools": true,
+                      "maxContextTokens": 128000, "temperature": 0.2},
+            "fineTune": {"agentName": "A", "jobId": "ftjob-1", "note": "by hand"},
+            "description": "TaskForce's own field"
+        });
+        let e = RegistryEntry::from_value(&raw).unwrap();
+        assert_eq!(e.model.name, "ft:x");
+        assert_eq!(e.fine_tune.as_ref().unwrap().job_id, "ftjob-1");
+        assert_eq!(e.extra["description"], json!("TaskForce's own field"));
+        let back = serde_json::to_value(&e).unwrap();
+        assert_eq!(back["model"]["temperature"], json!(0.2));
+        assert_eq!(back["fineTune"]["note"], json!("by hand"));
+        assert_eq!(back["description"], raw["description"]);
+        // Not an entry at all.
+        assert!(RegistryEntry::from_value(&json!({"model": "gpt-4o"})).is_none());
+    }
+
     #[test]
     fn keeps_other_entries_and_their_order() {
         let dir = tempfile::tempdir().unwrap();
@@ -218,13 +337,12 @@ mod tests {
         )
         .unwrap();
         let reg = Registry::new(&path);
-        reg.insert_new("mid", json!({"model": {"name": "ft:z"}}))
-            .unwrap();
+        reg.insert_new("mid", &named("ft:z")).unwrap();
         let map = reg.read().unwrap();
         let keys: Vec<_> = map.keys().cloned().collect();
         assert_eq!(keys, ["zeta", "alpha", "mid"]);
         assert_eq!(map["zeta"]["model"]["custom"], json!([1, 2]));
-        let e = reg.insert_new("alpha", json!({})).unwrap_err();
+        let e = reg.insert_new("alpha", &named("x")).unwrap_err();
         assert_eq!(e.code, ErrorCode::DuplicateModelKey);
     }
 
@@ -234,7 +352,7 @@ mod tests {
         let path = dir.path().join("models.json");
         std::fs::write(&path, "{\"a\": ").unwrap();
         let reg = Registry::new(&path);
-        let e = reg.insert_new("b", json!({})).unwrap_err();
+        let e = reg.insert_new("b", &named("x")).unwrap_err();
         assert_eq!(e.code, ErrorCode::RegistryCorrupt);
         assert!(e.message.contains("models.json"));
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\"a\": ");
@@ -249,7 +367,7 @@ mod tests {
         let handles: Vec<_> = (0..16)
             .map(|i| {
                 let reg = Registry::new(&path);
-                std::thread::spawn(move || reg.insert_new(&format!("k{i}"), json!({"i": i})))
+                std::thread::spawn(move || reg.insert_new(&format!("k{i}"), &named(&format!("m{i}"))))
             })
             .collect();
         for h in handles {

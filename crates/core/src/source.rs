@@ -117,7 +117,7 @@ pub async fn download(
         .map_err(|e| fetch_err(format!("cannot build an HTTP client: {e}")))?;
     let shown = redact_url(source);
     let resp = tokio::select! {
-        _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
+        _ = cancel.cancelled() => return Err(Error::aborted()),
         r = client.get(source).send() => r,
     }
     .map_err(|e| {
@@ -181,7 +181,7 @@ pub async fn download(
     let mut first = true;
     loop {
         let chunk = tokio::select! {
-            _ = cancel.cancelled() => return Err(crate::pipeline::aborted()),
+            _ = cancel.cancelled() => return Err(Error::aborted()),
             c = stream.next() => c,
         };
         let Some(chunk) = chunk else { break };

@@ -15,7 +15,7 @@ fn writer(path: &Path) -> ! {
     let reg = Registry::new(path);
     let start = reg.read().map(|m| m.len()).unwrap_or(0);
     for i in start.. {
-        reg.insert_new(&format!("k{i}"), json!({"model": {"name": format!("ft:x::{i}"), "provider": "openai"}, "pad": "x".repeat(2000)}))
+        reg.insert_new(&format!("k{i}"), &serde_json::from_value(json!({"model": {"name": format!("ft:x::{i}"), "provider": "openai"}, "pad": "x".repeat(2000)})).unwrap())
             .expect("insert");
     }
     unreachable!()
@@ -60,7 +60,7 @@ fn killed_writers_never_corrupt_the_registry() {
     }
     assert!(last > 0, "the writers never wrote anything");
     // The next write clears what killed writers left behind.
-    Registry::new(&path).insert_new("after", json!({})).unwrap();
+    Registry::new(&path).insert_new("after", &Default::default()).unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()

@@ -1,0 +1,105 @@
+//! Stage 1: each data source (a local path or an http(s) URL) becomes a local file, and the
+//! data's digest is journaled so that a resumed run can tell whether the data changed.
+
+use std::path::PathBuf;
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::journal::{self, RunRecord};
+use crate::source::{self, LocalData};
+
+use super::Run;
+
+/// The training file and, when given, the validation file, on local disk.
+pub struct Loaded {
+    pub training: LocalData,
+    pub validation: Option<LocalData>,
+}
+
+/// Loads one source to a local file (a URL is downloaded into the journal folder, bounded by
+/// `maxDownloadBytes`; the download is removed when the returned value is dropped).
+pub async fn load_one(run: &Run<'_>, param: &str, src: &str) -> Result<LocalData> {
+    if source::is_url(src) {
+        source::download(
+            param,
+            src,
+            run.journal.dir(),
+            run.r.max_download_bytes,
+            &run.ctx.cancel,
+        )
+        .await
+    } else {
+        source::open_local(param, src)
+    }
+}
+
+/// Loads the training and validation sources.
+pub async fn load(run: &Run<'_>) -> Result<Loaded> {
+    let o = &run.r.opts;
+    let training = load_one(run, "source", &o.source).await?;
+    let validation = match &o.validation {
+        Some(v) => Some(load_one(run, "validation", v).await?),
+        None => None,
+    };
+    Ok(Loaded {
+        training,
+        validation,
+    })
+}
+
+/// The SHA-256 of the files, off the async threads.
+pub async fn digest(paths: Vec<PathBuf>) -> Result<String> {
+    crate::blocking(move || {
+        let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
+        journal::data_digest(&refs).map_err(|e| {
+            Error::new(
+                ErrorCode::SourceNotFound,
+                format!("cannot read the data: {e}"),
+            )
+        })
+    })
+    .await
+}
+
+fn in_flight_with_other_data(key: &str) -> Error {
+    Error::new(
+        ErrorCode::ModelKeyInProgress,
+        format!("a run for modelKey {key:?} is in flight with different training data; call again with the same data to resume it, or cancel it with cancelFineTune"),
+    )
+    .with_param("modelKey")
+}
+
+/// Journals the digest of the loaded data, or refuses data that differs from what an earlier
+/// call of the same run journaled.
+pub async fn journal_digest(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -> Result<()> {
+    let paths = std::iter::once(data.training.path.clone())
+        .chain(data.validation.as_ref().map(|v| v.path.clone()))
+        .collect();
+    let now = digest(paths).await?;
+    match &rec.data_digest {
+        Some(d) if *d != now => return Err(in_flight_with_other_data(&rec.model_key)),
+        _ => rec.data_digest = Some(now),
+    }
+    run.journal.save(rec)
+}
+
+/// For a resumed job: the job trains on the data it was given, so refuse to pass it off as
+/// the result of local data that has changed since (URL sources are not fetched again).
+pub async fn check_unchanged(run: &Run<'_>, rec: &RunRecord, job_id: &str) -> Result<()> {
+    let o = &run.r.opts;
+    let any_url = source::is_url(&o.source) || o.validation.as_deref().is_some_and(source::is_url);
+    let Some(recorded) = rec.data_digest.as_ref().filter(|_| !any_url) else {
+        return Ok(());
+    };
+    let paths = std::iter::once(PathBuf::from(&o.source))
+        .chain(o.validation.as_ref().map(PathBuf::from))
+        .collect();
+    if digest(paths).await? != *recorded {
+        return Err(Error::new(
+            ErrorCode::ModelKeyInProgress,
+            format!("job {job_id} for modelKey {:?} is training on an earlier version of the data; wait for it with the same data, or cancel it with cancelFineTune and start again", rec.model_key),
+        )
+        .with_job(job_id)
+        .with_param("modelKey"));
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! Stage 5: the finished job becomes a [`RegistryEntry`] in `models.json` (with its training
+//! metrics, and its loss curve drawn beside the registry), and the call's result.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::api::Job;
+use crate::error::{Error, ErrorCode, Result};
+use crate::journal::RunRecord;
+use crate::metrics::MetricsSummary;
+use crate::models;
+use crate::progress::ProgressEvent;
+use crate::registry::{FineTuneRecord, ModelRef, RegistryEntry};
+
+use super::Run;
+
+/// What a successful run registered.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RegisteredModel {
+    pub model_key: String,
+    pub agent_name: String,
+    pub base_model: String,
+    pub fine_tuned_model: String,
+    pub job_id: String,
+    pub training_file_id: String,
+    pub validation_file_id: Option<String>,
+    pub suffix: String,
+    pub trained_tokens: Option<u64>,
+    pub created_at: String,
+    pub finished_at: String,
+    pub registry_path: String,
+    /// Summary of the job's result file (losses, accuracy, steps), when it could be read.
+    pub metrics: Option<MetricsSummary>,
+    /// The loss curve drawn as SVG beside the registry, when there was one to draw.
+    pub curve_path: Option<String>,
+}
+
+/// Unix seconds (or now) as ISO 8601.
+pub fn iso(ts: Option<i64>) -> String {
+    let ts = ts.unwrap_or_else(|| chrono::Utc::now().timestamp());
+    chrono::DateTime::from_timestamp(ts, 0)
+        .unwrap_or_else(chrono::Utc::now)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The registry entry of a succeeded job, in the shape TaskForce's loader reads.
+fn entry(
+    run: &Run<'_>,
+    rec: &RunRecord,
+    job: &Job,
+    fine_tuned_model: &str,
+    metrics: Option<MetricsSummary>,
+    curve: Option<&PathBuf>,
+) -> RegistryEntry {
+    let o = &run.r.opts;
+    let family = models::family(&o.base_model);
+    RegistryEntry {
+        model: ModelRef {
+            name: fine_tuned_model.to_string(),
+            provider: "openai".into(),
+            supports_tools: family.as_ref().is_some_and(|f| f.supports_tools),
+            max_context_tokens: family.as_ref().map_or(4096, |f| f.max_context_tokens as u64),
+            extra: Default::default(),
+        },
+        fine_tune: Some(FineTuneRecord {
+            agent_name: o.agent_name.clone(),
+            base_model: o.base_model.clone(),
+            job_id: job.id.clone(),
+            training_file_id: rec
+                .training_file_id
+                .clone()
+                .or(job.training_file.clone())
+                .unwrap_or_default(),
+            validation_file_id: rec
+                .validation_file_id
+                .clone()
+                .or(job.validation_file.clone()),
+            suffix: run.r.suffix.clone(),
+            method: o.method.as_str().to_string(),
+            hyperparameters: job.hyperparameters_used(o.method),
+            trained_tokens: job.trained_tokens,
+            metrics,
+            loss_curve: curve
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned()),
+            created_at: iso(job.created_at),
+            finished_at: iso(job.finished_at),
+            extra: Default::default(),
+        }),
+        extra: Default::default(),
+    }
+}
+
+/// Registers a succeeded job under the run's modelKey and returns what was registered.
+pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<RegisteredModel> {
+    let key = &run.r.opts.model_key;
+    let Some(ft_model) = job.fine_tuned_model.clone().filter(|m| !m.is_empty()) else {
+        run.journal.remove(key)?;
+        return Err(Error::new(
+            ErrorCode::JobFailed,
+            format!("job {} succeeded but reported no fine_tuned_model", job.id),
+        )
+        .with_job(&job.id));
+    };
+    let (metrics, curve) = training_metrics(run, &job).await;
+    let e = entry(run, rec, &job, &ft_model, metrics.clone(), curve.as_ref());
+    let fine_tune = e.fine_tune.clone().unwrap_or_default();
+    {
+        let (reg, k, job_id) = (run.registry.clone(), key.clone(), job.id.clone());
+        crate::blocking(move || reg.insert_new(&k, &e))
+            .await
+            .map_err(|mut e| {
+                e.message = format!("{} (the job {job_id} succeeded with model {ft_model}; register it by hand if needed)", e.message);
+                e.job_id = Some(job_id);
+                e
+            })?;
+    }
+    run.journal.remove(key)?;
+    let FineTuneRecord {
+        agent_name,
+        base_model,
+        job_id,
+        training_file_id,
+        validation_file_id,
+        suffix,
+        trained_tokens,
+        created_at,
+        finished_at,
+        ..
+    } = fine_tune;
+    let out = RegisteredModel {
+        model_key: key.clone(),
+        agent_name,
+        base_model,
+        fine_tuned_model: ft_model,
+        job_id,
+        training_file_id,
+        validation_file_id,
+        suffix,
+        trained_tokens,
+        created_at,
+        finished_at,
+        registry_path: run.registry.path().display().to_string(),
+        metrics,
+        curve_path: curve.map(|p| p.display().to_string()),
+    };
+    run.ctx.emit(ProgressEvent::Registered {
+        model_key: out.model_key.clone(),
+        fine_tuned_model: out.fine_tuned_model.clone(),
+        registry_path: out.registry_path.clone(),
+    });
+    Ok(out)
+}
+
+/// Reads the job's result file, summarises it and draws the loss curve beside the registry
+/// (`<modelKey>.svg`). Best effort: the model is trained either way, so a failure here only
+/// leaves the metrics out.
+async fn training_metrics(
+    run: &Run<'_>,
+    job: &Job,
+) -> (Option<MetricsSummary>, Option<PathBuf>) {
+    let key = &run.r.opts.model_key;
+    let Some(file) = job.result_files.first() else {
+        return (None, None);
+    };
+    let Ok(csv) = run.client.file_content(file, &run.ctx.cancel).await else {
+        return (None, None);
+    };
+    let Some(series) = crate::metrics::parse_results(&csv) else {
+        return (None, None);
+    };
+    let summary = crate::metrics::summarize(&series, job.trained_tokens);
+    let svg = crate::metrics::render_svg(&series, &format!("{key}: training loss"));
+    // The modelKey holds no path separators (checked up front), so this stays in the folder.
+    let dir = run.registry.dir();
+    let path = dir.join(format!("{key}.svg"));
+    let written = tempfile::Builder::new()
+        .prefix(".curve.")
+        .tempfile_in(&dir)
+        .and_then(|mut t| {
+            std::io::Write::write_all(&mut t, svg.as_bytes())?;
+            t.persist(&path).map_err(|e| e.error)
+        });
+    (Some(summary), written.ok().map(|_| path))
+}

@@ -1,0 +1,249 @@
+//! Stage 3: each checked file goes up (the Files API, or the Uploads API in parts for large
+//! files, journaled part by part) unless the journal has one the API still knows, and the
+//! stage waits until OpenAI has processed it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::api::FileObject;
+use crate::client::{Client, SentFn};
+use crate::error::{Error, ErrorCode, Result};
+use crate::journal::{RunRecord, UploadState};
+use crate::progress::{ProgressEvent, RunContext};
+use crate::source::LocalData;
+
+use super::load::Loaded;
+use super::Run;
+
+/// How many parts go up at once.
+const PART_CONCURRENCY: usize = 3;
+
+/// Uploads the training file, then the validation file, journaling each file id.
+pub async fn upload(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -> Result<()> {
+    let tid = ensure_uploaded(run, rec, "source", &data.training).await?;
+    rec.training_file_id = Some(tid);
+    run.journal.save(rec)?;
+    if let Some(v) = &data.validation {
+        let vid = ensure_uploaded(run, rec, "validation", v).await?;
+        rec.validation_file_id = Some(vid);
+        run.journal.save(rec)?;
+    }
+    Ok(())
+}
+
+/// Uploads one file (unless the journal has one the API still knows) and waits until it is
+/// processed. Returns its id.
+async fn ensure_uploaded(
+    run: &Run<'_>,
+    rec: &mut RunRecord,
+    param: &str,
+    data: &LocalData,
+) -> Result<String> {
+    let (client, ctx) = (run.client, run.ctx);
+    let known = if param == "validation" {
+        rec.validation_file_id.clone()
+    } else {
+        rec.training_file_id.clone()
+    };
+    if let Some(id) = known {
+        match client.retrieve_file(&id, &ctx.cancel).await {
+            Ok(f) if f.status.as_deref() != Some("error") => {
+                return Ok(wait_for_processing(run, f).await?.id);
+            }
+            Ok(_) => {}
+            Err(e) if e.status == Some(404) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    ctx.emit(ProgressEvent::UploadStarted {
+        file: param.to_string(),
+        bytes: data.bytes,
+    });
+    let f = if data.bytes > run.r.upload_threshold_bytes {
+        match upload_in_parts(run, rec, param, data).await {
+            Err(e)
+                if matches!(e.status, Some(400) | Some(404)) && rec.uploads.contains_key(param) =>
+            {
+                // The Upload expired or was cancelled: start a new one.
+                rec.uploads.remove(param);
+                run.journal.save(rec)?;
+                upload_in_parts(run, rec, param, data).await?
+            }
+            other => other?,
+        }
+    } else {
+        let sent = upload_progress(param, data.bytes, ctx);
+        client
+            .upload_file(&data.path, &data.filename, sent, &ctx.cancel)
+            .await?
+    };
+    ctx.emit(ProgressEvent::FileUploaded {
+        file: param.to_string(),
+        file_id: f.id.clone(),
+        bytes: data.bytes,
+    });
+    let f = wait_for_processing(run, f).await?;
+    ctx.emit(ProgressEvent::FileProcessed {
+        file: param.to_string(),
+        file_id: f.id.clone(),
+    });
+    Ok(f.id)
+}
+
+/// How long to wait for OpenAI to process an uploaded file: an hour, or less with `timeoutMs`.
+fn max_processing_wait(run: &Run<'_>) -> Duration {
+    run.r
+        .timeout
+        .unwrap_or(Duration::from_secs(3600))
+        .min(Duration::from_secs(3600))
+}
+
+/// Waits until an uploaded file is processed, as openai-node's `waitForProcessing` does.
+async fn wait_for_processing(run: &Run<'_>, mut file: FileObject) -> Result<FileObject> {
+    let (poll, max_wait, cancel) = (run.r.poll_interval, max_processing_wait(run), &run.ctx.cancel);
+    let started = tokio::time::Instant::now();
+    loop {
+        match file.status.as_deref() {
+            None | Some("processed") => return Ok(file),
+            Some("error") | Some("failed") | Some("deleted") => {
+                return Err(Error::new(
+                    ErrorCode::InvalidTrainingData,
+                    format!(
+                        "OpenAI could not process file {}: {}",
+                        file.id,
+                        file.status_details.as_deref().unwrap_or("no details given")
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if started.elapsed() > max_wait {
+            return Err(Error::new(
+                ErrorCode::Timeout,
+                format!(
+                    "file {} was still {:?} after {} s",
+                    file.id,
+                    file.status.as_deref().unwrap_or(""),
+                    max_wait.as_secs()
+                ),
+            ));
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::aborted()),
+            _ = tokio::time::sleep(poll) => {}
+        }
+        file = run.client.retrieve_file(&file.id, cancel).await?;
+    }
+}
+
+/// Reports an upload's bytes as `uploadProgress` events, about every 1 % (and at the end).
+fn upload_progress(param: &str, total: u64, ctx: &RunContext) -> Option<SentFn> {
+    let progress = ctx.progress.clone()?;
+    let file = param.to_string();
+    let step = (total / 100).max(64 * 1024);
+    let last = AtomicU64::new(0);
+    Some(Arc::new(move |sent: u64| {
+        let prev = last.load(Ordering::Relaxed);
+        if sent < prev || sent - prev >= step || sent == total {
+            last.store(sent, Ordering::Relaxed);
+            progress(ProgressEvent::UploadProgress {
+                file: file.clone(),
+                sent,
+                total,
+            });
+        }
+    }))
+}
+
+/// The journaled Upload of `param`, while it lives and matches the file; else a new one.
+async fn upload_state(
+    run: &Run<'_>,
+    rec: &RunRecord,
+    param: &str,
+    data: &LocalData,
+) -> Result<UploadState> {
+    let now = chrono::Utc::now().timestamp();
+    match rec.uploads.get(param) {
+        Some(s) if s.total_bytes == data.bytes && s.expires_at.is_none_or(|e| e > now + 60) => {
+            Ok(s.clone())
+        }
+        _ => {
+            let part_bytes = run.r.upload_part_bytes;
+            let up = run
+                .client
+                .create_upload(&data.filename, data.bytes, &run.ctx.cancel)
+                .await?;
+            let parts = data.bytes.div_ceil(part_bytes).max(1) as usize;
+            Ok(UploadState {
+                upload_id: up.id,
+                part_bytes,
+                total_bytes: data.bytes,
+                part_ids: vec![None; parts],
+                expires_at: up.expires_at,
+            })
+        }
+    }
+}
+
+/// Sends a file through the Uploads API: create (or resume) the Upload, send the missing parts
+/// a few at a time (each retried on its own), journal each part id, then complete.
+async fn upload_in_parts(
+    run: &Run<'_>,
+    rec: &mut RunRecord,
+    param: &str,
+    data: &LocalData,
+) -> Result<FileObject> {
+    let (client, ctx): (&Client, &RunContext) = (run.client, run.ctx);
+    let mut state = upload_state(run, rec, param, data).await?;
+    rec.uploads.insert(param.to_string(), state.clone());
+    run.journal.save(rec)?;
+    let part_len = |i: usize| {
+        let offset = i as u64 * state.part_bytes;
+        (offset, state.part_bytes.min(state.total_bytes - offset))
+    };
+    let missing: Vec<usize> = (0..state.part_ids.len())
+        .filter(|i| state.part_ids[*i].is_none())
+        .collect();
+    let mut sent: u64 = (0..state.part_ids.len())
+        .filter(|i| state.part_ids[*i].is_some())
+        .map(|i| part_len(i).1)
+        .sum();
+    let upload_id = state.upload_id.clone();
+    let mut results = futures::stream::iter(missing.into_iter().map(|i| {
+        let (offset, len) = part_len(i);
+        let (upload_id, path) = (upload_id.clone(), data.path.clone());
+        async move {
+            let id = client
+                .add_upload_part(&upload_id, &path, offset, len, &ctx.cancel)
+                .await;
+            (i, len, id)
+        }
+    }))
+    .buffer_unordered(PART_CONCURRENCY);
+    while let Some((i, len, id)) = results.next().await {
+        state.part_ids[i] = Some(id?);
+        sent += len;
+        rec.uploads.insert(param.to_string(), state.clone());
+        run.journal.save(rec)?;
+        ctx.emit(ProgressEvent::UploadProgress {
+            file: param.to_string(),
+            sent,
+            total: state.total_bytes,
+        });
+    }
+    drop(results);
+    let ids: Vec<String> = state.part_ids.iter().flatten().cloned().collect();
+    let done = client
+        .complete_upload(&state.upload_id, &ids, &ctx.cancel)
+        .await?;
+    rec.uploads.remove(param);
+    done.file.ok_or_else(|| {
+        Error::new(
+            ErrorCode::Api,
+            format!("Upload {} completed without a file", state.upload_id),
+        )
+    })
+}
