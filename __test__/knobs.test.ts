@@ -62,9 +62,9 @@ test.each([
   [{ seed: 1.5 }, 'seed'],
   [{ metadata: Object.fromEntries(Array.from({ length: 14 }, (_, i) => [`k${i}`, 'v'])) }, 'metadata'],
   [{ metadata: { model_key: 'mine' } }, 'metadata'],
-  [{ metadata: { k: 1 } }, 'metadata'],
-  [{ integrations: [{ type: 'slack' }] }, 'integrations'],
-  [{ integrations: [{ type: 'wandb', wandb: {} }] }, 'integrations'],
+  [{ metadata: { k: 1 } }, 'metadata.k'],
+  [{ integrations: [{ type: 'slack' }] }, 'integrations[0].type'],
+  [{ integrations: [{ type: 'wandb', wandb: {} }] }, 'integrations[0]'],
   [{ uploadPartBytes: 65 * 1024 * 1024 + 1 }, 'uploadPartBytes'],
 ])('%j is refused before upload, naming %s', async (extra, param) => {
   const before = await counts(fx.emu.url, fx.emu.apiKey)

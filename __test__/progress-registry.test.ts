@@ -27,8 +27,7 @@ test('progress events arrive in order, and a throwing callback does not break th
       },
     }),
   )
-  // The registered event is delivered on the JS thread; let the queue drain.
-  await new Promise((r) => setTimeout(r, 50))
+  // Every event has been delivered when the promise settles: no waiting.
   const types = events.map((e) => e.type)
   const first = (t: string) => types.indexOf(t)
   expect(first('dataChecked')).toBe(0)
@@ -45,6 +44,11 @@ test('progress events arrive in order, and a throwing callback does not break th
   expect(events.find((e) => e.type === 'jobCreated').jobId).toBe(model.jobId)
   const statuses = events.filter((e) => e.type === 'status').map((e) => e.status)
   expect(statuses[statuses.length - 1]).toBe('succeeded')
+  // The job's events come before the final status they lead to.
+  const succeeded = events.findIndex((e) => e.type === 'status' && e.status === 'succeeded')
+  const lastStep = events.map((e) => e.type === 'jobEvent' && typeof e.step === 'number').lastIndexOf(true)
+  expect(lastStep).toBeGreaterThan(0)
+  expect(lastStep).toBeLessThan(succeeded)
   expect(events.find((e) => e.type === 'dataChecked').report.examples).toBe(12)
   const jobEvents = events.filter((e) => e.type === 'jobEvent')
   expect(jobEvents.length).toBeGreaterThan(0)

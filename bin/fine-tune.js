@@ -71,47 +71,37 @@ function cliError(code, message, extra = {}) {
 // ---------------------------------------------------------------------------------------------
 // Subcommands: their flags and help
 
-const CONNECTION_FLAGS = {
-  'api-key': { type: 'string', arg: 'KEY', help: 'API key (default: env OPENAI_API_KEY, which is safer: command lines are visible)' },
-  'base-url': { type: 'string', arg: 'URL', help: 'API base URL (default: env OPENAI_BASE_URL, else https://api.openai.com/v1)' },
-  organization: { type: 'string', arg: 'ID', help: 'organization id (default: env OPENAI_ORG_ID)' },
-  project: { type: 'string', arg: 'ID', help: 'project id (default: env OPENAI_PROJECT_ID)' },
+// The options of `train` (and the connection options of the other commands) come from the
+// addon's own list, `fineTuneOptions()`, the one the core reads them by: a new option is a flag
+// and a --config key without any edit here.
+let specs
+function optionSpecs() {
+  if (!specs) specs = ft().fineTuneOptions()
+  return specs
 }
-const REGISTRY_FLAG = {
-  'registry-path': { type: 'string', arg: 'FILE', help: 'the registry (default: env FINE_TUNED_MODELS_PATH, else ./fine-tuned/models.json)' },
+const kebab = (s) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+/** The flag of an option: `hyperparameters.nEpochs` is `--n-epochs`. */
+const flagOf = (name) => kebab(name.split('.').pop())
+
+function flagDef(spec) {
+  const d = { type: spec.kind === 'boolean' ? 'boolean' : 'string', help: spec.help + (spec.required ? ' (required)' : '') }
+  if (spec.arg) d.arg = spec.arg
+  if (spec.kind === 'keyValue') d.multiple = true
+  return d
 }
+
+/** Flags for the named options (all of them without names). */
+function optionFlags(names) {
+  const out = {}
+  for (const s of optionSpecs()) if (!names || names.includes(s.name)) out[flagOf(s.name)] = flagDef(s)
+  return out
+}
+
+const CONNECTION = ['apiKey', 'baseUrl', 'organization', 'project', 'azureEndpoint', 'apiVersion']
+const connectionFlags = () => optionFlags(CONNECTION)
+const registryFlag = () => optionFlags(['registryPath'])
 const JSON_FLAG = { json: { type: 'boolean', help: 'machine-readable output on stdout' } }
 const HELP_FLAG = { help: { type: 'boolean', short: 'h', help: 'show this help' } }
-
-// Flags of `train` that map to a FineTuneOptions field: [option, kind].
-const TRAIN_OPTION_OF_FLAG = {
-  'agent-name': ['agentName', 'string'],
-  'model-key': ['modelKey', 'string'],
-  'base-model': ['baseModel', 'string'],
-  source: ['source', 'string'],
-  validation: ['validation', 'string'],
-  suffix: ['suffix', 'string'],
-  'api-key': ['apiKey', 'string'],
-  'base-url': ['baseUrl', 'string'],
-  organization: ['organization', 'string'],
-  project: ['project', 'string'],
-  'registry-path': ['registryPath', 'string'],
-  'poll-interval-ms': ['pollIntervalMs', 'number'],
-  'timeout-ms': ['timeoutMs', 'number'],
-  'max-retries': ['maxRetries', 'number'],
-  'max-download-bytes': ['maxDownloadBytes', 'number'],
-  'n-epochs': ['nEpochs', 'hyper'],
-  'batch-size': ['batchSize', 'hyper'],
-  'learning-rate-multiplier': ['learningRateMultiplier', 'hyper'],
-  beta: ['beta', 'hyper'],
-  method: ['method', 'string'],
-  seed: ['seed', 'number'],
-  metadata: ['metadata', 'metadata'],
-  'cancel-on-abort': ['cancelOnAbort', 'boolean'],
-}
-const FLAG_OF_OPTION = Object.fromEntries(Object.entries(TRAIN_OPTION_OF_FLAG).map(([f, [o]]) => [o, f]))
-const HYPER_KEYS = ['nEpochs', 'batchSize', 'learningRateMultiplier', 'beta']
-const CONFIG_KEYS = new Set([...Object.values(TRAIN_OPTION_OF_FLAG).map(([o]) => o), 'hyperparameters'])
 
 const COMMANDS = {
   train: {
@@ -126,34 +116,16 @@ Ctrl-C (or SIGTERM) stops waiting: the job keeps running and stays journaled, an
 same command again resumes it (no new upload, no new job). With --cancel-on-abort the OpenAI job
 is cancelled instead. A second Ctrl-C exits at once.
 
---config reads the same options from a JSON object with camelCase keys (agentName, modelKey,
-baseModel, source, validation, suffix, registryPath, pollIntervalMs, nEpochs or hyperparameters,
-metadata, …); relative paths in it are relative to the file. Flags override it.`,
-    flags: {
+--config reads the same options from a JSON object with their camelCase names (agentName,
+modelKey, baseModel, source, validation, suffix, registryPath, pollIntervalMs, nEpochs or
+hyperparameters, metadata, integrations, …: every option below); relative paths in it are
+relative to the file. Flags override it.`,
+    flags: () => ({
       config: { type: 'string', arg: 'FILE', help: 'read the options from a JSON file (flags override)' },
-      'agent-name': { type: 'string', arg: 'NAME', help: 'the agent the model is for (required)' },
-      'model-key': { type: 'string', arg: 'KEY', help: 'the key to register the model under (required)' },
-      'base-model': { type: 'string', arg: 'MODEL', help: 'the model to fine-tune, e.g. gpt-4o-mini-2024-07-18 (required)' },
-      source: { type: 'string', arg: 'FILE|URL', help: 'training data, .jsonl (required)' },
-      validation: { type: 'string', arg: 'FILE|URL', help: 'validation data, .jsonl' },
-      suffix: { type: 'string', arg: 'SUFFIX', help: "the fine-tuned model's suffix (default: from the agent name)" },
-      ...CONNECTION_FLAGS,
-      ...REGISTRY_FLAG,
-      'poll-interval-ms': { type: 'string', arg: 'MS', help: 'how often the job is polled (default 5000)' },
-      'timeout-ms': { type: 'string', arg: 'MS', help: 'stop waiting after this long (ERR_TIMEOUT; the job keeps running)' },
-      'max-retries': { type: 'string', arg: 'N', help: 'retries per request (default 2)' },
-      'max-download-bytes': { type: 'string', arg: 'N', help: 'size cap of URL sources (default 1 GiB)' },
-      'n-epochs': { type: 'string', arg: 'N|auto', help: 'epochs, 1 to 50' },
-      'batch-size': { type: 'string', arg: 'N|auto', help: 'batch size, 1 to 256' },
-      'learning-rate-multiplier': { type: 'string', arg: 'X|auto', help: 'learning-rate multiplier, above 0 and at most 10' },
-      method: { type: 'string', arg: 'METHOD', help: 'supervised (default) or dpo' },
-      beta: { type: 'string', arg: 'X|auto', help: 'DPO beta, above 0 and at most 2' },
-      seed: { type: 'string', arg: 'N', help: 'seed for reproducible training' },
-      metadata: { type: 'string', multiple: true, arg: 'KEY=VALUE', help: 'extra job metadata (repeatable)' },
-      'cancel-on-abort': { type: 'boolean', help: 'on Ctrl-C, cancel the OpenAI job too' },
+      ...optionFlags(),
       ...JSON_FLAG,
       ...HELP_FLAG,
-    },
+    }),
     positionals: 0,
     run: runTrain,
   },
@@ -182,7 +154,7 @@ data has errors.`,
     description: `Lists the runs journaled beside the registry (<registry dir>/.runs/). With a modelKey whose
 run has a job, also asks the API for the job's current status (connection flags or env; the
 base URL defaults to the one the run used).`,
-    flags: { ...REGISTRY_FLAG, ...CONNECTION_FLAGS, ...JSON_FLAG, ...HELP_FLAG },
+    flags: () => ({ ...registryFlag(), ...connectionFlags(), ...JSON_FLAG, ...HELP_FLAG }),
     positionals: [0, 1],
     positionalNames: ['modelKey'],
     run: runStatus,
@@ -191,12 +163,12 @@ base URL defaults to the one the run used).`,
     summary: 'list the registered models',
     usage: 'fine-tune list [--agent-name NAME] [--registry-path FILE] [--json]',
     description: 'Lists the models in the registry, in registry order.',
-    flags: {
+    flags: () => ({
       'agent-name': { type: 'string', arg: 'NAME', help: 'only the models of this agent' },
-      ...REGISTRY_FLAG,
+      ...registryFlag(),
       ...JSON_FLAG,
       ...HELP_FLAG,
-    },
+    }),
     positionals: 0,
     run: runList,
   },
@@ -204,7 +176,7 @@ base URL defaults to the one the run used).`,
     summary: 'show one registered model, its metrics and its loss curve',
     usage: 'fine-tune show <modelKey> [--registry-path FILE] [--json]',
     description: 'Shows the registry entry of modelKey, its training metrics and the path of its loss curve (SVG).',
-    flags: { ...REGISTRY_FLAG, ...JSON_FLAG, ...HELP_FLAG },
+    flags: () => ({ ...registryFlag(), ...JSON_FLAG, ...HELP_FLAG }),
     positionals: 1,
     positionalNames: ['modelKey'],
     run: runShow,
@@ -214,7 +186,7 @@ base URL defaults to the one the run used).`,
     usage: 'fine-tune cancel <modelKey> [--registry-path FILE] [--api-key KEY] [--base-url URL] [--json]',
     description: `Cancels the OpenAI job of an interrupted, aborted or timed-out run and clears its journal entry.
 ERR_NOT_FOUND (exit 2) when no run of modelKey is in flight.`,
-    flags: { ...REGISTRY_FLAG, ...CONNECTION_FLAGS, ...JSON_FLAG, ...HELP_FLAG },
+    flags: () => ({ ...registryFlag(), ...connectionFlags(), ...JSON_FLAG, ...HELP_FLAG }),
     positionals: 1,
     positionalNames: ['modelKey'],
     run: runCancel,
@@ -259,9 +231,13 @@ ${EXIT_CODES_HELP}
 `
 }
 
+function flagsOf(c) {
+  return typeof c.flags === 'function' ? c.flags() : c.flags
+}
+
 function commandHelp(name) {
   const c = COMMANDS[name]
-  const rows = Object.entries(c.flags).map(([f, d]) => {
+  const rows = Object.entries(flagsOf(c)).map(([f, d]) => {
     const left = `${d.short ? `-${d.short}, ` : '    '}--${f}${d.arg ? ` ${d.arg}` : ''}`
     return [left, d.help]
   })
@@ -370,12 +346,15 @@ function reportError(e) {
   if (e && e.report && Array.isArray(e.report.errors)) {
     for (const i of e.report.errors) err(`  - ${issueLine(i)}`)
   }
-  const param = e && typeof e.param === 'string' ? e.param.split('.').pop() : undefined
-  if ((code === 'ERR_MISSING_OPTION' || code === 'ERR_INVALID_OPTION') && param && FLAG_OF_OPTION[param]) {
-    err(`  (the --${FLAG_OF_OPTION[param]} flag, or "${param}" in --config)`)
+  const names = specs ? specs.map((s) => s.name) : []
+  const param = e && typeof e.param === 'string' ? e.param : undefined
+  // The option at fault: `integrations[0].type` is the --integrations flag.
+  const option = param && names.find((n) => param === n || param.startsWith(`${n}.`) || param.startsWith(`${n}[`))
+  if ((code === 'ERR_MISSING_OPTION' || code === 'ERR_INVALID_OPTION') && option) {
+    err(`  (the --${flagOf(option)} flag, or "${option}" in --config)`)
   } else if (code === 'ERR_MISSING_OPTION' && /missing required option/.test(message)) {
-    const flags = Object.keys(FLAG_OF_OPTION).filter((o) => new RegExp(`\\b${o}\\b`).test(message))
-    if (flags.length) err(`  (pass ${flags.map((o) => `--${FLAG_OF_OPTION[o]}`).join(', ')})`)
+    const missing = names.filter((o) => new RegExp(`\\b${o}\\b`).test(message))
+    if (missing.length) err(`  (pass ${missing.map((o) => `--${flagOf(o)}`).join(', ')})`)
   }
   if (code === 'ERR_USAGE' && e.usage) err(e.usage)
   if (state.json) {
@@ -401,7 +380,7 @@ function issueLine(i) {
 function parse(name, argv) {
   const c = COMMANDS[name]
   const options = {}
-  for (const [f, d] of Object.entries(c.flags)) {
+  for (const [f, d] of Object.entries(flagsOf(c))) {
     options[f] = { type: d.type }
     if (d.short) options[f].short = d.short
     if (d.multiple) options[f].multiple = true
@@ -448,6 +427,8 @@ function isUrl(s) {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s)
 }
 
+const HYPER = 'hyperparameters.'
+
 /** Reads --config: a JSON object of FineTuneOptions (camelCase; flat or nested hyperparameters). */
 function readConfig(file) {
   let text
@@ -465,7 +446,10 @@ function readConfig(file) {
   if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) {
     throw cliError('ERR_INVALID_OPTION', `--config ${file}: expected a JSON object of options`, { param: 'config' })
   }
-  const unknown = Object.keys(cfg).filter((k) => !CONFIG_KEYS.has(k))
+  const names = optionSpecs().map((s) => s.name)
+  const hyperKeys = names.filter((n) => n.startsWith(HYPER)).map((n) => n.slice(HYPER.length))
+  const known = new Set([...names.filter((n) => !n.includes('.')), 'hyperparameters', ...hyperKeys])
+  const unknown = Object.keys(cfg).filter((k) => !known.has(k))
   if (unknown.length) {
     throw cliError('ERR_INVALID_OPTION', `--config ${file}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')}`, { param: 'config' })
   }
@@ -478,7 +462,7 @@ function readConfig(file) {
     Object.assign(hyper, cfg.hyperparameters)
   }
   delete opts.hyperparameters
-  for (const k of HYPER_KEYS) {
+  for (const k of hyperKeys) {
     if (k in opts) {
       hyper[k] = opts[k]
       delete opts[k]
@@ -494,21 +478,33 @@ function readConfig(file) {
   return { opts, hyper }
 }
 
+function parseJsonFlag(flag, v) {
+  try {
+    return JSON.parse(v)
+  } catch (e) {
+    throw cliError('ERR_INVALID_OPTION', `--${flag}: not valid JSON (${e.message})`, { param: flag })
+  }
+}
+
+/** The options of `train`: --config, then each flag by its option's kind. */
 function trainOptions(values) {
   let opts = {}
   let hyper = {}
   if (values.config !== undefined) ({ opts, hyper } = readConfig(values.config))
-  for (const [flag, [opt, kind]] of Object.entries(TRAIN_OPTION_OF_FLAG)) {
+  for (const spec of optionSpecs()) {
+    const flag = flagOf(spec.name)
     const v = values[flag]
     if (v === undefined) continue
-    if (kind === 'string') opts[opt] = v
-    else if (kind === 'boolean') opts[opt] = v
-    else if (kind === 'number') opts[opt] = toNumber(flag, v, false)
-    else if (kind === 'hyper') hyper[opt] = toNumber(flag, v, true)
-    else if (kind === 'metadata') {
-      const base = opts.metadata && typeof opts.metadata === 'object' ? opts.metadata : {}
-      opts.metadata = { ...base, ...parseMetadata(v) }
-    }
+    let value
+    if (spec.kind === 'number') value = toNumber(flag, v, false)
+    else if (spec.kind === 'numberOrAuto') value = toNumber(flag, v, true)
+    else if (spec.kind === 'json') value = parseJsonFlag(flag, v)
+    else if (spec.kind === 'keyValue') {
+      const base = opts[spec.name] && typeof opts[spec.name] === 'object' ? opts[spec.name] : {}
+      value = { ...base, ...parseMetadata(v) }
+    } else value = v
+    if (spec.name.startsWith(HYPER)) hyper[spec.name.slice(HYPER.length)] = value
+    else opts[spec.name] = value
   }
   if (Object.keys(hyper).length) opts.hyperparameters = hyper
   return opts
@@ -712,11 +708,9 @@ async function runTrain({ values }) {
 
   const mode = state.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain'
   const live = mode === 'tty' ? new LiveLine(process.stderr) : null
-  let registered = null
 
   const onProgress = (e) => {
     try {
-      if (e && e.type === 'registered') registered = e
       if (mode === 'json') jsonLine(e)
       else if (live) live.event(e)
       else err(plainEventLine(e))
@@ -747,10 +741,8 @@ async function runTrain({ values }) {
 
   let model
   try {
+    // Every progress event has been delivered when the promise settles.
     model = await ft().trainAndRegisterFineTunedModel({ ...opts, signal: controller.signal, onProgress })
-    // The last events are delivered on the JS thread; let them arrive before the result.
-    const until = Date.now() + 1000
-    while (!registered && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
   } finally {
     if (live) live.stop()
     process.off('SIGINT', onSignal)
@@ -863,33 +855,6 @@ function readRuns(registryPath) {
   return ft().listInFlightRuns({ registryPath })
 }
 
-async function fetchJob(baseUrl, apiKey, jobId, headers = {}) {
-  const url = `${baseUrl.replace(/\/+$/, '')}/fine_tuning/jobs/${encodeURIComponent(jobId)}`
-  let res
-  try {
-    res = await fetch(url, { headers: { Authorization: `Bearer ${apiKey}`, ...headers }, signal: AbortSignal.timeout(30000) })
-  } catch (e) {
-    throw cliError('ERR_NETWORK', `cannot reach ${baseUrl}: ${(e.cause && e.cause.message) || e.message}`, { jobId })
-  }
-  const text = await res.text()
-  let body
-  try {
-    body = JSON.parse(text)
-  } catch (_) {
-    body = undefined
-  }
-  if (!res.ok) {
-    const msg = (body && body.error && body.error.message) || text.slice(0, 200) || res.statusText
-    const code = res.status === 401 || res.status === 403 ? 'ERR_AUTHENTICATION' : res.status === 429 ? 'ERR_RATE_LIMITED' : 'ERR_API'
-    throw cliError(code, `OpenAI API answered ${res.status}: ${msg}`, {
-      status: res.status,
-      jobId,
-      requestId: res.headers.get('x-request-id') || undefined,
-    })
-  }
-  return body
-}
-
 async function runStatus({ values, positionals }) {
   const registryPath = registryPathOf(values)
   const [modelKey] = positionals
@@ -910,18 +875,12 @@ async function runStatus({ values, positionals }) {
   let apiError
   if (modelKey !== undefined && runs[0] && runs[0].jobId) {
     const conn = connection(values)
-    const baseUrl = conn.baseUrl || runs[0].baseUrl
-    if (conn.apiKey && baseUrl) {
-      const headers = {}
-      if (conn.organization) headers['OpenAI-Organization'] = conn.organization
-      if (conn.project) headers['OpenAI-Project'] = conn.project
-      try {
-        runs[0] = { ...runs[0], job: await fetchJob(baseUrl, conn.apiKey, runs[0].jobId, headers) }
-      } catch (e) {
-        apiError = e
-      }
-    } else if (!state.json) {
-      err('(no API key: set OPENAI_API_KEY or pass --api-key to see the job\'s current status)')
+    try {
+      runs[0] = { ...runs[0], job: await ft().getFineTuneJob(modelKey, dropUndefined({ registryPath, ...conn })) }
+    } catch (e) {
+      if (e && e.code === 'ERR_MISSING_API_KEY' && !state.json) {
+        err('(no API key: set OPENAI_API_KEY or pass --api-key to see the job\'s current status)')
+      } else apiError = e
     }
   }
 
@@ -944,9 +903,9 @@ async function runStatus({ values, positionals }) {
       if (r.baseUrl) rows.push(['baseUrl', r.baseUrl])
       if (r.job) {
         rows.push(['job status', r.job.status ?? '-'])
-        if (r.job.fine_tuned_model) rows.push(['fineTunedModel', r.job.fine_tuned_model])
-        if (r.job.trained_tokens) rows.push(['trainedTokens', String(r.job.trained_tokens)])
-        if (r.job.estimated_finish) rows.push(['estimated finish', new Date(r.job.estimated_finish * 1000).toISOString()])
+        if (r.job.fineTunedModel) rows.push(['fineTunedModel', r.job.fineTunedModel])
+        if (r.job.trainedTokens) rows.push(['trainedTokens', String(r.job.trainedTokens)])
+        if (r.job.estimatedFinish) rows.push(['estimated finish', new Date(r.job.estimatedFinish * 1000).toISOString()])
         if (r.job.error && r.job.error.message) rows.push(['job error', `${r.job.error.code ? `${r.job.error.code}: ` : ''}${r.job.error.message}`])
       }
       out(table(rows))

@@ -33,7 +33,10 @@ pub fn options_json(env: &Env, obj: Option<&Object>, skip: &[&str]) -> core::Res
                 return Err(wrong(&key, &format!("expected data, got a {t}")))
             }
             ValueType::Number => {
-                let x: f64 = v.coerce_to_number().and_then(|n| n.get_double()).unwrap_or(f64::NAN);
+                let x: f64 = v
+                    .coerce_to_number()
+                    .and_then(|n| n.get_double())
+                    .unwrap_or(f64::NAN);
                 if !x.is_finite() {
                     return Err(wrong(&key, &format!("{x} is not a finite number")));
                 }
@@ -169,6 +172,18 @@ impl From<ErrorCode> for FineTuneErrorCode {
             E::Internal => C::Internal,
         }
     }
+}
+
+/// Whether `e` is an error of this package (a `FineTuneError`): an `Error` whose `code` is one
+/// of `FineTuneErrorCode`. Narrows the type in TypeScript.
+#[napi(ts_args_type = "e: unknown", ts_return_type = "e is FineTuneError")]
+pub fn is_fine_tune_error(e: Unknown) -> bool {
+    let Ok(obj) = Object::from_unknown(e) else {
+        return false;
+    };
+    let is_error = obj.is_error().unwrap_or(false);
+    let code: Option<String> = obj.get("code").ok().flatten();
+    is_error && code.is_some_and(|c| ErrorCode::parse(&c).is_some())
 }
 
 /// The one place a core error becomes a JavaScript `Error`: `code`, `message`, and where they

@@ -14,6 +14,7 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
 use convert::core_error_to_js;
+pub use convert::{is_fine_tune_error, FineTuneErrorCode};
 use fine_tune_core as core;
 
 pub use dataset::*;
@@ -326,8 +327,14 @@ pub fn train_and_register_fine_tuned_model(
 ) -> Result<AsyncBlock<RegisteredModel>> {
     let o = options.as_ref();
     let read = || -> core::Result<_> {
-        let signal = convert::optional_property::<AbortSignal>(&env, o, "signal", ValueType::Object)?;
-        let on_progress = convert::optional_property::<ProgressCallback>(&env, o, "onProgress", ValueType::Function)?;
+        let signal =
+            convert::optional_property::<AbortSignal>(&env, o, "signal", ValueType::Object)?;
+        let on_progress = convert::optional_property::<ProgressCallback>(
+            &env,
+            o,
+            "onProgress",
+            ValueType::Function,
+        )?;
         let json = convert::options_json(&env, o, &["signal", "onProgress"])?;
         Ok((core::TrainOptions::from_json(json)?, signal, on_progress))
     };

@@ -12,7 +12,7 @@
  * ```
  */
 export interface FineTuneError extends Error {
-  code: `${FineTuneErrorCode}`
+  code: FineTuneErrorCode
   /** The HTTP status of the API answer that caused it. */
   status?: number
   /** That answer's `x-request-id`. */

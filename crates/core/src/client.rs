@@ -12,7 +12,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{CreateJobRequest, CreateUploadRequest, FileObject, Job, JobEvent, List, Upload, UploadPart};
+use crate::api::{
+    CreateJobRequest, CreateUploadRequest, FileObject, Job, JobEvent, List, Upload, UploadPart,
+};
 use crate::error::{Error, ErrorCode, Result};
 use crate::options::Connection;
 use crate::source::error_chain;
@@ -651,5 +653,4 @@ mod tests {
             784111777
         );
     }
-
 }

@@ -2,82 +2,81 @@
 
 use std::fmt;
 
-/// The stable error codes. Their string forms are part of the public API (README, `index.d.ts`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`], its string forms and the list of all codes from one table.
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $name:ident => $s:literal, )*) => {
+        /// The stable error codes. Their string forms are part of the public API (README,
+        /// `index.d.ts`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $name, )*
+        }
+
+        impl ErrorCode {
+            /// Every code.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// The code as JavaScript sees it in `error.code`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $s,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// A required option is missing or empty.
-    MissingOption,
+    MissingOption => "ERR_MISSING_OPTION",
     /// An option has a value that is not allowed.
-    InvalidOption,
+    InvalidOption => "ERR_INVALID_OPTION",
     /// The modelKey is already registered.
-    DuplicateModelKey,
+    DuplicateModelKey => "ERR_DUPLICATE_MODEL_KEY",
     /// The base model is not an OpenAI model.
-    UnsupportedBaseModel,
+    UnsupportedBaseModel => "ERR_UNSUPPORTED_BASE_MODEL",
     /// No API key was given and none is in the environment.
-    MissingApiKey,
+    MissingApiKey => "ERR_MISSING_API_KEY",
     /// A local training or validation file does not exist or cannot be read.
-    SourceNotFound,
+    SourceNotFound => "ERR_SOURCE_NOT_FOUND",
     /// A URL source could not be downloaded (bad status, HTML page, network, too large).
-    SourceFetch,
+    SourceFetch => "ERR_SOURCE_FETCH",
     /// The training data breaks OpenAI's rules.
-    InvalidTrainingData,
+    InvalidTrainingData => "ERR_INVALID_TRAINING_DATA",
     /// The registry file exists but is not a JSON object.
-    RegistryCorrupt,
+    RegistryCorrupt => "ERR_REGISTRY_CORRUPT",
     /// The registry could not be read or written.
-    RegistryIo,
+    RegistryIo => "ERR_REGISTRY_IO",
     /// The API refused the key (401/403).
-    Authentication,
+    Authentication => "ERR_AUTHENTICATION",
     /// Rate limited, and retries did not help.
-    RateLimited,
+    RateLimited => "ERR_RATE_LIMITED",
     /// The account is out of quota, or a daily limit is reached (not retried).
-    Quota,
+    Quota => "ERR_QUOTA",
     /// Any other error answer of the API.
-    Api,
+    Api => "ERR_API",
     /// The API could not be reached.
-    Network,
+    Network => "ERR_NETWORK",
     /// The fine-tuning job failed.
-    JobFailed,
+    JobFailed => "ERR_JOB_FAILED",
     /// The fine-tuning job was cancelled.
-    JobCancelled,
+    JobCancelled => "ERR_JOB_CANCELLED",
     /// The job did not finish within `timeoutMs`; it keeps running.
-    Timeout,
+    Timeout => "ERR_TIMEOUT",
     /// Another run for this modelKey is in flight (another process, or different options).
-    ModelKeyInProgress,
+    ModelKeyInProgress => "ERR_MODEL_KEY_IN_PROGRESS",
     /// Nothing is known about the modelKey (e.g. `cancelFineTune` of a key with no run).
-    NotFound,
+    NotFound => "ERR_NOT_FOUND",
     /// The call was aborted through its `AbortSignal`.
-    Aborted,
+    Aborted => "ABORT_ERR",
     /// A bug or an unexpected local failure.
-    Internal,
+    Internal => "ERR_INTERNAL",
 }
 
 impl ErrorCode {
-    /// The code as JavaScript sees it in `error.code`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::MissingOption => "ERR_MISSING_OPTION",
-            ErrorCode::InvalidOption => "ERR_INVALID_OPTION",
-            ErrorCode::DuplicateModelKey => "ERR_DUPLICATE_MODEL_KEY",
-            ErrorCode::UnsupportedBaseModel => "ERR_UNSUPPORTED_BASE_MODEL",
-            ErrorCode::MissingApiKey => "ERR_MISSING_API_KEY",
-            ErrorCode::SourceNotFound => "ERR_SOURCE_NOT_FOUND",
-            ErrorCode::SourceFetch => "ERR_SOURCE_FETCH",
-            ErrorCode::InvalidTrainingData => "ERR_INVALID_TRAINING_DATA",
-            ErrorCode::RegistryCorrupt => "ERR_REGISTRY_CORRUPT",
-            ErrorCode::RegistryIo => "ERR_REGISTRY_IO",
-            ErrorCode::Authentication => "ERR_AUTHENTICATION",
-            ErrorCode::RateLimited => "ERR_RATE_LIMITED",
-            ErrorCode::Quota => "ERR_QUOTA",
-            ErrorCode::Api => "ERR_API",
-            ErrorCode::Network => "ERR_NETWORK",
-            ErrorCode::JobFailed => "ERR_JOB_FAILED",
-            ErrorCode::JobCancelled => "ERR_JOB_CANCELLED",
-            ErrorCode::Timeout => "ERR_TIMEOUT",
-            ErrorCode::ModelKeyInProgress => "ERR_MODEL_KEY_IN_PROGRESS",
-            ErrorCode::NotFound => "ERR_NOT_FOUND",
-            ErrorCode::Aborted => "ABORT_ERR",
-            ErrorCode::Internal => "ERR_INTERNAL",
-        }
+    /// The code of a string form, e.g. `ERR_NOT_FOUND`.
+    pub fn parse(s: &str) -> Option<ErrorCode> {
+        ErrorCode::ALL.iter().copied().find(|c| c.as_str() == s)
     }
 }
 

@@ -224,7 +224,6 @@ pub fn data_digest(paths: &[&Path]) -> std::io::Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

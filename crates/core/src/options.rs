@@ -95,8 +95,7 @@ pub fn from_json_object<T: serde::de::DeserializeOwned>(
             Error::new(ErrorCode::InvalidOption, format!("{what}: {inner}"))
                 .with_param(unknown_field(&inner).unwrap_or_default())
         } else {
-            Error::new(ErrorCode::InvalidOption, format!("option {path}: {inner}"))
-                .with_param(path)
+            Error::new(ErrorCode::InvalidOption, format!("option {path}: {inner}")).with_param(path)
         }
     })
 }
@@ -777,10 +776,16 @@ mod tests {
         for (k, inner) in v.as_object().unwrap() {
             if k == "hyperparameters" {
                 let n = inner.as_object().unwrap().len();
-                let listed = OPTIONS.iter().filter(|s| s.name.starts_with("hyperparameters.")).count();
+                let listed = OPTIONS
+                    .iter()
+                    .filter(|s| s.name.starts_with("hyperparameters."))
+                    .count();
                 assert_eq!(n, listed, "hyperparameters in the table");
             } else {
-                assert!(OPTIONS.iter().any(|s| s.name == k), "{k} is missing from OPTIONS");
+                assert!(
+                    OPTIONS.iter().any(|s| s.name == k),
+                    "{k} is missing from OPTIONS"
+                );
             }
         }
     }
@@ -788,7 +793,9 @@ mod tests {
     #[test]
     fn the_digest_changes_exactly_with_the_options_that_make_the_job() {
         let digest = |v: serde_json::Value| {
-            crate::stages::job::options_digest(&resolve(TrainOptions::from_json(v).unwrap()).unwrap())
+            crate::stages::job::options_digest(
+                &resolve(TrainOptions::from_json(v).unwrap()).unwrap(),
+            )
         };
         for spec in OPTIONS {
             let mut before = base_json();

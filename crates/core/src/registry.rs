@@ -16,7 +16,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorCode, Result};
-use crate::metrics::MetricsSummary;
 
 /// One entry of `models.json`, keyed by its modelKey: `model` is what TaskForce's loader reads,
 /// `fineTune` how this library trained it. Fields this type does not know (TaskForce's own, a
@@ -49,37 +48,39 @@ pub struct ModelRef {
     pub extra: Map<String, Value>,
 }
 
-/// How the model was fine-tuned.
+/// How the model was fine-tuned. Empty fields are left out when written, so an entry read
+/// from the file is written back as it was.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FineTuneRecord {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub agent_name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub base_model: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub job_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub training_file_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validation_file_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub suffix: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub method: String,
     /// The hyperparameters the job ran with, as OpenAI reported them.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hyperparameters: Option<Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trained_tokens: Option<u64>,
-    #[serde(default)]
-    pub metrics: Option<MetricsSummary>,
+    /// The training metrics' summary (a `MetricsSummary` as this library writes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Value>,
     /// The loss curve's file name, beside the registry.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub loss_curve: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub created_at: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub finished_at: String,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -89,7 +90,19 @@ impl RegistryEntry {
     /// Reads an entry leniently: missing fields take their defaults; a value that is not an
     /// entry at all (not an object, a `model` that is not an object…) gives `None`.
     pub fn from_value(v: &Value) -> Option<RegistryEntry> {
-        serde_json::from_value(v.clone()).ok()
+        if let Ok(e) = serde_json::from_value(v.clone()) {
+            return Some(e);
+        }
+        // A `fineTune` (or another field) edited into a shape of its own: keep the model
+        // TaskForce reads, and everything else as it is.
+        let model = serde_json::from_value(v.get("model")?.clone()).ok()?;
+        let mut extra = v.as_object()?.clone();
+        extra.remove("model");
+        Some(RegistryEntry {
+            model,
+            fine_tune: None,
+            extra,
+        })
     }
 }
 
@@ -251,7 +264,10 @@ impl Registry {
 
 /// The registered models, in file order, optionally only those of one agent
 /// (`fineTune.agentName`). Reads the file fresh.
-pub fn list(path: Option<String>, agent_name: Option<&str>) -> Result<Vec<(String, RegistryEntry)>> {
+pub fn list(
+    path: Option<String>,
+    agent_name: Option<&str>,
+) -> Result<Vec<(String, RegistryEntry)>> {
     let reg = Registry::new(crate::options::registry_path(path));
     Ok(reg
         .entries()?
@@ -322,6 +338,14 @@ mod tests {
         assert_eq!(back["model"]["temperature"], json!(0.2));
         assert_eq!(back["fineTune"]["note"], json!("by hand"));
         assert_eq!(back["description"], raw["description"]);
+        // A fineTune of another shape leaves the model readable and the rest as it was.
+        let odd = json!({"model": {"name": "ft:y"}, "fineTune": {"jobId": 7}});
+        let e = RegistryEntry::from_value(&odd).unwrap();
+        assert_eq!(e.model.name, "ft:y");
+        assert_eq!(
+            serde_json::to_value(&e).unwrap()["fineTune"],
+            odd["fineTune"]
+        );
         // Not an entry at all.
         assert!(RegistryEntry::from_value(&json!({"model": "gpt-4o"})).is_none());
     }
@@ -367,7 +391,9 @@ mod tests {
         let handles: Vec<_> = (0..16)
             .map(|i| {
                 let reg = Registry::new(&path);
-                std::thread::spawn(move || reg.insert_new(&format!("k{i}"), &named(&format!("m{i}"))))
+                std::thread::spawn(move || {
+                    reg.insert_new(&format!("k{i}"), &named(&format!("m{i}")))
+                })
             })
             .collect();
         for h in handles {

@@ -60,7 +60,9 @@ fn killed_writers_never_corrupt_the_registry() {
     }
     assert!(last > 0, "the writers never wrote anything");
     // The next write clears what killed writers left behind.
-    Registry::new(&path).insert_new("after", &Default::default()).unwrap();
+    Registry::new(&path)
+        .insert_new("after", &Default::default())
+        .unwrap();
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()

@@ -61,7 +61,9 @@ fn entry(
             name: fine_tuned_model.to_string(),
             provider: "openai".into(),
             supports_tools: family.as_ref().is_some_and(|f| f.supports_tools),
-            max_context_tokens: family.as_ref().map_or(4096, |f| f.max_context_tokens as u64),
+            max_context_tokens: family
+                .as_ref()
+                .map_or(4096, |f| f.max_context_tokens as u64),
             extra: Default::default(),
         },
         fine_tune: Some(FineTuneRecord {
@@ -81,7 +83,7 @@ fn entry(
             method: o.method.as_str().to_string(),
             hyperparameters: job.hyperparameters_used(o.method),
             trained_tokens: job.trained_tokens,
-            metrics,
+            metrics: metrics.and_then(|m| serde_json::to_value(m).ok()),
             loss_curve: curve
                 .and_then(|p| p.file_name())
                 .map(|n| n.to_string_lossy().into_owned()),
@@ -157,10 +159,7 @@ pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<Regist
 /// Reads the job's result file, summarises it and draws the loss curve beside the registry
 /// (`<modelKey>.svg`). Best effort: the model is trained either way, so a failure here only
 /// leaves the metrics out.
-async fn training_metrics(
-    run: &Run<'_>,
-    job: &Job,
-) -> (Option<MetricsSummary>, Option<PathBuf>) {
+async fn training_metrics(run: &Run<'_>, job: &Job) -> (Option<MetricsSummary>, Option<PathBuf>) {
     let key = &run.r.opts.model_key;
     let Some(file) = job.result_files.first() else {
         return (None, None);

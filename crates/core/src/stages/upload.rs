@@ -103,7 +103,11 @@ fn max_processing_wait(run: &Run<'_>) -> Duration {
 
 /// Waits until an uploaded file is processed, as openai-node's `waitForProcessing` does.
 async fn wait_for_processing(run: &Run<'_>, mut file: FileObject) -> Result<FileObject> {
-    let (poll, max_wait, cancel) = (run.r.poll_interval, max_processing_wait(run), &run.ctx.cancel);
+    let (poll, max_wait, cancel) = (
+        run.r.poll_interval,
+        max_processing_wait(run),
+        &run.ctx.cancel,
+    );
     let started = tokio::time::Instant::now();
     loop {
         match file.status.as_deref() {
