@@ -130,11 +130,14 @@ export interface DatasetReport {
 export interface EmulatorFaults {
   /** Seed of the random generator (default 0). */
   seed?: number
-  /** Probability (0 to 1) that a request to a selected endpoint gets a fault. */
+  /** Probability (0 to 1) that a request to a selected endpoint gets a fault (default 0). */
   rate?: number
   /**
-   * Endpoints subject to faults, e.g. `files.create`, `jobs.create`, `jobs.retrieve`,
-   * `jobs.list`, `jobs.events`, `uploads.part`. Default: all.
+   * Endpoints subject to faults: `files.create`, `files.list`, `files.retrieve`,
+   * `files.delete`, `files.content`, `uploads.create`, `uploads.part`, `uploads.complete`,
+   * `uploads.cancel`, `jobs.create`, `jobs.list`, `jobs.retrieve`, `jobs.cancel`,
+   * `jobs.events`, `jobs.checkpoints`, `jobs.pause`, `jobs.resume`, `chat.completions`,
+   * `models.list`, `models.retrieve`. Default: all.
    */
   endpoints?: Array<string>
   /**
@@ -159,7 +162,7 @@ export interface EmulatorFaults {
 
 /** Options of `startEmulator`. */
 export interface EmulatorOptions {
-  /** Port on 127.0.0.1; default: a free one. */
+  /** Port on 127.0.0.1 (0 to 65535); default or 0: a free one. */
   port?: number
   /** The API key clients must send; default `sk-emulator`. */
   apiKey?: string
@@ -496,6 +499,11 @@ export declare function resolveModel(modelOrKey: string, options?: RegistryOptio
  * Starts an OpenAI-compatible fine-tuning API on 127.0.0.1 (files, uploads, fine-tuning jobs,
  * events, checkpoints, chat completions), for offline runs, tests and CI. Jobs move
  * `validating_files → queued → running → succeeded` over `jobDurationMs`.
+ *
+ * Rejects with `code: "ERR_INVALID_OPTION"` and `param` naming the option for a bad option
+ * (e.g. `param: "faults.kinds"` for an unknown fault kind, `param: "port"` for a port out of
+ * range, in use or not permitted), and with `code: "ERR_INTERNAL"` when the emulator cannot
+ * start for another reason (the system's error is in the message).
  */
 export declare function startEmulator(options?: EmulatorOptions | undefined | null): Promise<Emulator>
 

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as ft from 'taskforce-fine-tune'
@@ -294,8 +294,8 @@ describe('train', () => {
     }
   })
 
-  const hasScript = spawnSync('script', ['-qec', 'true', '/dev/null'], { stdio: 'ignore' }).status === 0
-  ;(hasScript ? test : test.skip)('in a terminal: a live progress line redrawn with \\r, then the model', async () => {
+  // `script` (util-linux) gives the CLI a terminal; the package targets Linux, where it is always there.
+  test('in a terminal: a live progress line redrawn with \\r, then the model', async () => {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
     const command = [process.execPath, CLI, ...trainArgs([], 'tty_key')].map(quote).join(' ')
     const r = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
@@ -394,9 +394,8 @@ describe('registry commands', () => {
 })
 
 describe('validate', () => {
-  const hasValidate = typeof (ft as any).validateTrainingData === 'function'
-
-  ;(hasValidate ? test : test.skip)('prints the report; exits 2 when the data has errors', async () => {
+  test('prints the report; exits 2 when the data has errors', async () => {
+    expect(typeof ft.validateTrainingData).toBe('function')
     const good = await cli(['validate', source, '--base-model', 'gpt-4o-mini-2024-07-18'])
     expect(good.code).toBe(0)
     expect(good.stdout).toMatch(new RegExp(`^${source.replace(/[.]/g, '\\.')}: valid$`, 'm'))
@@ -404,7 +403,8 @@ describe('validate', () => {
 
     const json = await cli(['validate', source, '--json'])
     expect(json.code).toBe(0)
-    expect(JSON.parse(json.stdout)).toMatchObject({ valid: true, examples: 12 })
+    // 12 examples: OpenAI's default rounds up, ceil(100 / 12) = 9 epochs (as the emulator picks).
+    expect(JSON.parse(json.stdout)).toMatchObject({ valid: true, examples: 12, defaultEpochs: 9, epochs: 9 })
 
     const bad = writeFile(dir, 'bad.jsonl', '{"messages":[{"role":"bot","content":"x"}]}\nnot json\n')
     const r = await cli(['validate', bad])
@@ -525,4 +525,17 @@ test('emulate: prints its URL and key, serves the API, stops on SIGINT with exit
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   }
+})
+
+test('emulate: a port in use or out of range exits 2 with ERR_INVALID_OPTION', async () => {
+  const port = new URL(emu.url).port
+  const inUse = await cli(['emulate', '--port', port])
+  expect(inUse.code).toBe(2)
+  expect(inUse.stdout).toBe('')
+  expect(inUse.stderr).toMatch(new RegExp(`^error \\[ERR_INVALID_OPTION\\]: option port: cannot listen on 127\\.0\\.0\\.1:${port}: `, 'm'))
+
+  const outOfRange = await cli(['emulate', '--port', '70000', '--json'])
+  expect(outOfRange.code).toBe(2)
+  expect(jsonLines(outOfRange.stdout)).toEqual([expect.objectContaining({ type: 'error', code: 'ERR_INVALID_OPTION' })])
+  expect(outOfRange.stderr).toMatch(/^error \[ERR_INVALID_OPTION\]: option port: must be a whole number from 0 to 65535, got 70000/m)
 })

@@ -175,7 +175,8 @@ describe('job outcomes', () => {
     const err = await rejection(trainAndRegisterFineTunedModel(opts))
     expect(err.code).toBe('ERR_JOB_FAILED')
     expect(err.jobId).toMatch(/^ftjob-/)
-    expect(err.apiCode).toBeTruthy()
+    expect(err.apiCode).toBe('server_error')
+    expect(err.message).toContain('The job failed due to an internal error.')
     expect(fs.existsSync(opts.registryPath)).toBe(false)
   })
 
@@ -192,5 +193,46 @@ describe('job outcomes', () => {
     const res = await fetch(`${slow.url}/fine_tuning/jobs/${err.jobId}`, { headers: { Authorization: `Bearer ${slow.apiKey}` } })
     const job = await res.json()
     expect(['validating_files', 'queued', 'running']).toContain(job.status)
+  })
+})
+
+describe('startEmulator options', () => {
+  test('an unknown fault kind rejects with ERR_INVALID_OPTION naming it', async () => {
+    const err = await rejection(startEmulator({ faults: { rate: 1, kinds: ['500', 'teapot'] } }))
+    expect(Object.prototype.toString.call(err)).toBe('[object Error]')
+    expect(err.code).toBe('ERR_INVALID_OPTION')
+    expect(err.param).toBe('faults.kinds')
+    expect(err.message).toBe(
+      'option faults.kinds: unknown fault kind "teapot" (known: 500, 503, 429, quota, daily_limit, drop, slow, lost)',
+    )
+  })
+
+  test.each([
+    [{ faults: { rate: 2 } }, 'faults.rate'],
+    [{ faults: { endpoints: ['jobs.craete'] } }, 'faults.endpoints'],
+    [{ faults: { retryAfterMs: -1 } }, 'faults.retryAfterMs'],
+    [{ jobDurationMs: 1.5 }, 'jobDurationMs'],
+    [{ port: 70000 }, 'port'],
+  ])('%j rejects with ERR_INVALID_OPTION for %s', async (options, param) => {
+    const err = await rejection(startEmulator(options))
+    expect(err.code).toBe('ERR_INVALID_OPTION')
+    expect(err.param).toBe(param)
+    expect(err.message).toMatch(new RegExp(`^option ${param.replace('.', '\\.')}: `))
+  })
+
+  test('a value of the wrong type rejects with ERR_INVALID_OPTION', async () => {
+    const err = await rejection(startEmulator({ faults: { kinds: '500' } } as any))
+    expect(err.code).toBe('ERR_INVALID_OPTION')
+    const notAnObject = await rejection(startEmulator(42 as any))
+    expect(notAnObject.code).toBe('ERR_INVALID_OPTION')
+    expect(notAnObject.message).toBe('startEmulator options: expected an object, got a number')
+  })
+
+  test('a port in use rejects with ERR_INVALID_OPTION for port, with the system error', async () => {
+    const port = Number(new URL(fx.emu.url).port)
+    const err = await rejection(startEmulator({ port }))
+    expect(err.code).toBe('ERR_INVALID_OPTION')
+    expect(err.param).toBe('port')
+    expect(err.message).toMatch(new RegExp(`^option port: cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`, 'i'))
   })
 })

@@ -989,13 +989,8 @@ async function runEmulate({ values }) {
     jobDurationMs: values['job-duration-ms'] !== undefined ? toNumber('job-duration-ms', values['job-duration-ms']) : undefined,
     organization: values.organization,
   })
-  let emu
-  try {
-    emu = await ft().startEmulator(opts)
-  } catch (e) {
-    if (!e.code || e.code === 'InvalidArg') e.code = 'ERR_INVALID_OPTION'
-    throw e
-  }
+  // Rejects with ERR_INVALID_OPTION (exit 2) for a bad option, a port in use included.
+  const emu = await ft().startEmulator(opts)
   // The emulator's own key is printed by design: it is what clients must send.
   if (state.json) process.stdout.write(JSON.stringify({ type: 'emulator', url: emu.url, apiKey: emu.apiKey }) + '\n')
   else process.stdout.write(`OPENAI_BASE_URL=${emu.url}\nOPENAI_API_KEY=${emu.apiKey}\n`)

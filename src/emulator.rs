@@ -1,4 +1,5 @@
-//! The emulator's binding: `startEmulator` and its handle.
+//! The emulator's binding: `startEmulator` and its handle. The names, defaults and checks of
+//! the options live in the emulator crate; this file only converts JavaScript values.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -6,13 +7,14 @@ use std::sync::Arc;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use fine_tune_core as core;
 use fine_tune_emulator as emu;
 
 /// Options of `startEmulator`.
 #[napi(object, object_to_js = false)]
 pub struct EmulatorOptions {
-    /// Port on 127.0.0.1; default: a free one.
-    pub port: Option<u32>,
+    /// Port on 127.0.0.1 (0 to 65535); default or 0: a free one.
+    pub port: Option<f64>,
     /// The API key clients must send; default `sk-emulator`.
     pub api_key: Option<String>,
     /// How long a job takes from `validating_files` to `succeeded`, in ms (default 3000).
@@ -28,10 +30,13 @@ pub struct EmulatorOptions {
 pub struct EmulatorFaults {
     /// Seed of the random generator (default 0).
     pub seed: Option<f64>,
-    /// Probability (0 to 1) that a request to a selected endpoint gets a fault.
+    /// Probability (0 to 1) that a request to a selected endpoint gets a fault (default 0).
     pub rate: Option<f64>,
-    /// Endpoints subject to faults, e.g. `files.create`, `jobs.create`, `jobs.retrieve`,
-    /// `jobs.list`, `jobs.events`, `uploads.part`. Default: all.
+    /// Endpoints subject to faults: `files.create`, `files.list`, `files.retrieve`,
+    /// `files.delete`, `files.content`, `uploads.create`, `uploads.part`, `uploads.complete`,
+    /// `uploads.cancel`, `jobs.create`, `jobs.list`, `jobs.retrieve`, `jobs.cancel`,
+    /// `jobs.events`, `jobs.checkpoints`, `jobs.pause`, `jobs.resume`, `chat.completions`,
+    /// `models.list`, `models.retrieve`. Default: all.
     pub endpoints: Option<Vec<String>>,
     /// Kinds drawn from when a fault hits: `"500"`, `"503"`, `"429"` (with `retry-after`),
     /// `"quota"`, `"daily_limit"`, `"drop"` (connection closed, nothing done), `"slow"`,
@@ -51,54 +56,97 @@ pub struct EmulatorFaults {
     pub files_stuck_processing: Option<bool>,
 }
 
-fn fault_kind(name: &str, retry_after_ms: u64, slow_ms: u64) -> Result<emu::FaultKind> {
-    Ok(match name {
-        "500" => emu::FaultKind::InternalError,
-        "503" => emu::FaultKind::Unavailable,
-        "429" => emu::FaultKind::RateLimited { retry_after_ms },
-        "quota" => emu::FaultKind::InsufficientQuota,
-        "daily_limit" => emu::FaultKind::DailyRateLimit,
-        "drop" => emu::FaultKind::DropConnection,
-        "slow" => emu::FaultKind::Slow { delay_ms: slow_ms },
-        "lost" => emu::FaultKind::LostResponse,
-        other => {
-            return Err(Error::new(
-                Status::InvalidArg,
-                format!("unknown fault kind {other:?}"),
-            ))
+fn invalid(name: &str, why: impl std::fmt::Display) -> core::Error {
+    core::Error::new(
+        core::ErrorCode::InvalidOption,
+        format!("option {name}: {why}"),
+    )
+    .with_param(name)
+}
+
+/// The largest integer a JavaScript number holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// A JavaScript number that must be a whole number from 0 to `max`.
+fn whole(name: &str, v: Option<f64>, max: u64) -> core::Result<Option<u64>> {
+    match v {
+        None => Ok(None),
+        Some(x) if x.is_finite() && x >= 0.0 && x.fract() == 0.0 && x <= max as f64 => {
+            Ok(Some(x as u64))
         }
+        Some(x) => Err(invalid(
+            name,
+            format!("must be a whole number from 0 to {max}, got {x}"),
+        )),
+    }
+}
+
+/// A JavaScript number that must be a whole number from 0 to `Number.MAX_SAFE_INTEGER`.
+fn uint(name: &str, v: Option<f64>) -> core::Result<Option<u64>> {
+    whole(name, v, MAX_SAFE_INTEGER)
+}
+
+fn to_fault_spec(f: EmulatorFaults) -> core::Result<emu::FaultSpec> {
+    // No `..`: a field added to `EmulatorFaults` must be converted here.
+    let EmulatorFaults {
+        seed,
+        rate,
+        endpoints,
+        kinds,
+        retry_after_ms,
+        slow_ms,
+        max_faults,
+        fail_jobs,
+        cancel_jobs_after_ms,
+        files_stuck_processing,
+    } = f;
+    Ok(emu::FaultSpec {
+        seed: uint("faults.seed", seed)?,
+        rate,
+        endpoints,
+        kinds,
+        retry_after_ms: uint("faults.retryAfterMs", retry_after_ms)?,
+        slow_ms: uint("faults.slowMs", slow_ms)?,
+        max_faults: uint("faults.maxFaults", max_faults)?,
+        fail_jobs,
+        cancel_jobs_after_ms: uint("faults.cancelJobsAfterMs", cancel_jobs_after_ms)?,
+        files_stuck_processing,
     })
 }
 
-fn to_options(o: Option<EmulatorOptions>) -> Result<emu::EmulatorOptions> {
+fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> {
     let Some(o) = o else {
         return Ok(emu::EmulatorOptions::default());
     };
-    let mut faults = emu::FaultOptions::default();
-    if let Some(f) = o.faults {
-        let retry_after = f.retry_after_ms.unwrap_or(100.0) as u64;
-        let slow = f.slow_ms.unwrap_or(1000.0) as u64;
-        faults.seed = f.seed.unwrap_or(0.0) as u64;
-        faults.rate = f.rate.unwrap_or(0.0);
-        faults.endpoints = f.endpoints.unwrap_or_default();
-        faults.kinds = f
-            .kinds
-            .unwrap_or_default()
-            .iter()
-            .map(|k| fault_kind(k, retry_after, slow))
-            .collect::<Result<_>>()?;
-        faults.max_faults = f.max_faults.map(|n| n as u64);
-        faults.fail_jobs = f.fail_jobs.unwrap_or(false);
-        faults.cancel_jobs_after_ms = f.cancel_jobs_after_ms.map(|n| n as u64);
-        faults.files_stuck_processing = f.files_stuck_processing.unwrap_or(false);
-    }
+    // No `..`: a field added to `EmulatorOptions` must be converted here.
+    let EmulatorOptions {
+        port,
+        api_key,
+        job_duration_ms,
+        organization,
+        faults,
+    } = o;
+    let faults = match faults {
+        Some(f) => to_fault_spec(f)?,
+        None => emu::FaultSpec::default(),
+    };
+    let faults = faults.resolve().map_err(|e| invalid(e.option, e.message))?;
     Ok(emu::EmulatorOptions {
-        port: o.port.map(|p| p as u16),
-        api_key: o.api_key,
-        job_duration_ms: o.job_duration_ms.map(|n| n as u64),
-        organization: o.organization,
+        port: whole("port", port, u16::MAX.into())?.map(|p| p as u16),
+        api_key,
+        job_duration_ms: uint("jobDurationMs", job_duration_ms)?,
+        organization,
         faults,
     })
+}
+
+/// Why the emulator could not start: a port that cannot be listened on is the caller's
+/// option (`ERR_INVALID_OPTION`, `param: "port"`); anything else is `ERR_INTERNAL`.
+fn start_error(e: emu::StartError) -> core::Error {
+    match &e {
+        emu::StartError::Listen { port, .. } if *port != 0 => invalid("port", &e),
+        _ => core::Error::new(core::ErrorCode::Internal, e.to_string()),
+    }
 }
 
 /// What the emulator has seen and done, for tests.
@@ -141,25 +189,46 @@ fn counts(m: std::collections::BTreeMap<String, u64>) -> HashMap<String, f64> {
 
 impl From<emu::EmulatorStats> for EmulatorStats {
     fn from(s: emu::EmulatorStats) -> Self {
+        // No `..`: a counter added to the emulator must be exposed here.
+        let emu::EmulatorStats {
+            requests_total,
+            requests,
+            endpoints,
+            faults_injected,
+            faults,
+            faults_by_endpoint,
+            files_created,
+            files_deleted,
+            files_live,
+            uploads_created,
+            upload_parts_created,
+            uploads_completed,
+            uploads_cancelled,
+            uploads_pending,
+            jobs_created,
+            jobs_cancelled,
+            jobs_active,
+            chat_completions,
+        } = s;
         EmulatorStats {
-            requests_total: s.requests_total as f64,
-            requests: counts(s.requests),
-            endpoints: counts(s.endpoints),
-            faults_injected: s.faults_injected as f64,
-            faults: counts(s.faults),
-            faults_by_endpoint: counts(s.faults_by_endpoint),
-            files_created: s.files_created as f64,
-            files_deleted: s.files_deleted as f64,
-            files_live: s.files_live as f64,
-            uploads_created: s.uploads_created as f64,
-            upload_parts_created: s.upload_parts_created as f64,
-            uploads_completed: s.uploads_completed as f64,
-            uploads_cancelled: s.uploads_cancelled as f64,
-            uploads_pending: s.uploads_pending as f64,
-            jobs_created: s.jobs_created as f64,
-            jobs_cancelled: s.jobs_cancelled as f64,
-            jobs_active: s.jobs_active as f64,
-            chat_completions: s.chat_completions as f64,
+            requests_total: requests_total as f64,
+            requests: counts(requests),
+            endpoints: counts(endpoints),
+            faults_injected: faults_injected as f64,
+            faults: counts(faults),
+            faults_by_endpoint: counts(faults_by_endpoint),
+            files_created: files_created as f64,
+            files_deleted: files_deleted as f64,
+            files_live: files_live as f64,
+            uploads_created: uploads_created as f64,
+            upload_parts_created: upload_parts_created as f64,
+            uploads_completed: uploads_completed as f64,
+            uploads_cancelled: uploads_cancelled as f64,
+            uploads_pending: uploads_pending as f64,
+            jobs_created: jobs_created as f64,
+            jobs_cancelled: jobs_cancelled as f64,
+            jobs_active: jobs_active as f64,
+            chat_completions: chat_completions as f64,
         }
     }
 }
@@ -198,22 +267,48 @@ impl Emulator {
     }
 }
 
+impl From<emu::Emulator> for Emulator {
+    fn from(e: emu::Emulator) -> Self {
+        Emulator { inner: Arc::new(e) }
+    }
+}
+
 /// Starts an OpenAI-compatible fine-tuning API on 127.0.0.1 (files, uploads, fine-tuning jobs,
 /// events, checkpoints, chat completions), for offline runs, tests and CI. Jobs move
 /// `validating_files → queued → running → succeeded` over `jobDurationMs`.
-#[napi(ts_return_type = "Promise<Emulator>")]
-pub fn start_emulator(env: Env, options: Option<EmulatorOptions>) -> Result<AsyncBlock<Emulator>> {
-    let opts = to_options(options)?;
-    AsyncBlockBuilder::build_with_map(
-        &env,
-        async move {
-            emu::Emulator::start(opts).await.map_err(|e| {
-                Error::new(
-                    Status::GenericFailure,
-                    format!("cannot start the emulator: {e}"),
-                )
-            })
-        },
-        |_, e| Ok(Emulator { inner: Arc::new(e) }),
-    )
+///
+/// Rejects with `code: "ERR_INVALID_OPTION"` and `param` naming the option for a bad option
+/// (e.g. `param: "faults.kinds"` for an unknown fault kind, `param: "port"` for a port out of
+/// range, in use or not permitted), and with `code: "ERR_INTERNAL"` when the emulator cannot
+/// start for another reason (the system's error is in the message).
+#[napi(
+    ts_args_type = "options?: EmulatorOptions | undefined | null",
+    ts_return_type = "Promise<Emulator>"
+)]
+pub fn start_emulator(env: Env, options: Option<Unknown>) -> Result<AsyncBlock<Emulator>> {
+    // Read the options here rather than in napi's argument conversion, so that a value of the
+    // wrong type rejects with ERR_INVALID_OPTION like every other bad option.
+    let wrong = |why: String| {
+        core::Error::new(
+            core::ErrorCode::InvalidOption,
+            format!("startEmulator options: {why}"),
+        )
+    };
+    let opts = options
+        .map(|o| match o.get_type() {
+            Ok(ValueType::Object) => {
+                unsafe { EmulatorOptions::from_napi_value(env.raw(), o.raw()) }
+                    .map_err(|e| wrong(e.reason.clone()))
+            }
+            Ok(t) => Err(wrong(format!(
+                "expected an object, got a {}",
+                t.to_string().to_lowercase()
+            ))),
+            Err(e) => Err(wrong(e.reason.clone())),
+        })
+        .transpose()
+        .and_then(to_options);
+    crate::settle(&env, async move {
+        emu::Emulator::start(opts?).await.map_err(start_error)
+    })
 }

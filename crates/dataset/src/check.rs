@@ -1,6 +1,7 @@
 //! The per-line rules. Each line is checked on its own; what spans lines (counts, epochs) is in
 //! the engine.
 
+use crate::rules::ROLES;
 use crate::tokenize::Counter;
 use crate::value::Val;
 
@@ -152,15 +153,6 @@ pub(crate) struct Checker<'c> {
     pub format: Format,
     pub found: Vec<Found>,
 }
-
-const ROLES: &[&str] = &[
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
 
 fn allowed_keys(role: &str) -> &'static [&'static str] {
     match role {

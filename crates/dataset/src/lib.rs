@@ -17,6 +17,7 @@
 mod check;
 mod engine;
 mod models;
+pub mod rules;
 mod tokenize;
 mod value;
 
@@ -26,12 +27,8 @@ use check::{Format, Kind};
 use engine::{Config, Scan};
 
 pub use models::{encoding_for_model, model_info, ModelInfo, PRICE_DATE};
+pub use rules::{default_epochs, MIN_EXAMPLES, RECOMMENDED_MIN_EXAMPLES};
 pub use tokenize::{count_tokens, for_each_piece, Encoding};
-
-/// OpenAI's minimum number of training examples.
-pub const MIN_EXAMPLES: u64 = 10;
-/// Below this many examples the report warns (`few_examples`).
-pub const RECOMMENDED_MIN_EXAMPLES: u64 = 50;
 
 /// The fine-tuning method the file is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,25 +130,6 @@ pub struct DatasetReport {
     pub price_date: Option<String>,
     /// Why there is no price, or where it came from.
     pub price_note: Option<String>,
-}
-
-/// The cookbook's default-epochs rule: target 3 epochs, at least 100 and at most 25,000
-/// example-passes, clamped to 1..=25.
-pub fn default_epochs(examples: u64) -> u32 {
-    const TARGET: u64 = 3;
-    const MIN_PASSES: u64 = 100;
-    const MAX_PASSES: u64 = 25_000;
-    if examples == 0 {
-        return TARGET as u32;
-    }
-    let n = if examples * TARGET < MIN_PASSES {
-        (MIN_PASSES / examples).min(25)
-    } else if examples * TARGET > MAX_PASSES {
-        (MAX_PASSES / examples).max(1)
-    } else {
-        TARGET
-    };
-    n as u32
 }
 
 /// Checks the file at `path`. Synchronous and CPU bound: run it on a blocking thread.

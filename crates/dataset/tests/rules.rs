@@ -321,7 +321,8 @@ fn default_epochs_rule() {
     assert_eq!(default_epochs(2), 25);
     assert_eq!(default_epochs(1), 25);
     assert_eq!(default_epochs(34), 3);
-    assert_eq!(default_epochs(33), 3);
+    assert_eq!(default_epochs(33), 4);
+    assert_eq!(default_epochs(12), 9);
     assert_eq!(default_epochs(8_333), 3);
     assert_eq!(default_epochs(8_334), 2);
     assert_eq!(default_epochs(20_000), 1);

@@ -9,13 +9,14 @@ use crate::job_params::{
 };
 use crate::models;
 use crate::state::{AppState, Store};
-use crate::training::{analyze, Analysis, DataFormat, JobError, MIN_EXAMPLES};
+use crate::training::{analyze, Analysis, DataFormat, JobError};
 use crate::util::{
     now_ms, parse_json, query_get, query_int, query_pairs, random_id, random_lower, secs,
 };
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::Json;
+use fine_tune_dataset::rules;
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
@@ -111,21 +112,6 @@ fn valid_metrics(seed: i64, step: u64, total: u64) -> (f64, f64) {
 
 fn round4(x: f64) -> f64 {
     (x * 10_000.0).round() / 10_000.0
-}
-
-/// `n_epochs` for `"auto"`, as OpenAI: 3, raised for small and lowered for big datasets so
-/// that examples × epochs stays within [100, 25000].
-pub(crate) fn auto_epochs(n: u64) -> u64 {
-    if n == 0 {
-        return 3;
-    }
-    if n * 3 < 100 {
-        25.min(100u64.div_ceil(n))
-    } else if n * 3 > 25_000 {
-        (25_000 / n).max(1)
-    } else {
-        3
-    }
 }
 
 impl JobRecord {
@@ -400,7 +386,12 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     };
     let (train, valid) =
         tokio::task::spawn_blocking(move || -> std::io::Result<(Analysis, Option<Analysis>)> {
-            let t = analyze(&train_path, format, "training_file", Some(MIN_EXAMPLES))?;
+            let t = analyze(
+                &train_path,
+                format,
+                "training_file",
+                Some(rules::MIN_EXAMPLES),
+            )?;
             let v = match valid_path {
                 Some(p) => Some(analyze(&p, format, "validation_file", None)?),
                 None => None,
@@ -418,7 +409,7 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     let epochs = user_hp
         .get("n_epochs")
         .and_then(Value::as_u64)
-        .unwrap_or_else(|| auto_epochs(n));
+        .unwrap_or_else(|| u64::from(rules::default_epochs(n)));
     let batch = user_hp
         .get("batch_size")
         .and_then(Value::as_u64)
@@ -839,15 +830,6 @@ pub(crate) fn fine_tuned_models(store: &Store, now: i64) -> Vec<(String, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn epochs_auto() {
-        assert_eq!(auto_epochs(10), 10);
-        assert_eq!(auto_epochs(2), 25);
-        assert_eq!(auto_epochs(100), 3);
-        assert_eq!(auto_epochs(10_000), 2);
-        assert_eq!(auto_epochs(100_000), 1);
-    }
 
     #[test]
     fn loss_falls() {

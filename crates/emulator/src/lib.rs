@@ -27,11 +27,15 @@ mod training;
 mod uploads;
 mod util;
 
-pub use faults::{FaultKind, FaultOptions};
+pub use faults::{
+    FaultKind, FaultOptions, FaultSpec, OptionError, DEFAULT_RETRY_AFTER_MS, DEFAULT_SLOW_MS,
+    ENDPOINTS,
+};
 pub use state::EmulatorStats;
 
 use faults::FaultInjector;
 use state::{lock, AppState, Inner, Store};
+use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
@@ -61,6 +65,52 @@ pub struct EmulatorOptions {
     pub faults: FaultOptions,
 }
 
+/// Why [`Emulator::start`] failed.
+#[derive(Debug)]
+pub enum StartError {
+    /// 127.0.0.1:`port` cannot be listened on (in use, or not permitted); `port` 0: no free
+    /// port was given by the system.
+    Listen {
+        /// The port asked for (0: any free port).
+        port: u16,
+        /// The system's error.
+        source: std::io::Error,
+    },
+    /// Another local failure (e.g. the temporary folder cannot be created).
+    Io(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StartError::Listen { port: 0, source } => {
+                write!(f, "cannot listen on a free port of 127.0.0.1: {source}")
+            }
+            StartError::Listen { port, source } => {
+                write!(f, "cannot listen on 127.0.0.1:{port}: {source}")
+            }
+            StartError::Io(e) => write!(f, "cannot start the emulator: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Listen { source, .. } | StartError::Io(source) => Some(source),
+        }
+    }
+}
+
+impl From<StartError> for std::io::Error {
+    fn from(e: StartError) -> Self {
+        let kind = match &e {
+            StartError::Listen { source, .. } | StartError::Io(source) => source.kind(),
+        };
+        std::io::Error::new(kind, e.to_string())
+    }
+}
+
 /// A running emulator. Stop it with [`Emulator::close`]; dropping it also stops the server
 /// (without waiting).
 pub struct Emulator {
@@ -72,16 +122,16 @@ pub struct Emulator {
 
 impl Emulator {
     /// Binds 127.0.0.1 and spawns the server on the current tokio runtime.
-    pub async fn start(options: EmulatorOptions) -> std::io::Result<Emulator> {
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((
-            Ipv4Addr::LOCALHOST,
-            options.port.unwrap_or(0),
-        )))
-        .await?;
-        let addr = listener.local_addr()?;
+    pub async fn start(options: EmulatorOptions) -> Result<Emulator, StartError> {
+        let port = options.port.unwrap_or(0);
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            .await
+            .map_err(|source| StartError::Listen { port, source })?;
+        let addr = listener.local_addr().map_err(StartError::Io)?;
         let tempdir = tempfile::Builder::new()
             .prefix("fine-tune-emulator-")
-            .tempdir()?;
+            .tempdir()
+            .map_err(StartError::Io)?;
         let state = AppState(Arc::new(Inner {
             api_key: options
                 .api_key
@@ -160,6 +210,35 @@ mod tests {
         assert_send_sync::<Emulator>();
         assert_send_sync::<EmulatorOptions>();
         assert_send_sync::<EmulatorStats>();
+        assert_send_sync::<StartError>();
+    }
+
+    #[tokio::test]
+    async fn a_port_in_use_is_a_listen_error() {
+        let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+        let port = emu.port();
+        let err = Emulator::start(EmulatorOptions {
+            port: Some(port),
+            ..Default::default()
+        })
+        .await
+        .err()
+        .expect("the port is taken");
+        match &err {
+            StartError::Listen { port: p, source } => {
+                assert_eq!(*p, port);
+                assert_eq!(source.kind(), std::io::ErrorKind::AddrInUse);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err
+            .to_string()
+            .starts_with(&format!("cannot listen on 127.0.0.1:{port}: ")));
+        assert_eq!(
+            std::io::Error::from(err).kind(),
+            std::io::ErrorKind::AddrInUse
+        );
+        emu.close().await;
     }
 
     #[tokio::test]

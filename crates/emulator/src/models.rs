@@ -69,9 +69,9 @@ pub(crate) fn is_base_chat_model(model: &str) -> bool {
     !model.starts_with("ft:") && base_snapshot(model).is_some()
 }
 
-/// Whether a base model takes prompt/completion examples.
+/// Whether a base model takes prompt/completion examples (the dataset crate's model table).
 pub(crate) fn is_completion_model(base: &str) -> bool {
-    base == "davinci-002" || base == "babbage-002"
+    fine_tune_dataset::model_info(base).is_some_and(|i| i.completion_format)
 }
 
 /// `ft:{base}:{org}:{suffix}:{id}`, or `ft:{base}:{org}::{id}` without a suffix (as OpenAI).

@@ -209,6 +209,10 @@ async fn guard(
 ) -> Response {
     let pattern = matched.as_str().to_string();
     let endpoint = endpoint_name(req.method(), &pattern);
+    debug_assert!(
+        endpoint == "other" || crate::ENDPOINTS.contains(&endpoint),
+        "{endpoint} is missing from ENDPOINTS"
+    );
     let key = format!("{} {pattern}", req.method());
     state.count(|s| {
         *s.requests.entry(key).or_default() += 1;

@@ -1,12 +1,10 @@
 //! Server-side checks of training and validation files, as OpenAI runs them while a job is
 //! `validating_files`: the example count and the format of each example.
 
+use fine_tune_dataset::rules::ROLES;
 use serde_json::{Map, Value};
 use std::io::BufRead;
 use std::path::Path;
-
-/// Fewest examples OpenAI accepts in a training file.
-pub(crate) const MIN_EXAMPLES: usize = 10;
 
 /// The shape expected of each example.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +40,6 @@ pub(crate) struct Analysis {
     /// The first problem, if any.
     pub error: Option<JobError>,
 }
-
-const ROLES: &[&str] = &[
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
 
 fn check_messages(
     messages: Option<&Value>,
@@ -148,7 +137,7 @@ pub(crate) fn analyze(
     path: &Path,
     format: DataFormat,
     param: &str,
-    min_examples: Option<usize>,
+    min_examples: Option<u64>,
 ) -> std::io::Result<Analysis> {
     let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let mut buf = Vec::new();
@@ -195,7 +184,7 @@ pub(crate) fn analyze(
     }
     if error.is_none() {
         if let Some(min) = min_examples {
-            if n < min {
+            if (n as u64) < min {
                 error = Some(JobError {
                     code: "invalid_n_examples".into(),
                     message: format!(
@@ -216,6 +205,7 @@ pub(crate) fn analyze(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fine_tune_dataset::rules::MIN_EXAMPLES;
     use std::io::Write;
 
     fn run(lines: &[&str], format: DataFormat) -> Analysis {

@@ -541,3 +541,15 @@ async fn accepts_files_larger_than_axum_default_limit() {
     assert_eq!(done["hyperparameters"]["n_epochs"], 3);
     api.emu.close().await;
 }
+
+#[tokio::test]
+async fn auto_epochs_are_the_checkers_rule() {
+    // 12 examples: OpenAI rounds the low side up, ceil(100 / 12) = 9 (not 8).
+    let api = Api::quick().await;
+    let job = api.job_with_examples(12, json!({})).await;
+    let done = api.wait_job(job["id"].as_str().unwrap()).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["hyperparameters"]["n_epochs"], 9);
+    assert_eq!(fine_tune_dataset::default_epochs(12), 9);
+    api.emu.close().await;
+}
