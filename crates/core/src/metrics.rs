@@ -826,6 +826,14 @@ mod tests {
             .find(|p| p.attr("class") == Some(class))
     }
 
+    /// The texts of an SVG's `<text>` elements.
+    fn texts_of(root: &El) -> Vec<&str> {
+        root.find_all("text")
+            .iter()
+            .map(|t| t.text.as_str())
+            .collect()
+    }
+
     fn checked_svg(series: &Series, title: &str) -> (String, El) {
         let text = render_svg(series, title);
         let root = parse_xml(&text).unwrap_or_else(|e| panic!("ill-formed SVG: {e}\n{text}"));
@@ -1089,11 +1097,7 @@ mod tests {
         assert_eq!(train.attr("stroke-dasharray"), None);
         assert!(valid.attr("stroke-dasharray").is_some());
 
-        let texts: Vec<&str> = root
-            .find_all("text")
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect();
+        let texts: Vec<&str> = texts_of(&root);
         assert!(texts.contains(&"Train loss") && texts.contains(&"Validation loss"));
         assert!(texts.contains(&"Step") && texts.contains(&"Loss"));
         assert!(texts.contains(&"ft:gpt-4o-mini:acme::abc123"));
@@ -1153,21 +1157,13 @@ mod tests {
         let (text, root) = checked_svg(&series(&[(1, 1.0), (2, 0.5)], &[]), title);
         assert!(!text.contains("<script>"));
         assert!(text.contains("&lt;script&gt;&amp;&quot;model&apos;s&quot;&lt;/script&gt;"));
-        let texts: Vec<&str> = root
-            .find_all("text")
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect();
+        let texts: Vec<&str> = texts_of(&root);
         assert!(texts.contains(&title), "{texts:?}");
         assert!(root.find_all("script").is_empty());
 
         // Control characters XML forbids are replaced, keeping the document well-formed.
         let (_, root) = checked_svg(&series(&[(1, 1.0)], &[]), "a\u{1}b");
-        let texts: Vec<&str> = root
-            .find_all("text")
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect();
+        let texts: Vec<&str> = texts_of(&root);
         assert!(texts.contains(&"a\u{fffd}b"));
     }
 
@@ -1234,11 +1230,7 @@ mod tests {
     fn svg_without_data_is_still_a_document() {
         let (_, root) = checked_svg(&series(&[], &[]), "empty");
         assert!(root.find_all("polyline").is_empty());
-        let texts: Vec<&str> = root
-            .find_all("text")
-            .iter()
-            .map(|t| t.text.as_str())
-            .collect();
+        let texts: Vec<&str> = texts_of(&root);
         assert!(texts.contains(&"No loss data"));
     }
 

@@ -120,30 +120,19 @@ pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<Regist
             })?;
     }
     run.journal.remove(key)?;
-    let FineTuneRecord {
-        agent_name,
-        base_model,
-        job_id,
-        training_file_id,
-        validation_file_id,
-        suffix,
-        trained_tokens,
-        created_at,
-        finished_at,
-        ..
-    } = fine_tune;
+    let f = fine_tune;
     let out = RegisteredModel {
         model_key: key.clone(),
-        agent_name,
-        base_model,
         fine_tuned_model: ft_model,
-        job_id,
-        training_file_id,
-        validation_file_id,
-        suffix,
-        trained_tokens,
-        created_at,
-        finished_at,
+        agent_name: f.agent_name,
+        base_model: f.base_model,
+        job_id: f.job_id,
+        training_file_id: f.training_file_id,
+        validation_file_id: f.validation_file_id,
+        suffix: f.suffix,
+        trained_tokens: f.trained_tokens,
+        created_at: f.created_at,
+        finished_at: f.finished_at,
         registry_path: run.registry.path().display().to_string(),
         metrics,
         curve_path: curve.map(|p| p.display().to_string()),
