@@ -113,30 +113,147 @@ pub fn summarize(series: &Series, trained_tokens: Option<u64>) -> MetricsSummary
 pub fn render_svg(series: &Series, title: &str) -> String {
     let train = downsample(&finite(&series.train_loss), MAX_POINTS_PER_SERIES);
     let valid = downsample(&finite(&series.valid_loss), MAX_POINTS_PER_SERIES);
-    let all = || train.iter().chain(valid.iter());
-
-    let has_data = !train.is_empty() || !valid.is_empty();
-    let (x_lo, x_hi) = if has_data {
-        let lo = all().map(|p| p.0).min().unwrap_or(0);
-        let hi = all().map(|p| p.0).max().unwrap_or(0);
-        (lo as f64, hi as f64)
-    } else {
-        (0.0, 1.0)
-    };
-    let (y_lo, y_hi) = if has_data {
-        let lo = all().map(|p| p.1).fold(f64::INFINITY, f64::min);
-        let hi = all().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-        (lo, hi)
-    } else {
-        (0.0, 1.0)
-    };
-    let x_axis = Axis::nice(x_lo, x_hi, 6, true);
-    let y_axis = Axis::nice(y_lo, y_hi, 6, false);
-
-    let px = |step: u64| PLOT_LEFT + x_axis.fraction(step as f64) * (PLOT_RIGHT - PLOT_LEFT);
-    let py = |v: f64| PLOT_BOTTOM - y_axis.fraction(v) * (PLOT_BOTTOM - PLOT_TOP);
-
+    let chart = Chart::fitting(&train, &valid);
+    let lines: [Line; 2] = [
+        (&train, "train-loss", "Train loss", TRAIN_COLOUR, None),
+        (
+            &valid,
+            "valid-loss",
+            "Validation loss",
+            VALID_COLOUR,
+            Some("6 4"),
+        ),
+    ];
     let mut svg = String::with_capacity(4096 + 16 * (train.len() + valid.len()));
+    write_frame(&mut svg, title);
+    chart.write_grid(&mut svg);
+    write_axes(&mut svg);
+    for line in &lines {
+        chart.write_series(&mut svg, line);
+    }
+    write_legend(&mut svg, &lines);
+    svg.push_str("</svg>\n");
+    svg
+}
+
+/// A series to draw: its points, CSS class, legend label, colour and dash pattern.
+type Line<'a> = (
+    &'a Vec<(u64, f64)>,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The two axes of the chart, fitted to the data.
+struct Chart {
+    x: Axis,
+    y: Axis,
+}
+
+impl Chart {
+    fn fitting(train: &[(u64, f64)], valid: &[(u64, f64)]) -> Chart {
+        let all = || train.iter().chain(valid.iter());
+        if train.is_empty() && valid.is_empty() {
+            return Chart {
+                x: Axis::nice(0.0, 1.0, 6, true),
+                y: Axis::nice(0.0, 1.0, 6, false),
+            };
+        }
+        let x_lo = all().map(|p| p.0).min().unwrap_or(0) as f64;
+        let x_hi = all().map(|p| p.0).max().unwrap_or(0) as f64;
+        let y_lo = all().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let y_hi = all().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+        Chart {
+            x: Axis::nice(x_lo, x_hi, 6, true),
+            y: Axis::nice(y_lo, y_hi, 6, false),
+        }
+    }
+
+    fn px(&self, step: f64) -> f64 {
+        PLOT_LEFT + self.x.fraction(step) * (PLOT_RIGHT - PLOT_LEFT)
+    }
+
+    fn py(&self, v: f64) -> f64 {
+        PLOT_BOTTOM - self.y.fraction(v) * (PLOT_BOTTOM - PLOT_TOP)
+    }
+
+    /// Grid lines and tick labels.
+    fn write_grid(&self, svg: &mut String) {
+        let _ = writeln!(svg, r##"<g stroke="#e5e5e5" stroke-width="1">"##);
+        for t in self.x.ticks() {
+            let x = self.px(t);
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{x:.2}" y1="{PLOT_TOP:.2}" x2="{x:.2}" y2="{PLOT_BOTTOM:.2}"/>"#
+            );
+        }
+        for t in self.y.ticks() {
+            let y = self.py(t);
+            let _ = writeln!(
+                svg,
+                r#"<line x1="{PLOT_LEFT:.2}" y1="{y:.2}" x2="{PLOT_RIGHT:.2}" y2="{y:.2}"/>"#
+            );
+        }
+        let _ = writeln!(svg, "</g>");
+        let _ = writeln!(svg, r##"<g font-size="12" fill="#444">"##);
+        for t in self.x.ticks() {
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.2}" y="{:.2}" text-anchor="middle">{}</text>"#,
+                self.px(t),
+                PLOT_BOTTOM + 18.0,
+                self.x.label(t)
+            );
+        }
+        for t in self.y.ticks() {
+            let _ = writeln!(
+                svg,
+                r#"<text x="{:.2}" y="{:.2}" dy="0.35em" text-anchor="end">{}</text>"#,
+                PLOT_LEFT - 8.0,
+                self.py(t),
+                self.y.label(t)
+            );
+        }
+        let _ = writeln!(svg, "</g>");
+    }
+
+    /// One series as a polyline (and a dot when it has a single point).
+    fn write_series(&self, svg: &mut String, line: &Line) {
+        let (points, class, _, colour, dash) = *line;
+        if points.is_empty() {
+            return;
+        }
+        let mut coords = String::with_capacity(points.len() * 16);
+        for (i, &(step, v)) in points.iter().enumerate() {
+            if i > 0 {
+                coords.push(' ');
+            }
+            let _ = write!(coords, "{:.2},{:.2}", self.px(step as f64), self.py(v));
+        }
+        let _ = writeln!(
+            svg,
+            r#"<polyline class="{class}" points="{coords}" fill="none" stroke="{colour}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"{}/>"#,
+            dash_attr(dash)
+        );
+        if let [(step, v)] = points.as_slice() {
+            let _ = writeln!(
+                svg,
+                r#"<circle cx="{:.2}" cy="{:.2}" r="3.5" fill="{colour}"/>"#,
+                self.px(*step as f64),
+                self.py(*v)
+            );
+        }
+    }
+}
+
+fn dash_attr(dash: Option<&str>) -> String {
+    dash.map(|d| format!(r#" stroke-dasharray="{d}""#))
+        .unwrap_or_default()
+}
+
+/// The document's opening, background and title.
+fn write_frame(svg: &mut String, title: &str) {
     let _ = writeln!(svg, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         svg,
@@ -152,46 +269,10 @@ pub fn render_svg(series: &Series, title: &str) -> String {
         WIDTH / 2.0,
         escape_xml(title)
     );
+}
 
-    // Grid and tick labels.
-    let _ = writeln!(svg, r##"<g stroke="#e5e5e5" stroke-width="1">"##);
-    for t in x_axis.ticks() {
-        let x = PLOT_LEFT + x_axis.fraction(t) * (PLOT_RIGHT - PLOT_LEFT);
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{x:.2}" y1="{PLOT_TOP:.2}" x2="{x:.2}" y2="{PLOT_BOTTOM:.2}"/>"#
-        );
-    }
-    for t in y_axis.ticks() {
-        let y = PLOT_BOTTOM - y_axis.fraction(t) * (PLOT_BOTTOM - PLOT_TOP);
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{PLOT_LEFT:.2}" y1="{y:.2}" x2="{PLOT_RIGHT:.2}" y2="{y:.2}"/>"#
-        );
-    }
-    let _ = writeln!(svg, "</g>");
-    let _ = writeln!(svg, r##"<g font-size="12" fill="#444">"##);
-    for t in x_axis.ticks() {
-        let x = PLOT_LEFT + x_axis.fraction(t) * (PLOT_RIGHT - PLOT_LEFT);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{x:.2}" y="{:.2}" text-anchor="middle">{}</text>"#,
-            PLOT_BOTTOM + 18.0,
-            x_axis.label(t)
-        );
-    }
-    for t in y_axis.ticks() {
-        let y = PLOT_BOTTOM - y_axis.fraction(t) * (PLOT_BOTTOM - PLOT_TOP);
-        let _ = writeln!(
-            svg,
-            r#"<text x="{:.2}" y="{y:.2}" dy="0.35em" text-anchor="end">{}</text>"#,
-            PLOT_LEFT - 8.0,
-            y_axis.label(t)
-        );
-    }
-    let _ = writeln!(svg, "</g>");
-
-    // Axes and their labels.
+/// The axes and their labels.
+fn write_axes(svg: &mut String) {
     let _ = writeln!(
         svg,
         r##"<path d="M{PLOT_LEFT:.2},{PLOT_TOP:.2} V{PLOT_BOTTOM:.2} H{PLOT_RIGHT:.2}" fill="none" stroke="#333" stroke-width="1"/>"##
@@ -207,47 +288,11 @@ pub fn render_svg(series: &Series, title: &str) -> String {
         svg,
         r##"<text x="18" y="{y_mid:.2}" text-anchor="middle" font-size="13" fill="#222" transform="rotate(-90 18 {y_mid:.2})">Loss</text>"##
     );
+}
 
-    // The series.
-    let lines = [
-        (&train, "train-loss", "Train loss", TRAIN_COLOUR, None),
-        (
-            &valid,
-            "valid-loss",
-            "Validation loss",
-            VALID_COLOUR,
-            Some("6 4"),
-        ),
-    ];
-    for (points, class, _, colour, dash) in &lines {
-        if points.is_empty() {
-            continue;
-        }
-        let mut coords = String::with_capacity(points.len() * 16);
-        for (i, &(step, v)) in points.iter().enumerate() {
-            if i > 0 {
-                coords.push(' ');
-            }
-            let _ = write!(coords, "{:.2},{:.2}", px(step), py(v));
-        }
-        let dash = dash
-            .map(|d| format!(r#" stroke-dasharray="{d}""#))
-            .unwrap_or_default();
-        let _ = writeln!(
-            svg,
-            r#"<polyline class="{class}" points="{coords}" fill="none" stroke="{colour}" stroke-width="2" stroke-linejoin="round" stroke-linecap="round"{dash}/>"#
-        );
-        if let [(step, v)] = points.as_slice() {
-            let _ = writeln!(
-                svg,
-                r#"<circle cx="{:.2}" cy="{:.2}" r="3.5" fill="{colour}"/>"#,
-                px(*step),
-                py(*v)
-            );
-        }
-    }
-
-    // Legend, or a note when there is nothing to draw.
+/// The legend, or a note when there is nothing to draw.
+fn write_legend(svg: &mut String, lines: &[Line]) {
+    let y_mid = (PLOT_TOP + PLOT_BOTTOM) / 2.0;
     let shown: Vec<_> = lines.iter().filter(|l| !l.0.is_empty()).collect();
     if shown.is_empty() {
         let _ = writeln!(
@@ -255,37 +300,33 @@ pub fn render_svg(series: &Series, title: &str) -> String {
             r##"<text x="{:.2}" y="{y_mid:.2}" text-anchor="middle" font-size="14" fill="#888">No loss data</text>"##,
             (PLOT_LEFT + PLOT_RIGHT) / 2.0
         );
-    } else {
-        let box_w = 140.0;
-        let box_h = 10.0 + 20.0 * shown.len() as f64;
-        let box_x = PLOT_RIGHT - box_w - 10.0;
-        let box_y = PLOT_TOP + 10.0;
-        let _ = writeln!(svg, r##"<g class="legend" font-size="12" fill="#222">"##);
+        return;
+    }
+    let box_w = 140.0;
+    let box_h = 10.0 + 20.0 * shown.len() as f64;
+    let box_x = PLOT_RIGHT - box_w - 10.0;
+    let box_y = PLOT_TOP + 10.0;
+    let _ = writeln!(svg, r##"<g class="legend" font-size="12" fill="#222">"##);
+    let _ = writeln!(
+        svg,
+        r##"<rect x="{box_x:.2}" y="{box_y:.2}" width="{box_w:.2}" height="{box_h:.2}" fill="white" fill-opacity="0.9" stroke="#ccc"/>"##
+    );
+    for (i, (_, _, label, colour, dash)) in shown.iter().enumerate() {
+        let y = box_y + 15.0 + 20.0 * i as f64;
         let _ = writeln!(
             svg,
-            r##"<rect x="{box_x:.2}" y="{box_y:.2}" width="{box_w:.2}" height="{box_h:.2}" fill="white" fill-opacity="0.9" stroke="#ccc"/>"##
+            r#"<line x1="{:.2}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="{colour}" stroke-width="2"{}/>"#,
+            box_x + 10.0,
+            box_x + 38.0,
+            dash_attr(*dash)
         );
-        for (i, (_, _, label, colour, dash)) in shown.iter().enumerate() {
-            let y = box_y + 15.0 + 20.0 * i as f64;
-            let dash = dash
-                .map(|d| format!(r#" stroke-dasharray="{d}""#))
-                .unwrap_or_default();
-            let _ = writeln!(
-                svg,
-                r#"<line x1="{:.2}" y1="{y:.2}" x2="{:.2}" y2="{y:.2}" stroke="{colour}" stroke-width="2"{dash}/>"#,
-                box_x + 10.0,
-                box_x + 38.0
-            );
-            let _ = writeln!(
-                svg,
-                r#"<text x="{:.2}" y="{y:.2}" dy="0.35em">{label}</text>"#,
-                box_x + 46.0
-            );
-        }
-        let _ = writeln!(svg, "</g>");
+        let _ = writeln!(
+            svg,
+            r#"<text x="{:.2}" y="{y:.2}" dy="0.35em">{label}</text>"#,
+            box_x + 46.0
+        );
     }
-    svg.push_str("</svg>\n");
-    svg
+    let _ = writeln!(svg, "</g>");
 }
 
 // --- Chart layout ---------------------------------------------------------------------------
