@@ -67,7 +67,7 @@ test('a base model shutting down within 90 days is warned about and its date sto
   expect(entry.stopsAnswering).toMatchObject({ status: 'soon', at: inDays(30), daysLeft: 30 })
   // A base model without a date: no warning, no date.
   const plain = await trainAndRegisterFineTunedModel(pipelineOptions(emu, tmp.dir, { modelKey: 'plain' }))
-  expect(plain.baseShutdownDate).toBeNull()
+  expect(plain.baseShutdownDate ?? null).toBeNull()
   expect(plain.warnings).toEqual([])
 })
 

@@ -394,7 +394,12 @@ pub fn train_and_register_fine_tuned_model(
             ValueType::Function,
         )?;
         let json = convert::options_json(&env, o, &["signal", "onProgress", "azureToken"])?;
-        Ok((core::TrainOptions::from_json(json)?, signal, on_progress, token))
+        Ok((
+            core::TrainOptions::from_json(json)?,
+            signal,
+            on_progress,
+            token,
+        ))
     };
     let (opts, signal, on_progress, token) = match read() {
         Ok(v) => v,

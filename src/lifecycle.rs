@@ -146,7 +146,10 @@ pub fn resume_fine_tune(
     ts_args_type = "options?: (CancelOptions & { withinDays?: number | null }) | null",
     ts_return_type = "Promise<ModelCheck[]>"
 )]
-pub fn check_registered_models(env: Env, options: Option<Object>) -> Result<AsyncBlock<ModelChecks>> {
+pub fn check_registered_models(
+    env: Env,
+    options: Option<Object>,
+) -> Result<AsyncBlock<ModelChecks>> {
     let within: Option<f64> = options
         .as_ref()
         .and_then(|o| o.get::<f64>("withinDays").ok().flatten());

@@ -144,7 +144,10 @@ pub struct CancelOptions {
     pub max_retries: Option<f64>,
 }
 
-pub(crate) fn remote_options(env: &Env, o: Option<&Object>) -> core::Result<core::options::RemoteOptions> {
+pub(crate) fn remote_options(
+    env: &Env,
+    o: Option<&Object>,
+) -> core::Result<core::options::RemoteOptions> {
     core::options::from_json_object(options_json(env, o, &[])?, "options")
 }
 

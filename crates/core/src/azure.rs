@@ -110,7 +110,10 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
         ("azureDeployment.resourceName", &o.resource_name),
     ] {
         if !segment_ok(v) {
-            return Err(invalid(name, format!("{name} {v:?} must not hold '/', '?', '#' or '%'")));
+            return Err(invalid(
+                name,
+                format!("{name} {v:?} must not hold '/', '?', '#' or '%'"),
+            ));
         }
     }
     let deployment_name = o
@@ -139,7 +142,9 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
             .ok_or_else(|| {
                 invalid(
                     "azureDeployment.sku",
-                    format!("azureDeployment.sku {s:?}: allowed: Developer, Standard, GlobalStandard"),
+                    format!(
+                        "azureDeployment.sku {s:?}: allowed: Developer, Standard, GlobalStandard"
+                    ),
                 )
             })?,
     };
@@ -342,12 +347,18 @@ mod tests {
         o.sku = Some("globalstandard".into());
         assert_eq!(plan(&o, "k").unwrap().sku, "GlobalStandard");
         o.sku = Some("Provisioned".into());
-        assert_eq!(plan(&o, "k").unwrap_err().param.as_deref(), Some("azureDeployment.sku"));
+        assert_eq!(
+            plan(&o, "k").unwrap_err().param.as_deref(),
+            Some("azureDeployment.sku")
+        );
         let mut o = opts();
         o.resource_group = " ".into();
         assert_eq!(plan(&o, "k").unwrap_err().code, ErrorCode::MissingOption);
         let cmd = az_command(Some(&plan(&opts(), "k1").unwrap()), "ft:x", "k1");
-        assert!(cmd.contains("--deployment-name k1 --model-name ft:x"), "{cmd}");
+        assert!(
+            cmd.contains("--deployment-name k1 --model-name ft:x"),
+            "{cmd}"
+        );
     }
 
     #[test]
@@ -360,8 +371,14 @@ mod tests {
             max_retries: 0,
             azure_api_version: v.map(str::to_string),
         };
-        assert_eq!(v1_base_url(&c("https://r.openai.azure.com/openai", Some("x"))), "https://r.openai.azure.com/openai/v1");
-        assert_eq!(v1_base_url(&c("https://r.openai.azure.com/openai/v1", None)), "https://r.openai.azure.com/openai/v1");
+        assert_eq!(
+            v1_base_url(&c("https://r.openai.azure.com/openai", Some("x"))),
+            "https://r.openai.azure.com/openai/v1"
+        );
+        assert_eq!(
+            v1_base_url(&c("https://r.openai.azure.com/openai/v1", None)),
+            "https://r.openai.azure.com/openai/v1"
+        );
         assert!(is_azure(&c("https://r.openai.azure.com/openai/v1", None)));
         assert!(!is_azure(&c("https://api.openai.com/v1", None)));
     }

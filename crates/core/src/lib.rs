@@ -27,10 +27,10 @@ pub mod stages;
 
 pub use api::{Auto, Hyperparameters, Method};
 pub use error::{Error, ErrorCode, Result};
+pub use lifecycle::{check_registered_models, pause_fine_tune, resume_fine_tune};
 pub use options::TrainOptions;
 pub use pipeline::train_and_register;
 pub use progress::{ProgressEvent, ProgressFn, RunContext};
-pub use lifecycle::{check_registered_models, pause_fine_tune, resume_fine_tune};
 pub use stages::job::{cancel_fine_tune, get_job};
 pub use stages::register::RegisteredModel;
 pub use tokio_util::sync::CancellationToken;

@@ -135,11 +135,7 @@ pub async fn check_base_model(run: &Run<'_>, refuse: bool) -> Result<BaseModelCh
     let model = &run.r.opts.base_model;
     let facts = match model_facts(run.client, model, &run.ctx.cancel).await {
         Ok(f) => f,
-        Err(e)
-            if e.is_abort()
-                || matches!(e.code, ErrorCode::Network)
-                || e.status == Some(401) =>
-        {
+        Err(e) if e.is_abort() || matches!(e.code, ErrorCode::Network) || e.status == Some(401) => {
             return Err(e)
         }
         Err(_) => ModelFacts::default(),
@@ -361,7 +357,9 @@ pub fn stops_answering(
 
 /// The recorded `baseShutdownDate` of an entry.
 pub fn recorded_shutdown(e: &RegistryEntry) -> Option<String> {
-    e.fine_tune.as_ref().and_then(|f| f.base_shutdown_date.clone())
+    e.fine_tune
+        .as_ref()
+        .and_then(|f| f.base_shutdown_date.clone())
 }
 
 /// One registered model, checked by [`check_registered_models`].
@@ -481,9 +479,15 @@ mod tests {
     #[test]
     fn dates() {
         assert_eq!(days_until("2026-10-23", d("2026-10-20")), Some(3));
-        assert_eq!(days_until("2026-10-23T00:00:00Z", d("2026-10-24")), Some(-1));
+        assert_eq!(
+            days_until("2026-10-23T00:00:00Z", d("2026-10-24")),
+            Some(-1)
+        );
         assert_eq!(days_until("soon", d("2026-10-24")), None);
-        assert_eq!(base_of("ft:gpt-4o-mini-2024-07-18:org:s:id"), "gpt-4o-mini-2024-07-18");
+        assert_eq!(
+            base_of("ft:gpt-4o-mini-2024-07-18:org:s:id"),
+            "gpt-4o-mini-2024-07-18"
+        );
         assert_eq!(base_of("gpt-4o"), "gpt-4o");
         assert_eq!(date_of_unix(1_798_761_600).as_deref(), Some("2027-01-01"));
     }
@@ -497,7 +501,10 @@ mod tests {
         assert_eq!(s.status, "soon");
         let s = stops_answering(&entry(None), Some("2027-12-11"), today, 30);
         assert_eq!(s.status, "scheduled");
-        assert_eq!(stops_answering(&entry(None), None, today, 30).status, "unknown");
+        assert_eq!(
+            stops_answering(&entry(None), None, today, 30).status,
+            "unknown"
+        );
         let s = stops_answering(&entry(Some(Value::Null)), None, today, 30);
         assert_eq!(s.status, "undeployed");
         let dev = serde_json::json!({"name": "x", "sku": "Developer", "expiresAt": "2026-11-27T10:00:00Z"});

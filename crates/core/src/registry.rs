@@ -106,7 +106,9 @@ pub struct FineTuneRecord {
 }
 
 /// Reads a field that may be `null` as `Some(Value::Null)` (absent stays `None`).
-fn keep_null<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<Value>, D::Error> {
+fn keep_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 

@@ -4,11 +4,11 @@
 use crate::errors::{ApiError, ApiResult};
 use crate::jobs::fine_tuned_models;
 use crate::models::is_base_chat_model;
+use crate::server::{Flavor, OnAzure};
 use crate::state::AppState;
 use crate::util::{now_ms, parse_json, random_id, secs};
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
-use crate::server::{Flavor, OnAzure};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -113,12 +113,7 @@ pub(crate) async fn deployment_completions(
     let req: ChatRequest = parse_json(&body)?;
     let messages = req.messages.unwrap_or_default();
     let model = through_deployment(&state, true, &deployment)?;
-    chat_answer(
-        &state,
-        &model,
-        &messages,
-        req.n.unwrap_or(1).clamp(1, 8),
-    )
+    chat_answer(&state, &model, &messages, req.n.unwrap_or(1).clamp(1, 8))
 }
 
 fn chat_answer(
@@ -236,9 +231,7 @@ pub(crate) async fn retrieve_model(
 ) -> ApiResult<Json<Value>> {
     let configured = state.0.model_shutdown_dates.contains_key(&model);
     let created = model_exists(&state, &model)
-        .or_else(|| {
-            (configured || shutdown_date(&state, &model).is_some()).then_some(0)
-        })
+        .or_else(|| (configured || shutdown_date(&state, &model).is_some()).then_some(0))
         .ok_or_else(|| model_not_found(&model))?;
     Ok(Json(model_json(&state, flavor, &model, created)))
 }

@@ -168,7 +168,10 @@ async fn list(
 }
 
 /// `GET …/deployments/{deployment}`.
-async fn retrieve(State(state): State<AppState>, Path((sub, group, account, name)): DeploymentPath) -> Response {
+async fn retrieve(
+    State(state): State<AppState>,
+    Path((sub, group, account, name)): DeploymentPath,
+) -> Response {
     let key = arm_id(&sub, &group, &account, &name).to_lowercase();
     let now = now_ms();
     let store = state.store();
@@ -179,7 +182,10 @@ async fn retrieve(State(state): State<AppState>, Path((sub, group, account, name
 }
 
 /// `DELETE …/deployments/{deployment}`.
-async fn delete(State(state): State<AppState>, Path((sub, group, account, name)): DeploymentPath) -> Response {
+async fn delete(
+    State(state): State<AppState>,
+    Path((sub, group, account, name)): DeploymentPath,
+) -> Response {
     let key = arm_id(&sub, &group, &account, &name).to_lowercase();
     match state.store().deployments.remove(&key) {
         Some(_) => StatusCode::OK.into_response(),
@@ -195,24 +201,53 @@ async fn create_or_update(
     body: Bytes,
 ) -> Response {
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return arm_error(StatusCode::BAD_REQUEST, "InvalidRequestContent", "The request content was invalid and could not be deserialized.");
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        );
     };
     let n = name.chars().count();
-    if !(2..=64).contains(&n) || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        return arm_error(StatusCode::BAD_REQUEST, "InvalidResourceName", format!("The deployment name '{name}' is invalid."));
+    if !(2..=64).contains(&n)
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceName",
+            format!("The deployment name '{name}' is invalid."),
+        );
     }
     let sku_name = v.pointer("/sku/name").and_then(Value::as_str).unwrap_or("");
     let Some(sku) = SKUS.iter().find(|s| s.eq_ignore_ascii_case(sku_name)) else {
         return arm_error(StatusCode::BAD_REQUEST, "InvalidSkuName", format!("The sku '{sku_name}' is not supported for fine-tuned models; use Developer, Standard or GlobalStandard."));
     };
-    let capacity = v.pointer("/sku/capacity").and_then(Value::as_u64).unwrap_or(0);
+    let capacity = v
+        .pointer("/sku/capacity")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
     if capacity == 0 {
-        return arm_error(StatusCode::BAD_REQUEST, "InvalidCapacity", "sku.capacity must be a whole number of at least 1.");
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidCapacity",
+            "sku.capacity must be a whole number of at least 1.",
+        );
     }
-    let model = v.pointer("/properties/model/name").and_then(Value::as_str).unwrap_or("");
-    let format = v.pointer("/properties/model/format").and_then(Value::as_str).unwrap_or("");
+    let model = v
+        .pointer("/properties/model/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let format = v
+        .pointer("/properties/model/format")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if format != "OpenAI" || model.is_empty() {
-        return arm_error(StatusCode::BAD_REQUEST, "InvalidResourceProperties", "properties.model needs format 'OpenAI' and a name.");
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceProperties",
+            "properties.model needs format 'OpenAI' and a name.",
+        );
     }
     let now = now_ms();
     let known = is_base_chat_model(model)
@@ -220,14 +255,23 @@ async fn create_or_update(
             .iter()
             .any(|(m, _)| m == model);
     if !known {
-        return arm_error(StatusCode::BAD_REQUEST, "DeploymentModelNotSupported", format!("The model '{model}' does not exist or is not supported for deployment."));
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "DeploymentModelNotSupported",
+            format!("The model '{model}' does not exist or is not supported for deployment."),
+        );
     }
     let delay = (state.0.job_duration_ms / 5).clamp(50, 5000) as i64;
     let id = arm_id(&sub, &group, &account, &name);
     let key = id.to_lowercase();
     let mut store = state.store();
-    let existed = store.deployments.get(&key).is_some_and(|d| !d.expired_at(now));
-    let same = store.deployments.get(&key).is_some_and(|d| d.model == model && d.sku == *sku && d.capacity == capacity && !d.expired_at(now));
+    let existed = store
+        .deployments
+        .get(&key)
+        .is_some_and(|d| !d.expired_at(now));
+    let same = store.deployments.get(&key).is_some_and(|d| {
+        d.model == model && d.sku == *sku && d.capacity == capacity && !d.expired_at(now)
+    });
     if !same {
         store.deployments.insert(
             key.clone(),
@@ -243,7 +287,11 @@ async fn create_or_update(
         );
     }
     let body = store.deployments[&key].to_json(now);
-    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    let status = if existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
     (status, Json(body)).into_response()
 }
 

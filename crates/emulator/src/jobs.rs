@@ -264,9 +264,7 @@ pub(crate) fn advance(state: &AppState, store: &mut Store, now: i64) {
     let due: Vec<String> = store
         .jobs
         .values()
-        .filter(|j| {
-            j.outcome == Outcome::Succeeded && j.is_final(now) && !j.result_materialized
-        })
+        .filter(|j| j.outcome == Outcome::Succeeded && j.is_final(now) && !j.result_materialized)
         .map(|j| j.id.clone())
         .collect();
     for id in due {
@@ -380,7 +378,9 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     if let Some(date) = crate::chat::shutdown_date(&state, &tunable.base) {
         if crate::chat::is_past(&date) {
             return Err(ApiError::invalid(
-                format!("Model {model} was shut down on {date} and is not available for fine-tuning."),
+                format!(
+                    "Model {model} was shut down on {date} and is not available for fine-tuning."
+                ),
                 Some("model"),
             )
             .code("model_not_available"));
@@ -445,8 +445,8 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
             Ok((t, v, tokens))
         },
     )
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
 
     let org = state.0.organization.clone();
     let now = now_ms();
@@ -876,7 +876,13 @@ pub(crate) async fn pause_resume(
             ));
         }
         job.paused_at = Some(now);
-        job.push_event(now, "info", "Fine-tuning job paused".into(), "message", json!({}));
+        job.push_event(
+            now,
+            "info",
+            "Fine-tuning job paused".into(),
+            "message",
+            json!({}),
+        );
     } else {
         let Some(p) = job.paused_at.filter(|_| status == "paused") else {
             return Err(ApiError::invalid(
@@ -902,7 +908,13 @@ pub(crate) async fn pause_resume(
             c.at_ms += shift;
         }
         job.paused_at = None;
-        job.push_event(now, "info", "Fine-tuning job resumed".into(), "message", json!({}));
+        job.push_event(
+            now,
+            "info",
+            "Fine-tuning job resumed".into(),
+            "message",
+            json!({}),
+        );
     }
     Ok(Json(job.to_json(&state.0.organization, now)))
 }

@@ -64,7 +64,10 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
     let base_url = if on_azure {
         azure::v1_base_url(&r.connection)
     } else {
-        let res = plan.as_ref().map(|p| p.resource_name.as_str()).unwrap_or("");
+        let res = plan
+            .as_ref()
+            .map(|p| p.resource_name.as_str())
+            .unwrap_or("");
         format!("https://{res}.openai.azure.com/openai/v1")
     };
     let token = match &plan {
@@ -77,8 +80,11 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         } else {
             "no Microsoft Entra ID token (azureToken callback or AZURE_ACCESS_TOKEN) was given"
         };
-        let command =
-            azure::az_command(plan.as_ref(), model, &azure::deployment_name_of(&r.opts.model_key));
+        let command = azure::az_command(
+            plan.as_ref(),
+            model,
+            &azure::deployment_name_of(&r.opts.model_key),
+        );
         return Ok(Deployed {
             model_name: model.to_string(),
             base_url: Some(base_url),
