@@ -337,7 +337,7 @@ describe('registry commands', () => {
     const all = await cli(['list', '--registry-path', registryPath])
     expect(all.code).toBe(0)
     const rows = all.stdout.trim().split('\n')
-    expect(rows[0]).toMatch(/^MODEL KEY +MODEL +AGENT +FINISHED$/)
+    expect(rows[0]).toMatch(/^MODEL KEY +MODEL +AGENT +FINISHED +STOPS ANSWERING$/)
     expect(rows.slice(1).map((l) => l.split(/ +/)[0])).toEqual(['writer_v1', 'editor_v1'])
     expect(rows[1]).toContain('ft:gpt-4o-mini-2024-07-18:acme:writer:aaa111')
 

@@ -37,7 +37,7 @@ const flagOf = (name: string) => name.split('.').pop()!.replace(/[A-Z]/g, (c) =>
 test('the TypeScript declaration lists exactly the options the core reads', () => {
   const specs = fineTuneOptions()
   const top = [...new Set(specs.map((s) => s.name.split('.')[0]))]
-  expect(declaredFields('FineTuneOptions').sort()).toEqual([...top, 'signal', 'onProgress'].sort())
+  expect(declaredFields('FineTuneOptions').sort()).toEqual([...top, 'signal', 'onProgress', 'azureToken'].sort())
   const hyper = specs.filter((s) => s.name.startsWith('hyperparameters.')).map((s) => s.name.split('.')[1])
   expect(declaredFields('HyperparameterOptions').sort()).toEqual(hyper.sort())
   expect(specs.filter((s) => s.required).map((s) => s.name)).toEqual(['agentName', 'modelKey', 'baseModel', 'source'])
@@ -67,6 +67,7 @@ test('the CLI has a flag and a --config key for every option', async () => {
     pollIntervalMs: 50, timeoutMs: 1000, maxRetries: 1, cancelOnAbort: true, method: 'dpo', seed: 1,
     metadata: { team: 'a' }, integrations: [{ type: 'wandb', wandb: { project: 'p' } }],
     maxDownloadBytes: 1e6, uploadThresholdBytes: 2000, uploadPartBytes: 1000,
+    azureDeployment: { subscriptionId: 's', resourceGroup: 'g', resourceName: 'r', sku: 'Developer' },
     'hyperparameters.nEpochs': 2, 'hyperparameters.batchSize': 'auto', 'hyperparameters.learningRateMultiplier': 0.5,
     'hyperparameters.beta': 0.1,
   }

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The `fine-tune` command line: train, validate, status, list, show, cancel, emulate.
+// The `fine-tune` command line: train, validate, status, list, show, cancel, pause, resume,
+// doctor, emulate.
 'use strict'
 
 const fs = require('node:fs')
@@ -22,6 +23,8 @@ const EXIT_BAD_INPUT = 2
 const EXIT_API = 3
 const EXIT_JOB = 4
 const EXIT_ABORTED = 130
+/** `doctor`: a model stops answering within the window (or already has). */
+const EXIT_DOCTOR = 5
 
 const BAD_INPUT_CODES = new Set([
   'ERR_USAGE',
@@ -56,6 +59,7 @@ const EXIT_CODES_HELP = `Exit codes:
   3    API, network and other errors: ERR_AUTHENTICATION, ERR_RATE_LIMITED, ERR_QUOTA, ERR_API,
        ERR_NETWORK, ERR_TIMEOUT, ERR_REGISTRY_IO, ERR_INTERNAL…
   4    the job failed or was cancelled (ERR_JOB_FAILED, ERR_JOB_CANCELLED)
+  5    doctor: a registered model stops answering within the window, or already has
   130  aborted by Ctrl-C / SIGTERM (ABORT_ERR)
 Errors are printed as "error [CODE]: message" on stderr (and, with --json, as a
 {"type":"error","code":…,"message":…} line on stdout).`
@@ -190,6 +194,43 @@ ERR_NOT_FOUND (exit 2) when no run of modelKey is in flight.`,
     positionals: 1,
     positionalNames: ['modelKey'],
     run: runCancel,
+  },
+  pause: {
+    summary: 'pause the fine-tuning job of a modelKey (or job id)',
+    usage: 'fine-tune pause <modelKey|jobId> [--registry-path FILE] [--api-key KEY] [--base-url URL] [--json]',
+    description: 'Pauses the running job of a run in flight (or of a job id). A train command waiting for it keeps waiting.',
+    flags: () => ({ ...registryFlag(), ...connectionFlags(), ...JSON_FLAG, ...HELP_FLAG }),
+    positionals: 1,
+    positionalNames: ['modelKey'],
+    run: (a) => runPauseResume('pause', a),
+  },
+  resume: {
+    summary: 'resume a paused fine-tuning job',
+    usage: 'fine-tune resume <modelKey|jobId> [--registry-path FILE] [--api-key KEY] [--base-url URL] [--json]',
+    description: 'Resumes the paused job of a run in flight (or of a job id).',
+    flags: () => ({ ...registryFlag(), ...connectionFlags(), ...JSON_FLAG, ...HELP_FLAG }),
+    positionals: 1,
+    positionalNames: ['modelKey'],
+    run: (a) => runPauseResume('resume', a),
+  },
+  doctor: {
+    summary: 'check when every registered model stops answering (for CI)',
+    usage: 'fine-tune doctor [--within-days N] [--registry-path FILE] [--api-key KEY] [--base-url URL] [--json]',
+    description: `Re-reads from the API the shutdown date of every registered model's base model
+(GET /models/{model}: shutdown_date; Azure: its models list) and prints, for each, whether and
+when it stops answering: its base model's shutdown, a Developer-tier Azure deployment's 24-hour
+life, or an Azure model that was never deployed. Exits 5 when any model is past its date or
+within --within-days (default 90) of it, so that CI fails before agents do. Without an API key
+the recorded dates (baseShutdownDate) are used.`,
+    flags: () => ({
+      'within-days': { type: 'string', arg: 'N', help: 'fail for models stopping within N days (default 90)' },
+      ...registryFlag(),
+      ...connectionFlags(),
+      ...JSON_FLAG,
+      ...HELP_FLAG,
+    }),
+    positionals: 0,
+    run: runDoctor,
   },
   emulate: {
     summary: 'run the offline OpenAI-compatible fine-tuning emulator',
@@ -571,6 +612,10 @@ function plainEventLine(e) {
       return `${e.level && e.level !== 'info' ? e.level : 'event'}: ${e.message}`
     case 'registered':
       return `registered ${e.modelKey}: ${e.fineTunedModel} in ${e.registryPath}`
+    case 'modelShutdownWarning':
+      return `warning: the base model ${e.model} shuts down on ${e.shutdownDate} (${e.daysLeft} days): the fine-tuned model stops answering then`
+    case 'deployment':
+      return `azure deployment ${e.deployment}: ${e.provisioningState}`
     default: {
       const { type, ...rest } = e || {}
       return `${type || 'event'}: ${JSON.stringify(rest)}`
@@ -690,7 +735,11 @@ class LiveLine {
         }
         break
       case 'registered':
+      case 'deployment':
         this.log(`✓ ${plainEventLine(e)}`)
+        break
+      case 'modelShutdownWarning':
+        this.log(`  ${plainEventLine(e)}`)
         break
       default:
         this.draw()
@@ -929,13 +978,61 @@ async function runList({ values }) {
   }
   const rows = entries.map((e) => {
     const f = e.fineTune || {}
-    return [e.modelKey, (e.model && e.model.name) || '-', f.agentName || '-', f.finishedAt || '-']
+    return [e.modelKey, (e.model && e.model.name) || '-', f.agentName || '-', f.finishedAt || '-', stopsLine(e.stopsAnswering)]
   })
-  const head = ['MODEL KEY', 'MODEL', 'AGENT', 'FINISHED']
+  const head = ['MODEL KEY', 'MODEL', 'AGENT', 'FINISHED', 'STOPS ANSWERING']
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => String(r[i]).length)))
   const line = (r) => r.map((c, i) => (i === r.length - 1 ? String(c) : String(c).padEnd(widths[i]))).join('  ')
   out(line(head))
   for (const r of rows) out(line(r))
+  return EXIT_OK
+}
+
+/** Whether and when a model stops answering, in a few words. */
+function stopsLine(s) {
+  if (!s) return '-'
+  switch (s.status) {
+    case 'shutDown':
+      return `STOPPED ${s.at} (${s.reason})`
+    case 'soon':
+      return `${s.at} (in ${s.daysLeft} days: ${s.reason})`
+    case 'scheduled':
+      return `${s.at} (in ${s.daysLeft} days)`
+    case 'undeployed':
+      return 'not deployed: answers nothing'
+    default:
+      return 'no date announced'
+  }
+}
+
+async function runDoctor({ values }) {
+  const registryPath = registryPathOf(values)
+  const conn = connection(values)
+  const withinDays = values['within-days'] !== undefined ? toNumber('within-days', values['within-days']) : undefined
+  const checks = await ft().checkRegisteredModels(dropUndefined({ registryPath, ...conn, withinDays }))
+  const failing = checks.filter((c) => c.failing)
+  if (state.json) {
+    jsonLine({ type: 'doctor', registryPath, ok: failing.length === 0, models: checks })
+  } else if (checks.length === 0) {
+    out(`no models registered in ${registryPath}`)
+  } else {
+    for (const c of checks) {
+      out(`${c.failing ? '✗' : '✓'} ${c.modelKey}: ${c.model} (base ${c.baseModel}): ${stopsLine(c.stopsAnswering)}${c.refreshed ? '' : ' [recorded date; not re-read from the API]'}`)
+      for (const n of c.notes) out(`    note: ${n}`)
+    }
+    out(failing.length ? `${failing.length} model(s) stop answering within ${withinDays ?? 90} days or already have` : 'all models keep answering beyond the window')
+  }
+  return failing.length ? EXIT_DOCTOR : EXIT_OK
+}
+
+async function runPauseResume(which, { values, positionals }) {
+  const registryPath = registryPathOf(values)
+  const [modelKey] = positionals
+  const conn = connection(values)
+  const fn = which === 'pause' ? ft().pauseFineTune : ft().resumeFineTune
+  const job = await fn(modelKey, dropUndefined({ registryPath, ...conn }))
+  if (state.json) jsonLine({ type: which === 'pause' ? 'paused' : 'resumed', modelKey, job })
+  else out(`${which === 'pause' ? 'paused' : 'resumed'} ${modelKey}: job ${job.id} is ${job.status}`)
   return EXIT_OK
 }
 

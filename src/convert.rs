@@ -137,6 +137,13 @@ pub enum FineTuneErrorCode {
     /// The call was aborted through its `AbortSignal`.
     #[napi(value = "ABORT_ERR")]
     Aborted,
+    /// OpenAI refused to create the job: self-serve fine-tuning is no longer available to the
+    /// organization (OpenAI's fine-tuning wind-down). Not retried; the run's uploads are deleted.
+    #[napi(value = "ERR_FINE_TUNING_UNAVAILABLE")]
+    FineTuningUnavailable,
+    /// The Azure deployment of the fine-tuned model failed (calling again retries it).
+    #[napi(value = "ERR_DEPLOYMENT_FAILED")]
+    DeploymentFailed,
     /// A bug or an unexpected local failure.
     #[napi(value = "ERR_INTERNAL")]
     Internal,
@@ -169,6 +176,8 @@ impl From<ErrorCode> for FineTuneErrorCode {
             E::ModelKeyInProgress => C::ModelKeyInProgress,
             E::NotFound => C::NotFound,
             E::Aborted => C::Aborted,
+            E::FineTuningUnavailable => C::FineTuningUnavailable,
+            E::DeploymentFailed => C::DeploymentFailed,
             E::Internal => C::Internal,
         }
     }

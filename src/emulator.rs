@@ -23,6 +23,14 @@ pub struct EmulatorOptions {
     pub organization: Option<String>,
     /// Faults to inject, for testing clients under failure.
     pub faults: Option<EmulatorFaults>,
+    /// Shutdown dates (`YYYY-MM-DD`) by model, served as `shutdown_date` by `GET /models`
+    /// (Azure: `deprecation`). A model past its date answers no chat and cannot be fine-tuned;
+    /// its fine-tuned models end with it.
+    #[napi(ts_type = "Record<string, string> | null")]
+    pub model_shutdown_dates: Option<HashMap<String, String>>,
+    /// Refuse `POST /fine_tuning/jobs` as OpenAI's wind-down does for an organization that may
+    /// no longer fine-tune (403).
+    pub fine_tuning_unavailable: Option<bool>,
 }
 
 /// Seeded fault injection: the same seed and request order give the same faults.
@@ -125,7 +133,19 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         job_duration_ms,
         organization,
         faults,
+        model_shutdown_dates,
+        fine_tuning_unavailable,
     } = o;
+    let mut dates = std::collections::BTreeMap::new();
+    for (model, date) in model_shutdown_dates.unwrap_or_default() {
+        if chrono_like_date(&date).is_none() {
+            return Err(invalid(
+                "modelShutdownDates",
+                format!("the date of {model:?} must be YYYY-MM-DD, got {date:?}"),
+            ));
+        }
+        dates.insert(model, date);
+    }
     let faults = match faults {
         Some(f) => to_fault_spec(f)?,
         None => emu::FaultSpec::default(),
@@ -137,7 +157,20 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         job_duration_ms: uint("jobDurationMs", job_duration_ms)?,
         organization,
         faults,
+        model_shutdown_dates: dates,
+        fine_tuning_unavailable: fine_tuning_unavailable.unwrap_or(false),
     })
+}
+
+/// `YYYY-MM-DD` as (year, month, day), or `None`.
+fn chrono_like_date(s: &str) -> Option<(u32, u32, u32)> {
+    let mut it = s.split('-');
+    let (y, m, d) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+    ((1..=12).contains(&m) && (1..=31).contains(&d)).then_some((y.parse().ok()?, m, d))
 }
 
 /// Why the emulator could not start: a port that cannot be listened on is the caller's
@@ -245,6 +278,13 @@ impl Emulator {
     #[napi(getter)]
     pub fn url(&self) -> String {
         self.inner.url()
+    }
+
+    /// The emulated Azure control plane (Azure Resource Manager's role): pass it as
+    /// `azureDeployment.managementUrl`. It takes the API key as its Bearer (Entra ID) token.
+    #[napi(getter)]
+    pub fn management_url(&self) -> String {
+        self.inner.management_url()
     }
 
     /// The API key the emulator accepts.

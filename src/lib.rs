@@ -6,6 +6,7 @@
 mod convert;
 mod dataset;
 mod emulator;
+mod lifecycle;
 mod progress;
 mod registry;
 
@@ -19,6 +20,7 @@ use fine_tune_core as core;
 
 pub use dataset::*;
 pub use emulator::*;
+pub use lifecycle::*;
 pub use progress::*;
 pub use registry::*;
 
@@ -124,7 +126,28 @@ pub struct FineTuneOptions {
         ts_type = "Array<{ type: 'wandb'; wandb: { project: string; name?: string; entity?: string; tags?: string[] } }> | null"
     )]
     pub integrations: Option<serde_json::Value>,
+    /// Azure OpenAI: deploy the fine-tuned model so that it answers, through Azure's control
+    /// plane (`PUT …/Microsoft.CognitiveServices/accounts/{resourceName}/deployments/
+    /// {deploymentName}`, api-version 2024-10-01), waiting until it has `Succeeded`. Needs a
+    /// Microsoft Entra ID token: `azureToken`, else `AZURE_ACCESS_TOKEN`. The entry then names
+    /// the deployment (the model an agent's client sends) and Azure's v1 `baseUrl`. Without
+    /// this option or a token, an Azure run registers the model id with `deployment: null`
+    /// and the `az` command that deploys it. `sku`: `Developer` (deployments live 24 hours),
+    /// `Standard` (default) or `GlobalStandard`; `capacity` default 1; `deploymentName`
+    /// default: from the modelKey; `managementUrl` default `https://management.azure.com`.
+    #[napi(
+        ts_type = "{ subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Developer' | 'Standard' | 'GlobalStandard' | null; capacity?: number | null; managementUrl?: string | null } | null"
+    )]
+    pub azure_deployment: Option<serde_json::Value>,
+    /// Gives the Microsoft Entra ID access token for `azureDeployment` (e.g. from
+    /// `@azure/identity`'s `getToken("https://management.azure.com/.default")`); default
+    /// `AZURE_ACCESS_TOKEN`. Never logged or stored.
+    #[napi(ts_type = "(() => Promise<string>) | null")]
+    pub azure_token: Option<TokenCallback>,
 }
+
+/// The `azureToken` callback.
+pub type TokenCallback = ThreadsafeFunction<(), Promise<String>, (), Status, false>;
 
 /// The `onProgress` callback.
 pub type ProgressCallback = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>;
@@ -219,6 +242,23 @@ pub struct RegisteredModel {
     pub metrics: Option<TrainingMetrics>,
     /// The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn.
     pub curve_path: Option<String>,
+    /// The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
+    /// fine-tuned model stops answering then.
+    pub base_shutdown_date: Option<String>,
+    /// The model an agent's client sends: the Azure deployment's name once deployed, else
+    /// `fineTunedModel`.
+    pub model: String,
+    /// Where the model answers when not at OpenAI: Azure OpenAI's v1 base URL.
+    pub base_url: Option<String>,
+    /// Azure: the deployment (`name`, `sku`, `capacity`, `provisioningState`, `deployedAt`,
+    /// `expiresAt` for Developer-tier…), or `null` when not deployed; absent on OpenAI.
+    #[napi(ts_type = "Record<string, unknown> | null | undefined")]
+    pub deployment: Option<serde_json::Value>,
+    /// Azure, not deployed: the `az` command that deploys the model.
+    pub deploy_command: Option<String>,
+    /// What to know: a base model shutting down within 90 days, an undeployed model, Azure's
+    /// rules for idle and Developer-tier deployments.
+    pub warnings: Vec<String>,
 }
 
 /// Summary of a job's result file.
@@ -277,6 +317,12 @@ impl From<core::RegisteredModel> for RegisteredModel {
             registry_path,
             metrics,
             curve_path,
+            base_shutdown_date,
+            model,
+            base_url,
+            deployment,
+            deploy_command,
+            warnings,
         } = m;
         RegisteredModel {
             model_key,
@@ -293,6 +339,12 @@ impl From<core::RegisteredModel> for RegisteredModel {
             registry_path,
             metrics: metrics.map(Into::into),
             curve_path,
+            base_shutdown_date,
+            model,
+            base_url,
+            deployment,
+            deploy_command,
+            warnings,
         }
     }
 }
@@ -335,10 +387,21 @@ pub fn train_and_register_fine_tuned_model(
             "onProgress",
             ValueType::Function,
         )?;
-        let json = convert::options_json(&env, o, &["signal", "onProgress"])?;
-        Ok((core::TrainOptions::from_json(json)?, signal, on_progress))
+        let token = convert::optional_property::<TokenCallback>(
+            &env,
+            o,
+            "azureToken",
+            ValueType::Function,
+        )?;
+        let json = convert::options_json(&env, o, &["signal", "onProgress", "azureToken"])?;
+        Ok((
+            core::TrainOptions::from_json(json)?,
+            signal,
+            on_progress,
+            token,
+        ))
     };
-    let (opts, signal, on_progress) = match read() {
+    let (opts, signal, on_progress, token) = match read() {
         Ok(v) => v,
         Err(e) => return settle(&env, async move { Err::<core::RegisteredModel, _>(e) }),
     };
@@ -351,6 +414,7 @@ pub fn train_and_register_fine_tuned_model(
     let ctx = core::RunContext {
         cancel,
         progress: progress.as_ref().map(progress::Delivery::callback),
+        azure_token: token.map(token_fn),
     };
     settle(&env, async move {
         let result = core::train_and_register(opts, ctx).await;
@@ -358,5 +422,24 @@ pub fn train_and_register_fine_tuned_model(
             p.delivered().await;
         }
         result
+    })
+}
+
+/// The core's token function over the `azureToken` callback.
+fn token_fn(tsfn: TokenCallback) -> core::progress::TokenFn {
+    let tsfn = std::sync::Arc::new(tsfn);
+    std::sync::Arc::new(move || {
+        let tsfn = tsfn.clone();
+        Box::pin(async move {
+            let failed = |e: Error| {
+                core::Error::new(
+                    core::ErrorCode::DeploymentFailed,
+                    format!("the azureToken callback failed: {}", e.reason),
+                )
+                .with_param("azureToken")
+            };
+            let promise = tsfn.call_async(()).await.map_err(failed)?;
+            promise.await.map_err(failed)
+        })
     })
 }

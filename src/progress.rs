@@ -100,6 +100,19 @@ pub enum ProgressEvent {
         valid_loss: Option<f64>,
         train_accuracy: Option<f64>,
     },
+    /// The base model shuts down within 90 days (its `shutdown_date` at the API): the
+    /// fine-tuned model stops answering then.
+    ModelShutdownWarning {
+        model: String,
+        /// `YYYY-MM-DD`.
+        shutdown_date: String,
+        days_left: f64,
+    },
+    /// The Azure deployment changed state (`Creating`, `Succeeded`…).
+    Deployment {
+        deployment: String,
+        provisioning_state: String,
+    },
     /// The model is in the registry.
     Registered {
         model_key: String,
@@ -160,6 +173,22 @@ impl From<core::ProgressEvent> for ProgressEvent {
                 train_loss,
                 valid_loss,
                 train_accuracy,
+            },
+            E::ModelShutdownWarning {
+                model,
+                shutdown_date,
+                days_left,
+            } => ProgressEvent::ModelShutdownWarning {
+                model,
+                shutdown_date,
+                days_left: days_left as f64,
+            },
+            E::Deployment {
+                deployment,
+                provisioning_state,
+            } => ProgressEvent::Deployment {
+                deployment,
+                provisioning_state,
             },
             E::Registered {
                 model_key,

@@ -31,6 +31,8 @@ pub struct RegistryModel {
     pub provider: String,
     pub supports_tools: bool,
     pub max_context_tokens: f64,
+    /// Where the model answers when not at OpenAI (Azure OpenAI's v1 base URL).
+    pub base_url: Option<String>,
 }
 
 /// One registered model.
@@ -42,9 +44,18 @@ pub struct RegistryEntry {
     /// createdAt, finishedAt…); absent on entries this library did not write.
     #[napi(ts_type = "Record<string, unknown> | undefined")]
     pub fine_tune: Option<Value>,
+    /// Whether and when the model stops answering, from what the entry records (the base
+    /// model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
+    pub stops_answering: crate::lifecycle::StopsAnswering,
 }
 
 fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
+    let stops = core::lifecycle::stops_answering(
+        &e,
+        core::lifecycle::recorded_shutdown(&e).as_deref(),
+        core::lifecycle::today(),
+        core::lifecycle::WARN_WITHIN_DAYS,
+    );
     let core::registry::RegistryEntry {
         model,
         fine_tune,
@@ -55,6 +66,7 @@ fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
         provider,
         supports_tools,
         max_context_tokens,
+        base_url,
         extra: _,
     } = model;
     RegistryEntry {
@@ -64,8 +76,10 @@ fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
             provider,
             supports_tools,
             max_context_tokens: max_context_tokens as f64,
+            base_url,
         },
         fine_tune: fine_tune.and_then(|f| serde_json::to_value(f).ok()),
+        stops_answering: stops.into(),
     }
 }
 
@@ -130,7 +144,10 @@ pub struct CancelOptions {
     pub max_retries: Option<f64>,
 }
 
-fn remote_options(env: &Env, o: Option<&Object>) -> core::Result<core::options::RemoteOptions> {
+pub(crate) fn remote_options(
+    env: &Env,
+    o: Option<&Object>,
+) -> core::Result<core::options::RemoteOptions> {
     core::options::from_json_object(options_json(env, o, &[])?, "options")
 }
 

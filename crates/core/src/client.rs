@@ -352,7 +352,10 @@ impl Client {
                 reqwest::Body::wrap_stream(stream),
                 len,
             )
-            .file_name("part");
+            .file_name("part")
+            // Both official SDKs send it; a strict multipart parser needs it.
+            .mime_str("application/octet-stream")
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
             let form = reqwest::multipart::Form::new().part("data", part);
             Ok(self
                 .request(Method::POST, &format!("/uploads/{upload_id}/parts"))
@@ -607,6 +610,91 @@ pub fn api_error(status: StatusCode, body: &[u8], request_id: Option<String>) ->
     err.api_type = api_type;
     err.param = s("param");
     err
+}
+
+/// Lifecycle, pause/resume and Azure control-plane requests (see `lifecycle.rs`, `azure.rs`).
+impl Client {
+    /// Whether this client talks to Azure OpenAI's data plane (`api-key`, `api-version`).
+    pub fn is_azure(&self) -> bool {
+        self.conn.azure_api_version.is_some()
+    }
+
+    /// `GET /models/{model}` (OpenAI's `Model`, with its optional `shutdown_date`).
+    pub async fn retrieve_model(&self, model: &str, cancel: &CancellationToken) -> Result<Value> {
+        let path = format!("/models/{}", path_segment(model));
+        self.send(|| Ok(self.request(Method::GET, &path)), cancel)
+            .await
+    }
+
+    /// `GET /models`: every model (Azure: with `deprecation` and `lifecycle_status`).
+    pub async fn list_models(&self, cancel: &CancellationToken) -> Result<List<Value>> {
+        self.send(|| Ok(self.request(Method::GET, "/models")), cancel)
+            .await
+    }
+
+    /// `DELETE /files/{id}`.
+    pub async fn delete_file(&self, id: &str, cancel: &CancellationToken) -> Result<Value> {
+        self.send(
+            || Ok(self.request(Method::DELETE, &format!("/files/{id}"))),
+            cancel,
+        )
+        .await
+    }
+
+    /// `POST /fine_tuning/jobs/{id}/pause`.
+    pub async fn pause_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
+        self.send(
+            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/pause"))),
+            cancel,
+        )
+        .await
+        .map_err(|e| e.with_job(id))
+    }
+
+    /// `POST /fine_tuning/jobs/{id}/resume`.
+    pub async fn resume_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
+        self.send(
+            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/resume"))),
+            cancel,
+        )
+        .await
+        .map_err(|e| e.with_job(id))
+    }
+
+    /// A JSON request to `path` with `query` (the control plane: a client whose key is the
+    /// Entra token and whose base URL is the management endpoint; always Bearer auth).
+    pub async fn json_request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&Value>,
+        cancel: &CancellationToken,
+    ) -> Result<Value> {
+        self.send(
+            || {
+                let mut rb = self
+                    .http
+                    .request(method.clone(), format!("{}{}", self.conn.base_url, path))
+                    .bearer_auth(&self.conn.api_key)
+                    .query(query);
+                if let Some(b) = body {
+                    rb = rb.json(b);
+                }
+                Ok(rb)
+            },
+            cancel,
+        )
+        .await
+    }
+}
+
+/// A path segment with `/`, `?`, `#` and `%` escaped (model ids hold `:` and `.`, kept).
+fn path_segment(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('/', "%2F")
+        .replace('?', "%3F")
+        .replace('#', "%23")
 }
 
 #[cfg(test)]

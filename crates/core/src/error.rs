@@ -69,6 +69,12 @@ error_codes! {
     NotFound => "ERR_NOT_FOUND",
     /// The call was aborted through its `AbortSignal`.
     Aborted => "ABORT_ERR",
+    /// OpenAI refused to create the job: self-serve fine-tuning is no longer available to the
+    /// organization (OpenAI's fine-tuning wind-down). Not retried; the run's uploads are deleted.
+    FineTuningUnavailable => "ERR_FINE_TUNING_UNAVAILABLE",
+    /// The Azure deployment of the fine-tuned model failed (the model is trained and registered
+    /// nowhere yet; calling again retries the deployment).
+    DeploymentFailed => "ERR_DEPLOYMENT_FAILED",
     /// A bug or an unexpected local failure.
     Internal => "ERR_INTERNAL",
 }

@@ -10,10 +10,12 @@
 //! - [`error`], [`progress`]: errors as data, progress events.
 
 pub mod api;
+pub mod azure;
 pub mod checks;
 pub mod client;
 pub mod error;
 pub mod journal;
+pub mod lifecycle;
 pub mod metrics;
 pub mod models;
 pub mod options;
@@ -25,6 +27,7 @@ pub mod stages;
 
 pub use api::{Auto, Hyperparameters, Method};
 pub use error::{Error, ErrorCode, Result};
+pub use lifecycle::{check_registered_models, pause_fine_tune, resume_fine_tune};
 pub use options::TrainOptions;
 pub use pipeline::train_and_register;
 pub use progress::{ProgressEvent, ProgressFn, RunContext};

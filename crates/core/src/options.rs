@@ -64,6 +64,8 @@ pub struct TrainOptions {
     pub upload_threshold_bytes: Option<u64>,
     /// Size of each part (at most 64 MiB, OpenAI's limit).
     pub upload_part_bytes: Option<u64>,
+    /// Azure OpenAI: deploy the fine-tuned model so that it answers (see [`crate::azure`]).
+    pub azure_deployment: Option<crate::azure::AzureDeploymentOptions>,
 }
 
 impl TrainOptions {
@@ -204,6 +206,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("maxDownloadBytes", K::Number, "N", "size cap of URL sources (default 1 GiB)", false),
     opt("uploadThresholdBytes", K::Number, "N", "files above this go up in parts (default 100 MiB)", false),
     opt("uploadPartBytes", K::Number, "N", "size of each part (default and maximum 64 MiB)", false),
+    opt("azureDeployment", K::Json, "JSON", "Azure OpenAI: deploy the model: {subscriptionId, resourceGroup, resourceName, deploymentName?, sku?, capacity?, managementUrl?} (token: env AZURE_ACCESS_TOKEN)", false),
 ];
 
 /// How to reach the API, after the environment fallbacks. `Debug` hides the key.
@@ -732,6 +735,9 @@ mod tests {
             ("baseModel", _) => json!("gpt-4.1-mini-2025-04-14"),
             ("baseUrl", _) => json!("http://127.0.0.1:9/v1"),
             ("azureEndpoint", _) => json!("https://res.openai.azure.com"),
+            ("azureDeployment", _) => {
+                json!({"subscriptionId": "s", "resourceGroup": "g", "resourceName": "r"})
+            }
             (_, OptionKind::String) => json!("other"),
             (_, OptionKind::Number) => json!(7),
             (_, OptionKind::NumberOrAuto) => json!(2),

@@ -1,6 +1,7 @@
 //! The whole run. [`train_and_register`] makes every check that needs no network, takes the
 //! modelKey's run lock and reads its journal; [`run`] is then the list of stages:
-//! load → check → upload → job → register (see [`crate::stages`]).
+//! base-model dates → load → check → upload → job → deploy (Azure) → register (see
+//! [`crate::stages`], [`crate::lifecycle`]).
 
 use std::time::Duration;
 
@@ -27,6 +28,9 @@ fn run_id() -> String {
 /// download), and local files' existence.
 async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
     let r = options::resolve(opts)?;
+    if let Some(a) = &r.opts.azure_deployment {
+        crate::azure::plan(a, &r.opts.model_key)?;
+    }
     source::check_source("source", &r.opts.source)?;
     if let Some(v) = &r.opts.validation {
         source::check_source("validation", v)?;
@@ -128,6 +132,8 @@ async fn cancel_after_abort(journal: &Journal, key: &str, client: &Client) {
 async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
     let key = &run.r.opts.model_key;
     let resumed = rec.job_id.clone();
+    // Before any upload: a base model already shut down is refused, one shutting down soon warned about.
+    let base = crate::lifecycle::check_base_model(run, resumed.is_none()).await?;
     let job_id = match &resumed {
         Some(id) => {
             load::check_unchanged(run, &rec, id).await?;
@@ -144,7 +150,10 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
             stages::upload::upload(run, &mut rec, &data).await?;
             // Temporary downloads are removed here (and on any early return).
             drop(data);
-            job::create(run, &mut rec).await?.id
+            match job::create(run, &mut rec).await {
+                Ok(j) => j.id,
+                Err(e) => return Err(crate::lifecycle::on_job_refused(run, &rec, e).await),
+            }
         }
     };
     let job = match job::wait(run, &job_id).await {
@@ -162,5 +171,7 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
         }
         Err(e) => return Err(e),
     };
-    stages::register::register(run, &rec, job).await
+    let deployed = stages::deploy::deploy(run, job.fine_tuned_model.as_deref()).await?;
+    let found = stages::register::Findings { base, deployed };
+    stages::register::register(run, &rec, job, found).await
 }

@@ -18,7 +18,15 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Receives progress events.
     pub progress: Option<ProgressFn>,
+    /// Gives a Microsoft Entra ID access token for Azure's control plane (else
+    /// `AZURE_ACCESS_TOKEN` is read).
+    pub azure_token: Option<TokenFn>,
 }
+
+/// Gives an access token (a secret: never logged or stored).
+pub type TokenFn = Arc<
+    dyn Fn() -> futures::future::BoxFuture<'static, crate::error::Result<String>> + Send + Sync,
+>;
 
 impl RunContext {
     /// Hands `ev` to the progress callback, if there is one.
@@ -70,6 +78,18 @@ pub enum ProgressEvent {
         train_loss: Option<f64>,
         valid_loss: Option<f64>,
         train_accuracy: Option<f64>,
+    },
+    /// The base model shuts down within 90 days (its `shutdown_date` at the API): the
+    /// fine-tuned model will stop answering then.
+    ModelShutdownWarning {
+        model: String,
+        shutdown_date: String,
+        days_left: i64,
+    },
+    /// The Azure deployment of the fine-tuned model changed state (`Creating`, `Succeeded`…).
+    Deployment {
+        deployment: String,
+        provisioning_state: String,
     },
     /// The model is in the registry.
     Registered {

@@ -44,6 +44,10 @@ pub struct ModelRef {
     pub supports_tools: bool,
     #[serde(default)]
     pub max_context_tokens: u64,
+    /// Where the model answers, when not at OpenAI: Azure OpenAI's v1 base URL (never a
+    /// secret; the key comes from the environment).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -82,8 +86,30 @@ pub struct FineTuneRecord {
     pub created_at: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub finished_at: String,
+    /// The base model's shutdown date (`YYYY-MM-DD`) as the API announced it at training
+    /// time: the fine-tuned model stops answering then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_shutdown_date: Option<String>,
+    /// Azure OpenAI: the deployment that makes the model answer, or `null` when it was not
+    /// deployed (then `deployCommand` says how). Absent for OpenAI.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "keep_null"
+    )]
+    pub deployment: Option<Value>,
+    /// Azure OpenAI, not deployed: the `az` command that deploys the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_command: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// Reads a field that may be `null` as `Some(Value::Null)` (absent stays `None`).
+fn keep_null<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl RegistryEntry {

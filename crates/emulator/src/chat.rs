@@ -4,10 +4,11 @@
 use crate::errors::{ApiError, ApiResult};
 use crate::jobs::fine_tuned_models;
 use crate::models::is_base_chat_model;
+use crate::server::{Flavor, OnAzure};
 use crate::state::AppState;
 use crate::util::{now_ms, parse_json, random_id, secs};
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -27,8 +28,12 @@ fn model_not_found(model: &str) -> ApiError {
     .code("model_not_found")
 }
 
-/// Whether `model` can answer chats now.
+/// Whether `model` can answer chats now (a model past its shutdown date, or fine-tuned from
+/// one, answers nothing).
 fn model_exists(state: &AppState, model: &str) -> Option<i64> {
+    if shutdown_date(state, model).is_some_and(|d| is_past(&d)) {
+        return None;
+    }
     if is_base_chat_model(model) {
         return Some(0);
     }
@@ -51,11 +56,37 @@ fn text_of(content: &Value) -> String {
     }
 }
 
+/// The configured shutdown date of a model, or of the base of an `ft:` model.
+pub(crate) fn shutdown_date(state: &AppState, model: &str) -> Option<String> {
+    let dates = &state.0.model_shutdown_dates;
+    dates.get(model).cloned().or_else(|| {
+        let base = model.strip_prefix("ft:")?.split(':').next()?;
+        dates.get(base).cloned()
+    })
+}
+
+/// Whether a `YYYY-MM-DD` date is today or before.
+pub(crate) fn is_past(date: &str) -> bool {
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d")
+        .is_ok_and(|d| d <= chrono::Utc::now().date_naive())
+}
+
+/// On an Azure resource, `model` is a deployment's name: the model it serves.
+fn through_deployment(state: &AppState, on_azure: bool, model: &str) -> ApiResult<String> {
+    if !on_azure {
+        return Ok(model.to_string());
+    }
+    crate::deployments::deployed_model(state, model)
+        .ok_or_else(|| crate::deployments::deployment_not_found(model))
+}
+
 /// `POST /chat/completions`.
 pub(crate) async fn completions(
     State(state): State<AppState>,
+    on_azure: Option<Extension<OnAzure>>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
+    let on_azure = on_azure.is_some_and(|Extension(OnAzure(a))| a);
     let req: ChatRequest = parse_json(&body)?;
     let model = req
         .model
@@ -69,6 +100,7 @@ pub(crate) async fn completions(
             Some("messages"),
         ));
     }
+    let model = through_deployment(&state, on_azure, &model)?;
     chat_answer(&state, &model, &messages, req.n.unwrap_or(1).clamp(1, 8))
 }
 
@@ -80,12 +112,8 @@ pub(crate) async fn deployment_completions(
 ) -> ApiResult<Json<Value>> {
     let req: ChatRequest = parse_json(&body)?;
     let messages = req.messages.unwrap_or_default();
-    chat_answer(
-        &state,
-        &deployment,
-        &messages,
-        req.n.unwrap_or(1).clamp(1, 8),
-    )
+    let model = through_deployment(&state, true, &deployment)?;
+    chat_answer(&state, &model, &messages, req.n.unwrap_or(1).clamp(1, 8))
 }
 
 fn chat_answer(
@@ -138,29 +166,72 @@ fn chat_answer(
     })))
 }
 
-/// `GET /models`: the fine-tuned models created so far.
-pub(crate) async fn list_models(State(state): State<AppState>) -> Json<Value> {
-    let store = state.store();
-    let org = state.0.organization.clone();
-    let data: Vec<Value> = fine_tuned_models(&store, now_ms())
+/// A model object: OpenAI's `Model` (with `shutdown_date`), or Azure's (with `deprecation`
+/// in Unix seconds, `capabilities` and `lifecycle_status`).
+fn model_json(state: &AppState, flavor: Flavor, id: &str, created: i64) -> Value {
+    let date = shutdown_date(state, id);
+    match flavor {
+        Flavor::OpenAi => {
+            let owned_by = if id.starts_with("ft:") {
+                state.0.organization.clone()
+            } else {
+                "system".into()
+            };
+            json!({"id": id, "object": "model", "created": created, "owned_by": owned_by, "shutdown_date": date})
+        }
+        Flavor::Azure => {
+            let unix = date
+                .as_deref()
+                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|t| t.and_utc().timestamp());
+            let mut deprecation = serde_json::Map::new();
+            if let Some(t) = unix {
+                deprecation.insert("fine_tune".into(), json!(t));
+                deprecation.insert("inference".into(), json!(t));
+            }
+            let tunable = !id.starts_with("ft:") && crate::models::resolve(id).is_some();
+            json!({
+                "id": id, "object": "model", "created_at": created, "status": "succeeded",
+                "lifecycle_status": if date.is_some() { "deprecating" } else { "generally-available" },
+                "capabilities": {"fine_tune": tunable, "inference": true, "chat_completion": true, "completion": false, "embeddings": false},
+                "deprecation": deprecation,
+            })
+        }
+    }
+}
+
+/// `GET /models`: the base models, the configured ones and the fine-tuned models created so
+/// far, each with its shutdown date.
+pub(crate) async fn list_models(
+    State(state): State<AppState>,
+    Extension(flavor): Extension<Flavor>,
+) -> Json<Value> {
+    let mut ids: Vec<(String, i64)> = crate::models::base_models()
         .into_iter()
-        .map(|(id, created)| json!({"id": id, "object": "model", "created": created, "owned_by": org}))
+        .chain(state.0.model_shutdown_dates.keys().cloned())
+        .map(|m| (m, 0))
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids.extend(fine_tuned_models(&state.store(), now_ms()));
+    let data: Vec<Value> = ids
+        .iter()
+        .map(|(id, created)| model_json(&state, flavor, id, *created))
         .collect();
     Json(json!({"object": "list", "data": data}))
 }
 
-/// `GET /models/{model}`.
+/// `GET /models/{model}`. A model past its shutdown date is still described (with its date),
+/// as OpenAI lists retired models until they are removed.
 pub(crate) async fn retrieve_model(
     State(state): State<AppState>,
+    Extension(flavor): Extension<Flavor>,
     Path(model): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let created = model_exists(&state, &model).ok_or_else(|| model_not_found(&model))?;
-    let owned_by = if model.starts_with("ft:") {
-        state.0.organization.clone()
-    } else {
-        "system".into()
-    };
-    Ok(Json(
-        json!({"id": model, "object": "model", "created": created, "owned_by": owned_by}),
-    ))
+    let configured = state.0.model_shutdown_dates.contains_key(&model);
+    let created = model_exists(&state, &model)
+        .or_else(|| (configured || shutdown_date(&state, &model).is_some()).then_some(0))
+        .ok_or_else(|| model_not_found(&model))?;
+    Ok(Json(model_json(&state, flavor, &model, created)))
 }

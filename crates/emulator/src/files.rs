@@ -319,8 +319,9 @@ pub(crate) async fn list(
     Ok(Json(json!({
         "object": "list",
         "data": data,
-        "first_id": files.first().map(|f| f.id.clone()),
-        "last_id": files.last().map(|f| f.id.clone()),
+        // Strings, as the spec requires them even for an empty list.
+        "first_id": files.first().map(|f| f.id.clone()).unwrap_or_default(),
+        "last_id": files.last().map(|f| f.id.clone()).unwrap_or_default(),
         "has_more": has_more,
     })))
 }

@@ -84,6 +84,8 @@ pub(crate) struct JobRecord {
     result_materialized: bool,
     total_steps: u64,
     has_validation: bool,
+    /// When the job was paused (`POST …/pause`), until resumed: its clock stands still.
+    paused_at: Option<i64>,
 }
 
 /// Deterministic noise in [-0.5, 0.5) from a seed and a step (splitmix64).
@@ -115,8 +117,18 @@ fn round4(x: f64) -> f64 {
 }
 
 impl JobRecord {
+    /// The job's own clock: `now`, or the moment it was paused.
+    fn clock(&self, now: i64) -> i64 {
+        self.paused_at.map_or(now, |p| now.min(p))
+    }
+
     /// Status at `now`.
     fn status_at(&self, now: i64) -> &'static str {
+        let paused = self.paused_at.is_some_and(|p| now >= p);
+        let now = self.clock(now);
+        if paused && now < self.outcome_at {
+            return "paused";
+        }
         if now >= self.outcome_at {
             match self.outcome {
                 Outcome::Succeeded => "succeeded",
@@ -134,11 +146,12 @@ impl JobRecord {
 
     /// Whether the job has reached a final state at `now`.
     pub fn is_final(&self, now: i64) -> bool {
-        now >= self.outcome_at
+        self.clock(now) >= self.outcome_at
     }
 
     /// Hyperparameters as shown: user values, and `"auto"` or its resolved value once running.
     fn hp(&self, now: i64, keys: &[&str]) -> Map<String, Value> {
+        let now = self.clock(now);
         let resolved = now >= self.queued_until && self.outcome_at >= self.queued_until;
         let mut m = Map::new();
         for k in keys {
@@ -251,9 +264,7 @@ pub(crate) fn advance(state: &AppState, store: &mut Store, now: i64) {
     let due: Vec<String> = store
         .jobs
         .values()
-        .filter(|j| {
-            j.outcome == Outcome::Succeeded && j.outcome_at <= now && !j.result_materialized
-        })
+        .filter(|j| j.outcome == Outcome::Succeeded && j.is_final(now) && !j.result_materialized)
         .map(|j| j.id.clone())
         .collect();
     for id in due {
@@ -306,6 +317,14 @@ fn usable_file(store: &Store, id: &str, param: &str) -> ApiResult<std::path::Pat
 
 /// `POST /fine_tuning/jobs`.
 pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+    if state.0.fine_tuning_unavailable {
+        // As OpenAI's wind-down notice describes (its exact code is not published).
+        return Err(ApiError::new(
+            axum::http::StatusCode::FORBIDDEN,
+            "invalid_request_error",
+            "Fine-tuning is no longer available for your organization. Existing fine-tuned models remain available for inference until their base models are deprecated. See https://platform.openai.com/docs/deprecations.",
+        ));
+    }
     let req: CreateJob = parse_json(&body)?;
     let model = opt_string(req.model, "model")?
         .ok_or_else(|| ApiError::invalid("Missing required parameter: 'model'.", Some("model")))?;
@@ -356,6 +375,17 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         )
         .code("model_not_available")
     })?;
+    if let Some(date) = crate::chat::shutdown_date(&state, &tunable.base) {
+        if crate::chat::is_past(&date) {
+            return Err(ApiError::invalid(
+                format!(
+                    "Model {model} was shut down on {date} and is not available for fine-tuning."
+                ),
+                Some("model"),
+            )
+            .code("model_not_available"));
+        }
+    }
     let completion = models::is_completion_model(&tunable.base);
     if completion && method_type != "supervised" {
         return Err(ApiError::invalid(
@@ -384,8 +414,17 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         };
         (t, v)
     };
-    let (train, valid) =
-        tokio::task::spawn_blocking(move || -> std::io::Result<(Analysis, Option<Analysis>)> {
+    let token_opts = fine_tune_dataset::ValidateOptions {
+        base_model: Some(tunable.base.clone()),
+        method: if format == DataFormat::Preference {
+            fine_tune_dataset::Method::Dpo
+        } else {
+            fine_tune_dataset::Method::Supervised
+        },
+        ..Default::default()
+    };
+    let (train, valid, train_tokens) = tokio::task::spawn_blocking(
+        move || -> std::io::Result<(Analysis, Option<Analysis>, u64)> {
             let t = analyze(
                 &train_path,
                 format,
@@ -396,10 +435,18 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
                 Some(p) => Some(analyze(&p, format, "validation_file", None)?),
                 None => None,
             };
-            Ok((t, v))
-        })
-        .await
-        .map_err(|e| ApiError::internal(e.to_string()))??;
+            // The tokens of the training file, counted with the base model's own encoding.
+            let tokens = match &t.error {
+                None => fine_tune_dataset::validate_path(&train_path, &token_opts)
+                    .map(|r| r.tokens.total)
+                    .unwrap_or(0),
+                Some(_) => 0,
+            };
+            Ok((t, v, tokens))
+        },
+    )
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
 
     let org = state.0.organization.clone();
     let now = now_ms();
@@ -457,11 +504,12 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         event_seq: 0,
         checkpoints: Vec::new(),
         fine_tuned_model,
-        trained_tokens: (train.bytes / 4).max(1) * epochs,
+        trained_tokens: train_tokens.max(1) * epochs,
         result_file_id: random_id("file-", 24),
         result_materialized: false,
         total_steps,
         has_validation: validation_file.is_some(),
+        paused_at: None,
     };
     plan(&mut job, &state, &train, valid.as_ref());
     let mut store = state.store();
@@ -710,7 +758,10 @@ pub(crate) async fn cancel(
         )
         .code("job_already_finished"));
     }
-    job.end_at(now, Outcome::Cancelled);
+    // A paused job ends where its clock stopped.
+    let at = job.clock(now);
+    job.paused_at = None;
+    job.end_at(at, Outcome::Cancelled);
     let v = job.to_json(&state.0.organization, now);
     drop(store);
     state.count(|s| s.jobs_cancelled += 1);
@@ -729,6 +780,7 @@ pub(crate) async fn events(
     let now = now_ms();
     let store = state.store();
     let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
+    let now = job.clock(now);
     let mut events: Vec<&TimedEvent> = job.events.iter().filter(|e| e.at_ms <= now).collect();
     events.sort_by_key(|e| std::cmp::Reverse((e.at_ms, e.seq)));
     if let Some(after) = after {
@@ -770,6 +822,7 @@ pub(crate) async fn checkpoints(
     let now = now_ms();
     let store = state.store();
     let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
+    let now = job.clock(now);
     let mut cps: Vec<&Checkpoint> = job.checkpoints.iter().filter(|c| c.at_ms <= now).collect();
     cps.sort_by_key(|c| std::cmp::Reverse(c.step));
     if let Some(after) = after {
@@ -803,18 +856,67 @@ pub(crate) async fn checkpoints(
     })))
 }
 
-/// `POST /fine_tuning/jobs/{id}/pause` and `…/resume`: not emulated (400 for a known job).
+/// `POST /fine_tuning/jobs/{id}/pause` (a running job: its clock stops, status `paused`) and
+/// `…/resume` (a paused job: everything still to come moves later by the pause's length).
 pub(crate) async fn pause_resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    uri: axum::http::Uri,
 ) -> ApiResult<Json<Value>> {
-    if !state.store().jobs.contains_key(&id) {
-        return Err(no_such_job(&id));
+    let pause = uri.path().ends_with("/pause");
+    let now = now_ms();
+    let mut store = state.store();
+    let job = store.jobs.get_mut(&id).ok_or_else(|| no_such_job(&id))?;
+    let status = job.status_at(now);
+    if pause {
+        if status != "running" {
+            return Err(ApiError::invalid(
+                format!("Job {id} is {status}; only a running job can be paused."),
+                None,
+            ));
+        }
+        job.paused_at = Some(now);
+        job.push_event(
+            now,
+            "info",
+            "Fine-tuning job paused".into(),
+            "message",
+            json!({}),
+        );
+    } else {
+        let Some(p) = job.paused_at.filter(|_| status == "paused") else {
+            return Err(ApiError::invalid(
+                format!("Job {id} is {status}; only a paused job can be resumed."),
+                None,
+            ));
+        };
+        let shift = now - p;
+        for t in [
+            &mut job.validating_until,
+            &mut job.queued_until,
+            &mut job.natural_end,
+            &mut job.outcome_at,
+        ] {
+            if *t > p {
+                *t += shift;
+            }
+        }
+        for e in job.events.iter_mut().filter(|e| e.at_ms > p) {
+            e.at_ms += shift;
+        }
+        for c in job.checkpoints.iter_mut().filter(|c| c.at_ms > p) {
+            c.at_ms += shift;
+        }
+        job.paused_at = None;
+        job.push_event(
+            now,
+            "info",
+            "Fine-tuning job resumed".into(),
+            "message",
+            json!({}),
+        );
     }
-    Err(ApiError::invalid(
-        "Pausing and resuming jobs is not supported by the fine-tuning emulator.",
-        None,
-    ))
+    Ok(Json(job.to_json(&state.0.organization, now)))
 }
 
 /// Fine-tuned models of succeeded jobs at `now` (for chat completions and models).

@@ -15,6 +15,7 @@
 //! ```
 
 mod chat;
+mod deployments;
 mod errors;
 mod faults;
 mod files;
@@ -63,6 +64,13 @@ pub struct EmulatorOptions {
     pub organization: Option<String>,
     /// Fault injection (default: none).
     pub faults: FaultOptions,
+    /// Shutdown dates (`YYYY-MM-DD`) of models, served as `shutdown_date` by `GET /models`
+    /// (Azure: `deprecation.inference`). A model past its date answers no chat and can no
+    /// longer be fine-tuned; its fine-tuned models end with it.
+    pub model_shutdown_dates: std::collections::BTreeMap<String, String>,
+    /// `POST /fine_tuning/jobs` is refused as OpenAI's wind-down notice describes: 403,
+    /// `permission_denied`, for an organization no longer allowed to fine-tune.
+    pub fine_tuning_unavailable: bool,
 }
 
 /// Why [`Emulator::start`] failed.
@@ -142,6 +150,8 @@ impl Emulator {
             job_duration_ms: options.job_duration_ms.unwrap_or(DEFAULT_JOB_DURATION_MS),
             injector: Mutex::new(FaultInjector::new(options.faults.clone())),
             faults: options.faults,
+            model_shutdown_dates: options.model_shutdown_dates,
+            fine_tuning_unavailable: options.fine_tuning_unavailable,
             store: Mutex::new(Store::default()),
             stats: Mutex::new(EmulatorStats::default()),
             dir: tempdir.path().to_path_buf(),
@@ -161,6 +171,13 @@ impl Emulator {
     /// The base URL, `http://127.0.0.1:PORT/v1`.
     pub fn url(&self) -> String {
         format!("http://{}/v1", self.addr)
+    }
+
+    /// The base URL of the emulated Azure control plane (Azure Resource Manager's role,
+    /// `https://management.azure.com` in Azure): `http://127.0.0.1:PORT/management`. It takes
+    /// the API key as its Bearer (Entra ID) token.
+    pub fn management_url(&self) -> String {
+        format!("http://{}{}", self.addr, deployments::MANAGEMENT_PREFIX)
     }
 
     /// The port.

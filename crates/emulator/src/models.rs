@@ -63,6 +63,15 @@ pub(crate) fn resolve(model: &str) -> Option<Tunable> {
     })
 }
 
+/// The base models this emulator serves (every alias's snapshot, and the completion models).
+pub(crate) fn base_models() -> Vec<String> {
+    ALIASES
+        .iter()
+        .map(|(_, snap)| snap.to_string())
+        .chain(["davinci-002".to_string(), "babbage-002".to_string()])
+        .collect()
+}
+
 /// Whether a model name can be used by `POST /chat/completions` without being a fine-tuned
 /// model of this emulator (the base models).
 pub(crate) fn is_base_chat_model(model: &str) -> bool {

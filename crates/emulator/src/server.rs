@@ -31,6 +31,11 @@ pub(crate) enum Flavor {
     Azure,
 }
 
+/// The request came through an Azure resource's paths (`/openai/...`, v1 included): models
+/// are deployment names there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OnAzure(pub bool);
+
 /// Closes the request's connection without an answer when notified.
 #[derive(Clone)]
 pub(crate) struct ConnKill(Arc<Notify>);
@@ -95,6 +100,11 @@ pub(crate) fn router(state: AppState) -> Router {
         // Azure OpenAI's v1 API: OpenAI's paths under `/openai/v1`, no `api-version`.
         .nest("/openai/v1", api.clone())
         .nest("/openai", api)
+        // Azure's control plane (Azure Resource Manager): deployments.
+        .nest(
+            crate::deployments::MANAGEMENT_PREFIX,
+            crate::deployments::routes(state.clone()),
+        )
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
         .layer(from_fn_with_state(state.clone(), tag))
@@ -241,6 +251,8 @@ async fn guard(
         }
     }
     req.extensions_mut().insert(flavor);
+    req.extensions_mut()
+        .insert(OnAzure(pattern.starts_with("/openai")));
     let fault = lock(&state.0.injector).decide(endpoint);
     let Some(fault) = fault else {
         return next.run(req).await;

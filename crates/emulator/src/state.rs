@@ -61,6 +61,8 @@ pub(crate) struct Store {
     pub uploads: HashMap<String, UploadRecord>,
     /// Fine-tuning jobs by id.
     pub jobs: HashMap<String, JobRecord>,
+    /// Azure deployments by ARM path (lower case).
+    pub deployments: HashMap<String, crate::deployments::DeploymentRecord>,
 }
 
 impl Store {
@@ -85,6 +87,10 @@ pub(crate) struct Inner {
     pub job_duration_ms: u64,
     /// Fault settings (job knobs are read from here).
     pub faults: FaultOptions,
+    /// Models' shutdown dates (`YYYY-MM-DD`).
+    pub model_shutdown_dates: BTreeMap<String, String>,
+    /// Job creation is refused (the wind-down).
+    pub fine_tuning_unavailable: bool,
     /// Per-request fault decisions.
     pub injector: Mutex<FaultInjector>,
     /// Objects.

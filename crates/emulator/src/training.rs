@@ -35,8 +35,6 @@ pub(crate) struct JobError {
 pub(crate) struct Analysis {
     /// Number of non-blank lines.
     pub n_examples: usize,
-    /// Size in bytes.
-    pub bytes: u64,
     /// The first problem, if any.
     pub error: Option<JobError>,
 }
@@ -142,7 +140,6 @@ pub(crate) fn analyze(
     let mut reader = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(path)?);
     let mut buf = Vec::new();
     let mut n = 0usize;
-    let mut bytes = 0u64;
     let mut error = None;
     let code = if param == "training_file" {
         "invalid_training_file"
@@ -160,7 +157,6 @@ pub(crate) fn analyze(
         if read == 0 {
             break;
         }
-        bytes += read as u64;
         if buf.iter().all(u8::is_ascii_whitespace) || error.is_some() {
             if error.is_some() && !buf.iter().all(u8::is_ascii_whitespace) {
                 n += 1;
@@ -197,7 +193,6 @@ pub(crate) fn analyze(
     }
     Ok(Analysis {
         n_examples: n,
-        bytes,
         error,
     })
 }

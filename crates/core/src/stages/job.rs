@@ -233,8 +233,21 @@ pub async fn cancel_fine_tune(
 pub async fn get_job(
     model_key_or_job_id: &str,
     registry_path: Option<String>,
-    mut conn: ConnectionOptions,
+    conn: ConnectionOptions,
 ) -> Result<Job> {
+    let (job_id, client) = job_target(model_key_or_job_id, registry_path, conn)?;
+    client
+        .retrieve_job(&job_id, &CancellationToken::new())
+        .await
+}
+
+/// The job id of a modelKey (its run in flight, else its registered entry) or of a job id,
+/// and a client for the API it lives at (see [`get_job`]).
+pub fn job_target(
+    model_key_or_job_id: &str,
+    registry_path: Option<String>,
+    mut conn: ConnectionOptions,
+) -> Result<(String, Client)> {
     let (registry, journal) = journal_of(registry_path);
     let rec = journal.load(model_key_or_job_id)?;
     let job_id = match &rec {
@@ -273,9 +286,7 @@ pub async fn get_job(
         }
     }
     let client = Client::new(options::connection(conn)?)?;
-    client
-        .retrieve_job(&job_id, &CancellationToken::new())
-        .await
+    Ok((job_id, client))
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! The stages of a run, one file each, in the order they run:
-//! [`load`] → [`check`] → [`upload`] → [`job`] → [`register`]. Each is a small async fn over a
+//! [`load`] → [`check`] → [`upload`] → [`job`] → [`deploy`] (Azure) → [`register`]. Each is a small async fn over a
 //! [`Run`] (the resolved options, journal, client and context) that returns what the next
 //! needs and journals what it did.
 
 pub mod check;
+pub mod deploy;
 pub mod job;
 pub mod load;
 pub mod register;

@@ -35,6 +35,29 @@ pub struct RegisteredModel {
     pub metrics: Option<MetricsSummary>,
     /// The loss curve drawn as SVG beside the registry, when there was one to draw.
     pub curve_path: Option<String>,
+    /// The base model's shutdown date (`YYYY-MM-DD`), when the API announces one: the
+    /// fine-tuned model stops answering then.
+    pub base_shutdown_date: Option<String>,
+    /// The model an agent's client sends: the Azure deployment's name once deployed, else the
+    /// fine-tuned model's id.
+    pub model: String,
+    /// Where the model answers, when not at OpenAI (Azure OpenAI's v1 base URL).
+    pub base_url: Option<String>,
+    /// Azure: the deployment (`null` when not deployed); absent on OpenAI.
+    pub deployment: Option<serde_json::Value>,
+    /// Azure, not deployed: the `az` command that deploys the model.
+    pub deploy_command: Option<String>,
+    /// What the caller should know (a base model shutting down soon, an undeployed model…).
+    pub warnings: Vec<String>,
+}
+
+/// What the stages before registration found, for the entry and the result.
+#[derive(Debug, Clone, Default)]
+pub struct Findings {
+    /// The base model's lifecycle check.
+    pub base: crate::lifecycle::BaseModelCheck,
+    /// The deployment stage's outcome.
+    pub deployed: super::deploy::Deployed,
 }
 
 /// Unix seconds (or now) as ISO 8601.
@@ -53,18 +76,30 @@ fn entry(
     fine_tuned_model: &str,
     metrics: Option<MetricsSummary>,
     curve: Option<&PathBuf>,
+    found: &Findings,
 ) -> RegistryEntry {
     let o = &run.r.opts;
     let family = models::family(&o.base_model);
+    let d = &found.deployed;
+    let mut model_extra = serde_json::Map::new();
+    if d.base_url.is_some() {
+        // Where the key comes from: the entry never holds it.
+        model_extra.insert("apiKeyEnv".into(), "AZURE_OPENAI_API_KEY".into());
+    }
     RegistryEntry {
         model: ModelRef {
-            name: fine_tuned_model.to_string(),
+            name: if d.model_name.is_empty() {
+                fine_tuned_model.to_string()
+            } else {
+                d.model_name.clone()
+            },
+            base_url: d.base_url.clone(),
             provider: "openai".into(),
             supports_tools: family.as_ref().is_some_and(|f| f.supports_tools),
             max_context_tokens: family
                 .as_ref()
                 .map_or(4096, |f| f.max_context_tokens as u64),
-            extra: Default::default(),
+            extra: model_extra,
         },
         fine_tune: Some(FineTuneRecord {
             agent_name: o.agent_name.clone(),
@@ -89,6 +124,9 @@ fn entry(
                 .map(|n| n.to_string_lossy().into_owned()),
             created_at: iso(job.created_at),
             finished_at: iso(job.finished_at),
+            base_shutdown_date: found.base.shutdown_date.clone(),
+            deployment: d.deployment.clone(),
+            deploy_command: d.deploy_command.clone(),
             extra: Default::default(),
         }),
         extra: Default::default(),
@@ -96,7 +134,12 @@ fn entry(
 }
 
 /// Registers a succeeded job under the run's modelKey and returns what was registered.
-pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<RegisteredModel> {
+pub async fn register(
+    run: &Run<'_>,
+    rec: &RunRecord,
+    job: Job,
+    found: Findings,
+) -> Result<RegisteredModel> {
     let key = &run.r.opts.model_key;
     let Some(ft_model) = job.fine_tuned_model.clone().filter(|m| !m.is_empty()) else {
         run.journal.remove(key)?;
@@ -107,7 +150,16 @@ pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<Regist
         .with_job(&job.id));
     };
     let (metrics, curve) = training_metrics(run, &job).await;
-    let e = entry(run, rec, &job, &ft_model, metrics.clone(), curve.as_ref());
+    let e = entry(
+        run,
+        rec,
+        &job,
+        &ft_model,
+        metrics.clone(),
+        curve.as_ref(),
+        &found,
+    );
+    let model_name = e.model.name.clone();
     let fine_tune = e.fine_tune.clone().unwrap_or_default();
     {
         let (reg, k, job_id) = (run.registry.clone(), key.clone(), job.id.clone());
@@ -136,6 +188,17 @@ pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<Regist
         registry_path: run.registry.path().display().to_string(),
         metrics,
         curve_path: curve.map(|p| p.display().to_string()),
+        base_shutdown_date: f.base_shutdown_date,
+        model: model_name,
+        base_url: found.deployed.base_url,
+        deployment: f.deployment,
+        deploy_command: f.deploy_command,
+        warnings: found
+            .base
+            .warning
+            .into_iter()
+            .chain(found.deployed.warnings)
+            .collect(),
     };
     run.ctx.emit(ProgressEvent::Registered {
         model_key: out.model_key.clone(),

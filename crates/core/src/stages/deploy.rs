@@ -1,0 +1,197 @@
+//! Stage 5 on Azure OpenAI: a fine-tuned model answers nothing until it is deployed. With
+//! `azureDeployment` and a Microsoft Entra ID token (the `azureToken` callback, else
+//! `AZURE_ACCESS_TOKEN`), the model is deployed through Azure's control plane and the stage
+//! waits until the deployment has `Succeeded`; the entry then names the deployment (the
+//! model an agent's client sends) and the v1 base URL. Without them, the entry keeps the
+//! model id, `deployment: null` and the `az` command that deploys it. On OpenAI this stage
+//! does nothing.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::azure::{self, DeploymentPlan};
+use crate::error::{Error, ErrorCode, Result};
+use crate::lifecycle::{AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS};
+use crate::progress::ProgressEvent;
+
+use super::Run;
+
+/// What the deployment stage decided for the registry entry and the result.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Deployed {
+    /// The model an agent's client sends: the deployment's name, else the model id.
+    pub model_name: String,
+    /// Where it answers (Azure's v1 base URL); `None` on OpenAI.
+    pub base_url: Option<String>,
+    /// `None` on OpenAI; `Some(null)` on Azure when not deployed; the deployment otherwise.
+    pub deployment: Option<Value>,
+    /// The `az` command that deploys the model, when this stage did not.
+    pub deploy_command: Option<String>,
+    /// What the caller should know.
+    pub warnings: Vec<String>,
+}
+
+/// The access token for the control plane: the callback, else `AZURE_ACCESS_TOKEN`.
+async fn token(run: &Run<'_>) -> Result<Option<String>> {
+    if let Some(f) = &run.ctx.azure_token {
+        let t = f().await?;
+        return Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty()));
+    }
+    Ok(std::env::var("AZURE_ACCESS_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty()))
+}
+
+/// Deploys the fine-tuned model on Azure (see the module's documentation).
+pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Deployed> {
+    let r = run.r;
+    let Some(model) = fine_tuned_model.filter(|m| !m.is_empty()) else {
+        return Ok(Deployed::default());
+    };
+    let on_azure = azure::is_azure(&r.connection);
+    let plan = match &r.opts.azure_deployment {
+        Some(o) => Some(azure::plan(o, &r.opts.model_key)?),
+        None => None,
+    };
+    if !on_azure && plan.is_none() {
+        return Ok(Deployed {
+            model_name: model.to_string(),
+            ..Default::default()
+        });
+    }
+    let base_url = if on_azure {
+        azure::v1_base_url(&r.connection)
+    } else {
+        let res = plan
+            .as_ref()
+            .map(|p| p.resource_name.as_str())
+            .unwrap_or("");
+        format!("https://{res}.openai.azure.com/openai/v1")
+    };
+    let token = match &plan {
+        Some(_) => token(run).await?,
+        None => None,
+    };
+    let (Some(plan), Some(token)) = (plan.clone(), token) else {
+        let why = if plan.is_none() {
+            "no azureDeployment option was given"
+        } else {
+            "no Microsoft Entra ID token (azureToken callback or AZURE_ACCESS_TOKEN) was given"
+        };
+        let command = azure::az_command(
+            plan.as_ref(),
+            model,
+            &azure::deployment_name_of(&r.opts.model_key),
+        );
+        return Ok(Deployed {
+            model_name: model.to_string(),
+            base_url: Some(base_url),
+            deployment: Some(Value::Null),
+            warnings: vec![format!(
+                "the model {model} is not deployed ({why}), so on Azure it answers nothing yet; deploy it with: {command}"
+            )],
+            deploy_command: Some(command),
+        });
+    };
+    let client = azure::management_client(r, &plan, token)?;
+    let state = wait_deployed(run, &client, &plan, model).await?;
+    let now = chrono::Utc::now();
+    let expires_at = (plan.sku == "Developer").then(|| {
+        (now + chrono::Duration::hours(DEVELOPER_DEPLOYMENT_HOURS))
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    });
+    let mut warnings = vec![format!("{AZURE_INACTIVITY_RULE}.")];
+    if let Some(at) = &expires_at {
+        warnings.push(format!(
+            "Developer-tier deployments live {DEVELOPER_DEPLOYMENT_HOURS} hours: {} stops answering at {at}",
+            plan.deployment_name
+        ));
+    }
+    let deployment = json!({
+        "name": plan.deployment_name,
+        "model": model,
+        "sku": plan.sku,
+        "capacity": plan.capacity,
+        "subscriptionId": plan.subscription_id,
+        "resourceGroup": plan.resource_group,
+        "resourceName": plan.resource_name,
+        "provisioningState": state,
+        "deployedAt": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "expiresAt": expires_at,
+        "inactivityRule": AZURE_INACTIVITY_RULE,
+    });
+    Ok(Deployed {
+        model_name: plan.deployment_name.clone(),
+        base_url: Some(base_url),
+        deployment: Some(deployment),
+        deploy_command: None,
+        warnings,
+    })
+}
+
+/// `PUT`s the deployment and polls it until `Succeeded` (an error for `Failed`/`Canceled`,
+/// and after `timeoutMs` or an hour).
+async fn wait_deployed(
+    run: &Run<'_>,
+    client: &crate::client::Client,
+    plan: &DeploymentPlan,
+    model: &str,
+) -> Result<String> {
+    let (ctx, r) = (run.ctx, run.r);
+    let put = azure::put_deployment(client, plan, model, &ctx.cancel).await?;
+    let mut last = azure::provisioning_state(&put);
+    ctx.emit(ProgressEvent::Deployment {
+        deployment: plan.deployment_name.clone(),
+        provisioning_state: last.clone(),
+    });
+    let limit = r
+        .timeout
+        .unwrap_or(Duration::from_secs(3600))
+        .min(Duration::from_secs(3600));
+    let started = tokio::time::Instant::now();
+    loop {
+        match last.as_str() {
+            "Succeeded" => return Ok(last),
+            "Failed" | "Canceled" | "Deleting" => {
+                return Err(Error::new(
+                    ErrorCode::DeploymentFailed,
+                    format!(
+                        "the Azure deployment {} of {model} ended {last}; the model is trained: call again to retry the deployment, or deploy it by hand: {}",
+                        plan.deployment_name,
+                        azure::az_command(Some(plan), model, &plan.deployment_name)
+                    ),
+                ))
+            }
+            _ => {}
+        }
+        if started.elapsed() >= limit {
+            return Err(Error::new(
+                ErrorCode::Timeout,
+                format!(
+                    "the Azure deployment {} of {model} is still {last} after {} s; call again to keep waiting",
+                    plan.deployment_name,
+                    limit.as_secs()
+                ),
+            ));
+        }
+        tokio::select! {
+            _ = ctx.cancel.cancelled() => return Err(Error::aborted()),
+            _ = tokio::time::sleep(r.poll_interval) => {}
+        }
+        let v = match azure::get_deployment(client, plan, &ctx.cancel).await {
+            Ok(v) => v,
+            Err(e) if e.is_retryable() => continue,
+            Err(e) => return Err(e),
+        };
+        let state = azure::provisioning_state(&v);
+        if state != last {
+            last = state;
+            ctx.emit(ProgressEvent::Deployment {
+                deployment: plan.deployment_name.clone(),
+                provisioning_state: last.clone(),
+            });
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Lifecycle exports: `pauseFineTune`, `resumeFineTune`, `checkRegisteredModels`.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::registry::{remote_options, FineTuneJob};
+use fine_tune_core as core;
+
+/// Whether and when a registered model stops answering.
+#[napi(object, object_from_js = false)]
+pub struct StopsAnswering {
+    /// The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known.
+    pub at: Option<String>,
+    /// Whole days from today (negative: already passed).
+    pub days_left: Option<f64>,
+    /// `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
+    /// `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
+    /// (no date announced).
+    #[napi(ts_type = "'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'")]
+    pub status: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl From<core::lifecycle::StopsAnswering> for StopsAnswering {
+    fn from(s: core::lifecycle::StopsAnswering) -> Self {
+        let core::lifecycle::StopsAnswering {
+            at,
+            days_left,
+            status,
+            reason,
+        } = s;
+        StopsAnswering {
+            at,
+            days_left: days_left.map(|d| d as f64),
+            status,
+            reason,
+        }
+    }
+}
+
+/// One registered model, as `checkRegisteredModels` found it.
+#[napi(object, object_from_js = false)]
+pub struct ModelCheck {
+    pub model_key: String,
+    pub agent_name: Option<String>,
+    /// The model the agent's client sends.
+    pub model: String,
+    /// The model whose shutdown date applies (the fine-tuned model's base).
+    pub base_model: String,
+    /// The base model's shutdown date as the API gives it now (else as recorded).
+    pub base_shutdown_date: Option<String>,
+    /// The date was read from the API now (`false`: the recorded one, or none).
+    pub refreshed: bool,
+    pub stops_answering: StopsAnswering,
+    /// Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero.
+    pub failing: bool,
+    /// Other facts (Azure's rule for idle deployments…).
+    pub notes: Vec<String>,
+}
+
+impl From<core::lifecycle::ModelCheck> for ModelCheck {
+    fn from(c: core::lifecycle::ModelCheck) -> Self {
+        let core::lifecycle::ModelCheck {
+            model_key,
+            agent_name,
+            model,
+            base_model,
+            base_shutdown_date,
+            refreshed,
+            stops_answering,
+            failing,
+            notes,
+        } = c;
+        ModelCheck {
+            model_key,
+            agent_name,
+            model,
+            base_model,
+            base_shutdown_date,
+            refreshed,
+            stops_answering: stops_answering.into(),
+            failing,
+            notes,
+        }
+    }
+}
+
+/// A list of checks, for `settle`.
+pub struct ModelChecks(Vec<ModelCheck>);
+
+impl From<Vec<core::lifecycle::ModelCheck>> for ModelChecks {
+    fn from(v: Vec<core::lifecycle::ModelCheck>) -> Self {
+        ModelChecks(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl ToNapiValue for ModelChecks {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        Vec::<ModelCheck>::to_napi_value(env, val.0)
+    }
+}
+
+/// Pauses the fine-tuning job of a modelKey (its run in flight, else its registered entry) or
+/// of a job id (`POST /fine_tuning/jobs/{id}/pause`). A call waiting for the job keeps
+/// waiting (a paused job is not final). Resolves to the job (status `paused`).
+#[napi(
+    ts_args_type = "modelKeyOrJobId: string, options?: CancelOptions | null",
+    ts_return_type = "Promise<FineTuneJob>"
+)]
+pub fn pause_fine_tune(
+    env: Env,
+    model_key_or_job_id: String,
+    options: Option<Object>,
+) -> Result<AsyncBlock<FineTuneJob>> {
+    let o = remote_options(&env, options.as_ref());
+    crate::settle(&env, async move {
+        let (registry_path, conn) = o?.split();
+        core::pause_fine_tune(&model_key_or_job_id, registry_path, conn).await
+    })
+}
+
+/// Resumes a paused fine-tuning job (see `pauseFineTune`).
+#[napi(
+    ts_args_type = "modelKeyOrJobId: string, options?: CancelOptions | null",
+    ts_return_type = "Promise<FineTuneJob>"
+)]
+pub fn resume_fine_tune(
+    env: Env,
+    model_key_or_job_id: String,
+    options: Option<Object>,
+) -> Result<AsyncBlock<FineTuneJob>> {
+    let o = remote_options(&env, options.as_ref());
+    crate::settle(&env, async move {
+        let (registry_path, conn) = o?.split();
+        core::resume_fine_tune(&model_key_or_job_id, registry_path, conn).await
+    })
+}
+
+/// Re-reads from the API (`GET /models/{model}`'s `shutdown_date`; Azure: its models list)
+/// the shutdown date of every registered model's base, and says for each whether and when it
+/// stops answering. `failing` marks a model past its date or within `withinDays` (default
+/// 90) of it, or an undeployed Azure model: `fine-tune doctor` exits non-zero on any.
+/// Connection options as `getFineTuneJob`; without an API key, the recorded dates are used.
+#[napi(
+    ts_args_type = "options?: (CancelOptions & { withinDays?: number | null }) | null",
+    ts_return_type = "Promise<ModelCheck[]>"
+)]
+pub fn check_registered_models(
+    env: Env,
+    options: Option<Object>,
+) -> Result<AsyncBlock<ModelChecks>> {
+    let within: Option<f64> = options
+        .as_ref()
+        .and_then(|o| o.get::<f64>("withinDays").ok().flatten());
+    let o = crate::convert::options_json(&env, options.as_ref(), &["withinDays"]).and_then(|j| {
+        core::options::from_json_object::<core::options::RemoteOptions>(j, "options")
+    });
+    crate::settle(&env, async move {
+        let (registry_path, conn) = o?.split();
+        let within = match within {
+            Some(d) if d.is_finite() && d >= 0.0 => d as i64,
+            Some(d) => {
+                return Err(core::Error::new(
+                    core::ErrorCode::InvalidOption,
+                    format!("withinDays must be a number of days from 0, got {d}"),
+                )
+                .with_param("withinDays"))
+            }
+            None => core::lifecycle::WARN_WITHIN_DAYS,
+        };
+        core::check_registered_models(registry_path, conn, within).await
+    })
+}
