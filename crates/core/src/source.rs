@@ -378,7 +378,7 @@ pub fn redact_text(text: &str) -> String {
     {
         let start = rest + i;
         let end = text[start..]
-            .find(|c: char| c.is_whitespace() || "\"'<>()[]{}`|\\^".contains(c))
+            .find(|c: char| c.is_whitespace() || "\"'<>(){}`|\\^".contains(c))
             .map_or(text.len(), |j| start + j);
         out.push_str(&text[rest..start]);
         out.push_str(&redact_url(&text[start..end]));
@@ -453,6 +453,8 @@ mod tests {
         );
         assert!(t.contains("http://127.0.0.1:9/a?token=…)"), "{t}");
         assert_eq!(redact_text("no url here"), "no url here");
+        let t = redact_text("refused: http://[::1]:8080/a?sig=s3cr3t.");
+        assert!(!t.contains("s3cr3t"), "{t}");
     }
 
     /// A loopback server that answers 200 and then sends `body` one byte per `every`.
