@@ -509,10 +509,10 @@ fn keep_owner_and_mode(file: &File, old: &std::fs::Metadata) -> std::io::Result<
     {
         use std::os::unix::fs::MetadataExt;
         let new = file.metadata()?;
-        if new.uid() != old.uid() || new.gid() != old.gid() {
-            if std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).is_err() {
-                let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
-            }
+        if (new.uid() != old.uid() || new.gid() != old.gid())
+            && std::os::unix::fs::fchown(file, Some(old.uid()), Some(old.gid())).is_err()
+        {
+            let _ = std::os::unix::fs::fchown(file, None, Some(old.gid()));
         }
     }
     // After chown, which may clear set-id bits.

@@ -247,8 +247,8 @@ fn a_line_over_the_limit_is_refused_with_its_number_while_streaming() {
     let mut o = opts("gpt-4o");
     o.max_line_bytes = Some(1000);
     // Lines 1-12 good, line 13 is 5 MB with no end but a newline, then 12 more good lines.
-    let head = vec![GOOD; 12].join("\n") + "\n";
-    let tail = "\n".to_string() + &vec![GOOD; 12].join("\n") + "\n";
+    let head = [GOOD; 12].join("\n") + "\n";
+    let tail = "\n".to_string() + &[GOOD; 12].join("\n") + "\n";
     let reader = std::io::Read::chain(
         head.as_bytes(),
         Endless {
