@@ -325,14 +325,25 @@ export interface FineTuneOptions {
   /** How often the job is polled, in ms (default 5000). */
   pollIntervalMs?: number | null
   /**
-   * Give up waiting after this many ms with `ERR_TIMEOUT` (the job keeps running and a
-   * later call with the same options resumes it). Default: wait as long as it takes.
+   * The whole call (download, checks, upload and the wait for the job) gives up after this
+   * many ms with `ERR_TIMEOUT`; a job keeps running and a later call with the same options
+   * resumes it. Default: wait as long as it takes.
    */
   timeoutMs?: number | null
   /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
   maxRetries?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
+   * (default 60000).
+   */
+  downloadIdleTimeoutMs?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
+   * than this over any 30 s (default 1024; 0: no minimum).
+   */
+  downloadMinBytesPerSecond?: number | null
   /** Files larger than this go up through the Uploads API in parts (default 100 MiB). */
   uploadThresholdBytes?: number | null
   /** Size of each part of such an upload (default and maximum 64 MiB). */
@@ -409,7 +420,10 @@ export interface FineTuneOptionSpec {
  */
 export declare function getFineTuneJob(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
 
-/** The registered model of `modelKey`, or `null`. Reads the registry fresh. */
+/**
+ * The registered model of `modelKey`, or `null`. The registry is parsed once per change of
+ * the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`.
+ */
 export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
 
 /** Hyperparameters: a number, or `"auto"` to let OpenAI choose. */
@@ -685,6 +699,16 @@ export interface ValidateOptions {
   nEpochs?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
+   * (default 60000).
+   */
+  downloadIdleTimeoutMs?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
+   * than this over any 30 s (default 1024; 0: no minimum).
+   */
+  downloadMinBytesPerSecond?: number | null
 }
 
 /**

@@ -66,7 +66,7 @@ test('the CLI has a flag and a --config key for every option', async () => {
     azureEndpoint: 'https://res.openai.azure.com', apiVersion: '2024-10-21', registryPath,
     pollIntervalMs: 50, timeoutMs: 1000, maxRetries: 1, cancelOnAbort: true, method: 'dpo', seed: 1,
     metadata: { team: 'a' }, integrations: [{ type: 'wandb', wandb: { project: 'p' } }],
-    maxDownloadBytes: 1e6, uploadThresholdBytes: 2000, uploadPartBytes: 1000,
+    maxDownloadBytes: 1e6, downloadIdleTimeoutMs: 60000, downloadMinBytesPerSecond: 1024, uploadThresholdBytes: 2000, uploadPartBytes: 1000,
     azureDeployment: { subscriptionId: 's', resourceGroup: 'g', resourceName: 'r', sku: 'Developer' },
     'hyperparameters.nEpochs': 2, 'hyperparameters.batchSize': 'auto', 'hyperparameters.learningRateMultiplier': 0.5,
     'hyperparameters.beta': 0.1,

@@ -3,7 +3,9 @@
 //  - validateTrainingData: MB/s, tokens/s, peak memory, and the worst event-loop delay while it runs;
 //  - the upload through the pipeline against the built-in emulator: MB/s and peak memory.
 // Sizes: BENCH_MB (default 42) for the realistic set, BENCH_LARGE_MB (default 200) for the
-// event-loop and memory run; BENCH_HUGE=1 adds a 1024 MB run for the "flat memory" check.
+// event-loop and memory run; BENCH_HUGE=1 adds a 1024 MB run for the "flat memory" check;
+// BENCH_NOLINE_MB (default 300) sizes a file with no newline at all, checked in a Node process
+// of its own whose whole peak RSS is reported (a line over 64 MiB is refused without being held).
 'use strict'
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -79,6 +81,35 @@ async function main() {
       'worst loop delay ms': fmt(Math.max(...runs.map((x) => x.maxDelayMs))),
       'timer ticks': runs.map((x) => x.ticks).join(' / '),
       valid: r.valid,
+    })
+  }
+
+  // A file without a single newline: the peak RSS of a whole Node process checking it.
+  {
+    const mb = Number(process.env.BENCH_NOLINE_MB || 300)
+    const file = path.join(work, `noline-${mb}mb.jsonl`)
+    if (!fs.existsSync(file) || fs.statSync(file).size !== mb * MB) {
+      const fd = fs.openSync(file, 'w')
+      const chunk = Buffer.alloc(MB, 'a')
+      for (let i = 0; i < mb; i++) fs.writeSync(fd, chunk)
+      fs.closeSync(fd)
+    }
+    const script = `const t = performance.now();
+      require(${JSON.stringify(root)}).validateTrainingData(${JSON.stringify(file)}).then((r) => {
+        process.stdout.write(JSON.stringify({ seconds: (performance.now() - t) / 1000,
+          maxRssKb: process.resourceUsage().maxRSS, kinds: r.errors.map((e) => e.kind) }))
+      })`
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+    rows.push({
+      what: `validate ${mb} MB without a newline (own process)`,
+      'MB/s': fmt(mb / out.seconds),
+      'MB/s (all runs)': '',
+      'tokens/s (M)': '',
+      'peak RSS MB': fmt(out.maxRssKb / 1024, 0),
+      'RSS added MB': '',
+      'worst loop delay ms': '',
+      'timer ticks': '',
+      valid: out.kinds.join(','),
     })
   }
 

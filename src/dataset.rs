@@ -26,6 +26,14 @@ pub struct ValidateOptions {
     /// URL sources larger than this many bytes are refused (default 1 GiB).
     #[napi(ts_type = "number | null")]
     pub max_download_bytes: Option<f64>,
+    /// A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
+    /// (default 60000).
+    #[napi(ts_type = "number | null")]
+    pub download_idle_timeout_ms: Option<f64>,
+    /// A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
+    /// than this over any 30 s (default 1024; 0: no minimum).
+    #[napi(ts_type = "number | null")]
+    pub download_min_bytes_per_second: Option<f64>,
 }
 
 /// One kind of problem: how often it occurs, where, and its first occurrence.

@@ -79,8 +79,9 @@ pub struct FineTuneOptions {
     /// How often the job is polled, in ms (default 5000).
     #[napi(ts_type = "number | null")]
     pub poll_interval_ms: Option<f64>,
-    /// Give up waiting after this many ms with `ERR_TIMEOUT` (the job keeps running and a
-    /// later call with the same options resumes it). Default: wait as long as it takes.
+    /// The whole call (download, checks, upload and the wait for the job) gives up after this
+    /// many ms with `ERR_TIMEOUT`; a job keeps running and a later call with the same options
+    /// resumes it. Default: wait as long as it takes.
     #[napi(ts_type = "number | null")]
     pub timeout_ms: Option<f64>,
     /// Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2).
@@ -89,6 +90,14 @@ pub struct FineTuneOptions {
     /// URL sources larger than this many bytes are refused (default 1 GiB).
     #[napi(ts_type = "number | null")]
     pub max_download_bytes: Option<f64>,
+    /// A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
+    /// (default 60000).
+    #[napi(ts_type = "number | null")]
+    pub download_idle_timeout_ms: Option<f64>,
+    /// A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
+    /// than this over any 30 s (default 1024; 0: no minimum).
+    #[napi(ts_type = "number | null")]
+    pub download_min_bytes_per_second: Option<f64>,
     /// Files larger than this go up through the Uploads API in parts (default 100 MiB).
     #[napi(ts_type = "number | null")]
     pub upload_threshold_bytes: Option<f64>,

@@ -83,7 +83,8 @@ fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
     }
 }
 
-/// The registered model of `modelKey`, or `null`. Reads the registry fresh.
+/// The registered model of `modelKey`, or `null`. The registry is parsed once per change of
+/// the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`.
 #[napi]
 pub fn get_registered_model(
     env: Env,
@@ -91,11 +92,8 @@ pub fn get_registered_model(
     options: Option<RegistryOptions>,
 ) -> Result<Option<RegistryEntry>> {
     let path = options.and_then(|o| o.registry_path);
-    let all = core::registry::list(path, None).map_err(|e| core_error_to_js(&env, e))?;
-    Ok(all
-        .into_iter()
-        .find(|(k, _)| *k == model_key)
-        .map(|(k, v)| entry(k, v)))
+    let found = core::registry::get(path, &model_key).map_err(|e| core_error_to_js(&env, e))?;
+    Ok(found.map(|v| entry(model_key, v)))
 }
 
 /// Every registered model, in registry order, optionally only those of one agent.

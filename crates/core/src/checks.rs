@@ -68,6 +68,10 @@ pub struct ValidateDataOptions {
     pub price_per_million_tokens: Option<f64>,
     pub n_epochs: Option<u32>,
     pub max_download_bytes: Option<u64>,
+    /// A URL source is cut off after this long without a byte (default 60000).
+    pub download_idle_timeout_ms: Option<u64>,
+    /// …or below this rate over 30 s (default 1024; 0: no minimum).
+    pub download_min_bytes_per_second: Option<u64>,
 }
 
 /// Checks a training file (a local path or an http(s) URL, streamed to a temporary file that
@@ -86,16 +90,17 @@ pub async fn validate_training_data(
     }
     crate::source::check_source("source", source)?;
     let data = if crate::source::is_url(source) {
-        crate::source::download(
-            "source",
-            source,
-            &std::env::temp_dir(),
-            options
-                .max_download_bytes
-                .unwrap_or(crate::options::DEFAULT_MAX_DOWNLOAD_BYTES),
-            cancel,
-        )
-        .await?
+        let limits = crate::options::download_limits(
+            options.max_download_bytes,
+            options.download_idle_timeout_ms,
+            options.download_min_bytes_per_second,
+        )?;
+        crate::source::download("source", source, &std::env::temp_dir(), &limits, cancel)
+            .await
+            .map_err(|mut e| {
+                e.message = crate::source::redact_text(&e.message);
+                e
+            })?
     } else {
         crate::source::open_local("source", source)?
     };

@@ -69,9 +69,39 @@ pub struct Journal {
     dir: PathBuf,
 }
 
-/// Holds a modelKey's run lock until dropped.
+/// Holds a modelKey's run lock until dropped; dropping it removes the lock file (while still
+/// holding the lock, so that nobody can be holding a lock on it).
 pub struct RunLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // Only where an open file can be unlinked. Another process that opened this file
+        // before the unlink finds, once it holds the lock, that the path no longer names its
+        // file, and starts again (see `Journal::try_lock`).
+        #[cfg(unix)]
+        if same_file(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        let _ = &self.file;
+    }
+}
+
+/// Whether `path` still names the open `file` (same device and inode).
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &File, _path: &Path) -> bool {
+    true
 }
 
 fn io_err(what: &str, path: &Path, e: std::io::Error) -> Error {
@@ -116,22 +146,32 @@ impl Journal {
     pub fn try_lock(&self, key: &str) -> Result<RunLock> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
         let path = self.dir.join(format!("{}.lock", file_stem(key)));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io_err("open", &path, e))?;
-        match FileExt::try_lock(&file) {
-            Ok(()) => Ok(RunLock { _file: file }),
-            Err(fs4::TryLockError::WouldBlock) => Err(Error::new(
-                ErrorCode::ModelKeyInProgress,
-                format!("a run for modelKey {key:?} is already in progress in another call or process; wait for it, or cancel it with cancelFineTune"),
-            )
-            .with_param("modelKey")),
-            Err(fs4::TryLockError::Error(e)) => Err(io_err("lock", &path, e)),
+        // A lock file is removed by its holder when the run ends; a file opened just before
+        // that is no longer at the path once locked: then open the path again.
+        for _ in 0..100 {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .map_err(|e| io_err("open", &path, e))?;
+            match FileExt::try_lock(&file) {
+                Ok(()) if same_file(&file, &path) => return Ok(RunLock { file, path }),
+                Ok(()) => continue,
+                Err(fs4::TryLockError::WouldBlock) => return Err(Error::new(
+                    ErrorCode::ModelKeyInProgress,
+                    format!("a run for modelKey {key:?} is already in progress in another call or process; wait for it, or cancel it with cancelFineTune"),
+                )
+                .with_param("modelKey")),
+                Err(fs4::TryLockError::Error(e)) => return Err(io_err("lock", &path, e)),
+            }
         }
+        Err(io_err(
+            "lock",
+            &path,
+            std::io::Error::other("the lock file kept being replaced"),
+        ))
     }
 
     /// The record of `key`, if a run is in flight.
@@ -249,6 +289,48 @@ mod tests {
         assert!(j.try_lock("other").is_ok());
         drop(held);
         assert!(j.try_lock("k").is_ok());
+    }
+
+    #[test]
+    fn lock_files_are_removed_when_runs_end_and_a_stale_open_file_is_not_trusted() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        let locks = || {
+            std::fs::read_dir(j.dir())
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .ends_with(".lock")
+                })
+                .count()
+        };
+        for k in ["a", "b", "c"] {
+            drop(j.try_lock(k).unwrap());
+        }
+        assert_eq!(locks(), 0, "lock files pile up");
+        // A process that opened the lock file just before its holder removed it: locking that
+        // file must not count as holding the modelKey.
+        let held = j.try_lock("k").unwrap();
+        let path = j.dir().join(format!("{}.lock", file_stem("k")));
+        let stale = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .unwrap();
+        drop(held); // removes the file
+        FileExt::try_lock(&stale).unwrap(); // the stale file locks fine…
+        let mine = j.try_lock("k").unwrap(); // …but the lock is taken on a new file
+        assert!(path.exists());
+        assert_eq!(
+            j.try_lock("k").err().unwrap().code,
+            ErrorCode::ModelKeyInProgress
+        );
+        drop(mine);
+        drop(stale);
+        assert_eq!(locks(), 0);
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub struct TrainOptions {
     pub integrations: Vec<Integration>,
     /// URL sources larger than this are refused.
     pub max_download_bytes: Option<u64>,
+    /// A URL source is cut off after this long without a byte.
+    pub download_idle_timeout_ms: Option<u64>,
+    /// …or when it brings fewer bytes per second than this over 30 s (0: no minimum).
+    pub download_min_bytes_per_second: Option<u64>,
     /// Files larger than this go up through the Uploads API in parts.
     pub upload_threshold_bytes: Option<u64>,
     /// Size of each part (at most 64 MiB, OpenAI's limit).
@@ -204,6 +208,8 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("metadata", K::KeyValue, "KEY=VALUE", "extra job metadata (repeatable)", true),
     opt("integrations", K::Json, "JSON", "Weights & Biases integrations, as a JSON array", true),
     opt("maxDownloadBytes", K::Number, "N", "size cap of URL sources (default 1 GiB)", false),
+    opt("downloadIdleTimeoutMs", K::Number, "MS", "cut a URL source off after this long without a byte (default 60000)", false),
+    opt("downloadMinBytesPerSecond", K::Number, "N", "cut a URL source off below this rate over 30 s (default 1024; 0: none)", false),
     opt("uploadThresholdBytes", K::Number, "N", "files above this go up in parts (default 100 MiB)", false),
     opt("uploadPartBytes", K::Number, "N", "size of each part (default and maximum 64 MiB)", false),
     opt("azureDeployment", K::Json, "JSON", "Azure OpenAI: deploy the model: {subscriptionId, resourceGroup, resourceName, deploymentName?, sku?, capacity?, managementUrl?} (token: env AZURE_ACCESS_TOKEN)", false),
@@ -225,7 +231,7 @@ impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
             .field("api_key", &"<redacted>")
-            .field("base_url", &self.base_url)
+            .field("base_url", &crate::source::redact_url(&self.base_url))
             .field("organization", &self.organization)
             .field("project", &self.project)
             .field("max_retries", &self.max_retries)
@@ -244,8 +250,47 @@ pub struct Resolved {
     pub timeout: Option<Duration>,
     pub connection: Connection,
     pub max_download_bytes: u64,
+    pub download_idle_timeout: Duration,
+    pub download_min_bytes_per_second: u64,
     pub upload_threshold_bytes: u64,
     pub upload_part_bytes: u64,
+}
+
+impl Resolved {
+    /// What bounds a URL source's download.
+    pub fn download_limits(&self) -> crate::source::DownloadLimits {
+        crate::source::DownloadLimits {
+            max_bytes: self.max_download_bytes,
+            idle_timeout: self.download_idle_timeout,
+            min_bytes_per_second: self.download_min_bytes_per_second,
+            rate_window: crate::source::RATE_WINDOW,
+        }
+    }
+}
+
+/// The download limits from their options (defaults for those left out).
+pub fn download_limits(
+    max_bytes: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    min_bytes_per_second: Option<u64>,
+) -> Result<crate::source::DownloadLimits> {
+    let d = crate::source::DownloadLimits::default();
+    let idle_timeout = match idle_timeout_ms {
+        Some(0) => {
+            return Err(invalid(
+                "downloadIdleTimeoutMs",
+                "downloadIdleTimeoutMs must be above 0".into(),
+            ))
+        }
+        Some(ms) => Duration::from_millis(ms),
+        None => d.idle_timeout,
+    };
+    Ok(crate::source::DownloadLimits {
+        max_bytes: max_bytes.unwrap_or(d.max_bytes),
+        idle_timeout,
+        min_bytes_per_second: min_bytes_per_second.unwrap_or(d.min_bytes_per_second),
+        rate_window: d.rate_window,
+    })
 }
 
 fn non_empty(v: Option<String>) -> Option<String> {
@@ -279,7 +324,16 @@ pub fn derive_suffix(agent_name: &str) -> String {
         out.push(c);
     }
     let out: String = out.trim_matches('-').chars().take(MAX_SUFFIX_LEN).collect();
-    out.trim_end_matches('-').to_string()
+    let out = out.trim_end_matches('-');
+    if out.chars().any(|c| c.is_ascii_alphanumeric()) {
+        return out.to_string();
+    }
+    // Nothing usable (an all-emoji or all-CJK name): a stable suffix from the name's digest,
+    // so different names still get different models.
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(agent_name.trim().as_bytes());
+    let hex: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+    format!("agent-{hex}")
 }
 
 /// Checks a user-given suffix.
@@ -480,7 +534,12 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         azure_endpoint: o.azure_endpoint.clone(),
         api_version: o.api_version.clone(),
     })?;
-    let max_download_bytes = o.max_download_bytes.unwrap_or(DEFAULT_MAX_DOWNLOAD_BYTES);
+    let limits = download_limits(
+        o.max_download_bytes,
+        o.download_idle_timeout_ms,
+        o.download_min_bytes_per_second,
+    )?;
+    let max_download_bytes = limits.max_bytes;
     let upload_part_bytes = o.upload_part_bytes.unwrap_or(MAX_PART_BYTES);
     if upload_part_bytes == 0 || upload_part_bytes > MAX_PART_BYTES {
         return Err(invalid(
@@ -503,6 +562,8 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         timeout,
         connection,
         max_download_bytes,
+        download_idle_timeout: limits.idle_timeout,
+        download_min_bytes_per_second: limits.min_bytes_per_second,
     })
 }
 
@@ -610,11 +671,21 @@ pub fn connection(o: ConnectionOptions) -> Result<Connection> {
             )
             .with_param("apiKey")
         })?;
+    let organization = non_empty(o.organization).or_else(|| env("OPENAI_ORG_ID"));
+    let project = non_empty(o.project).or_else(|| env("OPENAI_PROJECT_ID"));
+    check_header_value(
+        "organization",
+        "OPENAI_ORG_ID",
+        organization.as_deref(),
+        true,
+    )?;
+    check_header_value("project", "OPENAI_PROJECT_ID", project.as_deref(), true)?;
+    check_header_value("apiKey", key_env, Some(&api_key), false)?;
     Ok(Connection {
         api_key,
         base_url: check_base_url(&base_url)?,
-        organization: non_empty(o.organization).or_else(|| env("OPENAI_ORG_ID")),
-        project: non_empty(o.project).or_else(|| env("OPENAI_PROJECT_ID")),
+        organization,
+        project,
         max_retries: o.max_retries.unwrap_or(2).min(10),
         azure_api_version: azure,
     })
@@ -639,13 +710,35 @@ pub const DEFAULT_UPLOAD_THRESHOLD_BYTES: u64 = 100 * 1024 * 1024;
 /// API's own limit is 512 MB).
 pub const DEFAULT_MAX_DOWNLOAD_BYTES: u64 = 1024 * 1024 * 1024;
 
+/// A value sent as an HTTP header (`OpenAI-Organization`, `OpenAI-Project`, the key) must be
+/// visible ASCII or UTF-8 text without control characters: a CR or LF would otherwise fail
+/// every request as if the API could not be reached. The key's value is never shown.
+fn check_header_value(param: &str, env_name: &str, v: Option<&str>, show: bool) -> Result<()> {
+    let Some(v) = v else { return Ok(()) };
+    if let Some(c) = v.chars().find(|c| c.is_control()) {
+        let shown = if show {
+            format!(" {v:?}")
+        } else {
+            String::new()
+        };
+        return Err(invalid(
+            param,
+            format!(
+                "{param} (or {env_name}){shown} contains the control character {c:?}; it is sent as an HTTP header, which cannot hold it"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_base_url(raw: &str) -> Result<String> {
+    let shown = crate::source::redact_url(raw);
     let parsed = url::Url::parse(raw)
-        .map_err(|e| invalid("baseUrl", format!("baseUrl {raw:?} is not a URL: {e}")))?;
+        .map_err(|e| invalid("baseUrl", format!("baseUrl is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(invalid(
             "baseUrl",
-            format!("baseUrl {raw:?} must be an http(s) URL"),
+            format!("baseUrl {shown} must be an http(s) URL"),
         ));
     }
     Ok(raw.trim_end_matches('/').to_string())
@@ -681,6 +774,51 @@ mod tests {
         assert_eq!(derive_suffix("  Ünïcode  Agent!! "), "n-code-agent");
         assert_eq!(derive_suffix(&"a".repeat(100)).len(), 64);
         assert_eq!(resolve(base()).unwrap().suffix, "content-writer");
+    }
+
+    #[test]
+    fn an_agent_name_without_usable_characters_still_gets_a_suffix() {
+        let s = derive_suffix("🚀🤖");
+        assert!(s.starts_with("agent-") && s.len() == 14, "{s}");
+        check_suffix(&s).unwrap();
+        assert_ne!(s, derive_suffix("🎉"));
+        assert_eq!(s, derive_suffix(" 🚀🤖 "));
+        let mut o = base();
+        o.agent_name = "🚀🤖".into();
+        assert_eq!(resolve(o).unwrap().suffix, s);
+        // Only dashes left is no suffix either.
+        assert!(derive_suffix("--").starts_with("agent-"));
+    }
+
+    #[test]
+    fn control_characters_in_headers_are_invalid_options() {
+        for (field, value) in [("organization", "org-1\r\nX: y"), ("project", "pr\noj")] {
+            let mut o = base();
+            match field {
+                "organization" => o.organization = Some(value.into()),
+                _ => o.project = Some(value.into()),
+            }
+            let e = resolve(o).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidOption, "{field}");
+            assert_eq!(e.param.as_deref(), Some(field));
+        }
+        let mut o = base();
+        o.api_key = Some("sk-sec\nret".into());
+        let e = resolve(o).unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("apiKey"));
+        assert!(!e.message.contains("sk-sec"), "{}", e.message);
+    }
+
+    #[test]
+    fn base_url_secrets_are_not_shown() {
+        let mut o = base();
+        o.base_url = Some("ftp://u:hunter2@x.test/v1?k=hunter3".into());
+        let e = resolve(o).unwrap_err();
+        assert!(!e.message.contains("hunter"), "{}", e.message);
+        let mut o = base();
+        o.base_url = Some("http://u:hunter2@x.test/v1".into());
+        let r = resolve(o).unwrap();
+        assert!(!format!("{:?}", r.connection).contains("hunter2"));
     }
 
     #[test]

@@ -73,7 +73,8 @@ fn resume_or_start(r: &Resolved, journal: &Journal) -> Result<RunRecord> {
             agent_name: o.agent_name.clone(),
             base_model: o.base_model.clone(),
             suffix: r.suffix.clone(),
-            base_url: r.connection.base_url.clone(),
+            // Never a secret on disk: without user info and query values.
+            base_url: source::redact_url(&r.connection.base_url),
             api_version: r.connection.azure_api_version.clone(),
             started_at: stages::register::iso(None),
             ..Default::default()
@@ -82,8 +83,30 @@ fn resume_or_start(r: &Resolved, journal: &Journal) -> Result<RunRecord> {
 }
 
 /// Runs the whole pipeline. Every check that needs no network runs before anything is sent.
+/// `timeoutMs` bounds the whole call, downloads and uploads included (`ERR_TIMEOUT`; what was
+/// journaled is resumed by a call with the same options). No error message holds a URL's
+/// user info or query values.
 pub async fn train_and_register(opts: TrainOptions, ctx: RunContext) -> Result<RegisteredModel> {
+    let started = tokio::time::Instant::now();
+    train_and_register_inner(opts, ctx, started)
+        .await
+        .map_err(|mut e| {
+            e.message = source::redact_text(&e.message);
+            e
+        })
+}
+
+async fn train_and_register_inner(
+    opts: TrainOptions,
+    caller: RunContext,
+    started: tokio::time::Instant,
+) -> Result<RegisteredModel> {
     let (r, registry) = precheck(opts).await?;
+    // The stages run with a token of their own: the caller's abort, or the deadline.
+    let ctx = RunContext {
+        cancel: caller.cancel.child_token(),
+        ..caller.clone()
+    };
     let key = r.opts.model_key.clone();
     let journal = Journal::new(&registry.dir());
     let _run_lock = {
@@ -103,11 +126,61 @@ pub async fn train_and_register(opts: TrainOptions, ctx: RunContext) -> Result<R
         client: &client,
         ctx: &ctx,
     };
-    let result = run(&stages, rec).await;
-    if matches!(&result, Err(e) if e.is_abort()) && r.opts.cancel_on_abort {
+    let fut = run(&stages, rec);
+    tokio::pin!(fut);
+    let mut timed_out = false;
+    let result = match r.timeout {
+        None => fut.await,
+        Some(t) => tokio::select! {
+            res = &mut fut => res,
+            _ = tokio::time::sleep_until(started + t) => {
+                // Stop the stages where they can stop (never halfway through a journal or
+                // registry write), then report the timeout.
+                timed_out = true;
+                ctx.cancel.cancel();
+                fut.await
+            }
+        },
+    };
+    let aborted = matches!(&result, Err(e) if e.is_abort());
+    if aborted && timed_out && !caller.cancel.is_cancelled() {
+        return Err(deadline_error(
+            &journal,
+            &key,
+            r.timeout.unwrap_or_default(),
+        ));
+    }
+    if aborted && r.opts.cancel_on_abort {
         cancel_after_abort(&journal, &key, &client).await;
     }
     result
+}
+
+/// `ERR_TIMEOUT` for a call that ran out of `timeoutMs` before its job finished.
+fn deadline_error(journal: &Journal, key: &str, t: Duration) -> Error {
+    let job = journal.load(key).ok().flatten().and_then(|r| r.job_id);
+    let (what, then) = match &job {
+        Some(j) => (
+            format!("job {j}"),
+            "it keeps running, and calling again with the same options resumes waiting for it",
+        ),
+        None => (
+            format!("the run for modelKey {key:?}"),
+            "calling again with the same options resumes it (what was uploaded is reused)",
+        ),
+    };
+    let e = Error::new(
+        ErrorCode::Timeout,
+        format!(
+            "{what} did not finish within {} ms (timeoutMs); {then}",
+            t.as_millis()
+        ),
+    )
+    .with_param("timeoutMs");
+    match job {
+        Some(j) => e.with_job(&j),
+        None => e,
+    }
 }
 
 /// With `cancelOnAbort`: cancels the run's job (with a token of its own, the caller's being

@@ -1,5 +1,6 @@
 //! Training data sources: a local `.jsonl` path, or an http(s) URL streamed to a temporary file.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -10,6 +11,76 @@ use crate::error::{Error, ErrorCode, Result};
 
 /// The most redirects a URL source may take.
 pub const MAX_REDIRECTS: usize = 5;
+
+/// A download is cut off after this long without a byte (`downloadIdleTimeoutMs`).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// …or when it brings less than this many bytes per second over [`RATE_WINDOW`]
+/// (`downloadMinBytesPerSecond`).
+pub const DEFAULT_MIN_BYTES_PER_SECOND: u64 = 1024;
+/// The window the minimum rate is measured over.
+pub const RATE_WINDOW: Duration = Duration::from_secs(30);
+
+/// What bounds a download: its size, the longest silence, and its slowest rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DownloadLimits {
+    /// Larger sources are refused (`maxDownloadBytes`).
+    pub max_bytes: u64,
+    /// The longest wait for the answer's headers or for the next bytes.
+    pub idle_timeout: Duration,
+    /// Fewer bytes per second than this over any `rate_window` cut the download off; 0: no
+    /// minimum.
+    pub min_bytes_per_second: u64,
+    /// [`RATE_WINDOW`], shorter in tests.
+    pub rate_window: Duration,
+}
+
+impl Default for DownloadLimits {
+    fn default() -> Self {
+        DownloadLimits {
+            max_bytes: crate::options::DEFAULT_MAX_DOWNLOAD_BYTES,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            min_bytes_per_second: DEFAULT_MIN_BYTES_PER_SECOND,
+            rate_window: RATE_WINDOW,
+        }
+    }
+}
+
+/// Keeps the bytes received over the last window: samples at most every window/30, so its
+/// size stays bounded whatever the chunk rate.
+struct RateMeter {
+    window: Duration,
+    samples: VecDeque<(tokio::time::Instant, u64)>,
+}
+
+impl RateMeter {
+    fn new(window: Duration) -> RateMeter {
+        RateMeter {
+            window,
+            samples: VecDeque::from([(tokio::time::Instant::now(), 0)]),
+        }
+    }
+
+    /// Records `total` bytes received so far; gives (bytes, seconds) over the last window
+    /// once a whole window has passed.
+    fn record(&mut self, total: u64) -> Option<(u64, f64)> {
+        let now = tokio::time::Instant::now();
+        let step = self.window / 30;
+        if self
+            .samples
+            .back()
+            .is_some_and(|(t, _)| now.duration_since(*t) >= step)
+        {
+            self.samples.push_back((now, total));
+        }
+        let since = now.checked_sub(self.window)?;
+        while self.samples.len() >= 2 && self.samples[1].0 <= since {
+            self.samples.pop_front();
+        }
+        let (t0, b0) = *self.samples.front()?;
+        let span = now.duration_since(t0);
+        (span >= self.window).then(|| (total - b0, span.as_secs_f64()))
+    }
+}
 
 /// A data file on local disk. A downloaded one is removed when this is dropped, on success
 /// and on failure alike.
@@ -43,7 +114,7 @@ pub fn check_source(param: &str, source: &str) -> Result<()> {
         let url = url::Url::parse(source).map_err(|e| {
             Error::new(
                 ErrorCode::InvalidOption,
-                format!("{param} {source:?} is not a valid URL: {e}"),
+                format!("{param} is not a valid URL: {e}"),
             )
             .with_param(param)
         })?;
@@ -91,15 +162,19 @@ pub fn open_local(param: &str, source: &str) -> Result<LocalData> {
     })
 }
 
-/// Downloads a URL source into a temporary file in `dir`, streaming, with a size cap, a
-/// redirect limit that refuses non-http(s) targets, and a refusal of HTML pages.
+/// Downloads a URL source into a temporary file in `dir`, streaming, with a size cap, an
+/// idle timeout and a minimum rate (see [`DownloadLimits`]), a redirect limit that refuses
+/// non-http(s) targets, and a refusal of HTML pages. Errors never show the URL's user info
+/// or query values.
 pub async fn download(
     param: &str,
     source: &str,
     dir: &Path,
-    max_bytes: u64,
+    limits: &DownloadLimits,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<LocalData> {
+    let max_bytes = limits.max_bytes;
+    let idle = limits.idle_timeout;
     let fetch_err = |msg: String| Error::new(ErrorCode::SourceFetch, msg).with_param(param);
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
@@ -112,18 +187,23 @@ pub async fn download(
             }
         }))
         .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(120))
         .build()
         .map_err(|e| fetch_err(format!("cannot build an HTTP client: {e}")))?;
     let shown = redact_url(source);
+    let idle_err = || {
+        fetch_err(format!(
+            "{param} {shown} was cut off: nothing arrived for {} ms (downloadIdleTimeoutMs)",
+            idle.as_millis()
+        ))
+    };
     let resp = tokio::select! {
         _ = cancel.cancelled() => return Err(Error::aborted()),
-        r = client.get(source).send() => r,
+        r = tokio::time::timeout(idle, client.get(source).send()) => r.map_err(|_| idle_err())?,
     }
     .map_err(|e| {
         fetch_err(format!(
             "{param} {shown} could not be fetched: {}",
-            error_chain(&e)
+            error_chain(&e.without_url())
         ))
     })?;
     let status = resp.status();
@@ -179,18 +259,29 @@ pub async fn download(
     let mut stream = resp.bytes_stream();
     let mut total: u64 = 0;
     let mut first = true;
+    let mut meter = RateMeter::new(limits.rate_window);
     loop {
         let chunk = tokio::select! {
             _ = cancel.cancelled() => return Err(Error::aborted()),
-            c = stream.next() => c,
+            c = tokio::time::timeout(idle, stream.next()) => c.map_err(|_| idle_err())?,
         };
         let Some(chunk) = chunk else { break };
         let chunk = chunk.map_err(|e| {
             fetch_err(format!(
                 "{param} {shown}: download broke off: {}",
-                error_chain(&e)
+                error_chain(&e.without_url())
             ))
         })?;
+        if limits.min_bytes_per_second > 0 {
+            if let Some((bytes, secs)) = meter.record(total + chunk.len() as u64) {
+                if (bytes as f64) < limits.min_bytes_per_second as f64 * secs {
+                    return Err(fetch_err(format!(
+                        "{param} {shown} was cut off: it sent {bytes} bytes in the last {secs:.1} s, under the minimum of {} bytes/s (downloadMinBytesPerSecond)",
+                        limits.min_bytes_per_second
+                    )));
+                }
+            }
+        }
         if first && !chunk.is_empty() {
             first = false;
             let head = String::from_utf8_lossy(&chunk[..chunk.len().min(512)]).to_ascii_lowercase();
@@ -237,22 +328,68 @@ pub async fn download(
     })
 }
 
-/// A URL as it may appear in messages: without user info and query (which can hold tokens).
+/// A URL as it may be shown or stored: without its user info, its query values (signed URLs'
+/// tokens: `?X-Amz-Signature=…`) and its fragment. A URL with none of them comes back as it
+/// was; text that is not a URL becomes `<url>`.
 pub fn redact_url(raw: &str) -> String {
     match url::Url::parse(raw) {
         Ok(mut u) => {
+            if u.username().is_empty()
+                && u.password().is_none()
+                && u.query().is_none()
+                && u.fragment().is_none()
+            {
+                return raw.to_string();
+            }
             let _ = u.set_username("");
             let _ = u.set_password(None);
-            if u.query().is_some() {
-                u.set_query(Some("…"));
+            let query = u.query().map(|q| {
+                q.split('&')
+                    .map(|pair| match pair.split_once('=') {
+                        Some((k, _)) => format!("{k}=…"),
+                        None => "…".to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&")
+            });
+            u.set_query(None);
+            u.set_fragment(None);
+            let mut out = u.to_string();
+            if let Some(q) = query {
+                out.push('?');
+                out.push_str(&q);
             }
-            u.to_string()
+            out
         }
         Err(_) => "<url>".into(),
     }
 }
 
-/// An error with its causes, e.g. "error sending request: connection refused".
+/// `text` with every http(s) URL in it redacted as [`redact_url`] does (for messages of
+/// other libraries, and answers that echo a URL).
+pub fn redact_text(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = 0;
+    while let Some(i) = ["http://", "https://"]
+        .iter()
+        .filter_map(|p| lower[rest..].find(p))
+        .min()
+    {
+        let start = rest + i;
+        let end = text[start..]
+            .find(|c: char| c.is_whitespace() || "\"'<>(){}`|\\^".contains(c))
+            .map_or(text.len(), |j| start + j);
+        out.push_str(&text[rest..start]);
+        out.push_str(&redact_url(&text[start..end]));
+        rest = end;
+    }
+    out.push_str(&text[rest..]);
+    out
+}
+
+/// An error with its causes, e.g. "error sending request: connection refused". URLs in it
+/// are redacted ([`redact_text`]).
 pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut cur = e.source();
@@ -264,7 +401,7 @@ pub fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = c.source();
     }
-    s
+    redact_text(&s)
 }
 
 #[cfg(test)]
@@ -301,7 +438,98 @@ mod tests {
 
     #[test]
     fn redacts_secrets_in_urls() {
-        let r = redact_url("https://u:p@x.test/a.jsonl?sig=secret");
-        assert!(!r.contains("secret") && !r.contains("u:p"), "{r}");
+        let r = redact_url("https://u:p@x.test/a.jsonl?sig=secret&X-Amz-Credential=AKIA#tok");
+        assert_eq!(r, "https://x.test/a.jsonl?sig=…&X-Amz-Credential=…");
+        assert_eq!(
+            redact_url("https://api.openai.com/v1"),
+            "https://api.openai.com/v1"
+        );
+        let t = redact_text(
+            "error sending request for url (http://user:pw@127.0.0.1:9/a?token=s3cr3t): refused; see https://x.test/?k=v",
+        );
+        assert!(
+            !t.contains("s3cr3t") && !t.contains("pw") && !t.contains("=v"),
+            "{t}"
+        );
+        assert!(t.contains("http://127.0.0.1:9/a?token=…)"), "{t}");
+        assert_eq!(redact_text("no url here"), "no url here");
+        let t = redact_text("refused: http://[::1]:8080/a?sig=s3cr3t.");
+        assert!(!t.contains("s3cr3t"), "{t}");
+    }
+
+    /// A loopback server that answers 200 and then sends `body` one byte per `every`.
+    async fn drip(body: &'static [u8], every: Duration) -> (String, tokio::task::JoinHandle<()>) {
+        use tokio::io::AsyncWriteExt;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let h = tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                tokio::spawn(async move {
+                    let mut req = [0u8; 1024];
+                    let _ = tokio::io::AsyncReadExt::read(&mut s, &mut req).await;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/jsonl\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = s.write_all(head.as_bytes()).await;
+                    for b in body {
+                        if s.write_all(&[*b]).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(every).await;
+                    }
+                });
+            }
+        });
+        (
+            format!("http://u:pw-secret@{addr}/train.jsonl?token=q-secret"),
+            h,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_dripping_source_is_cut_off_by_the_minimum_rate() {
+        let (url, server) = drip(&[b'{'; 1000], Duration::from_millis(20)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let limits = DownloadLimits {
+            min_bytes_per_second: 1000,
+            rate_window: Duration::from_millis(300),
+            ..Default::default()
+        };
+        let started = std::time::Instant::now();
+        let e = download("source", &url, dir.path(), &limits, &Default::default())
+            .await
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::SourceFetch);
+        assert!(
+            e.message.contains("downloadMinBytesPerSecond"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("secret"), "{}", e.message);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // Within the rate, a short idle timeout cuts it off instead.
+        let limits = DownloadLimits {
+            idle_timeout: Duration::from_millis(5),
+            ..Default::default()
+        };
+        let e = download("source", &url, dir.path(), &limits, &Default::default())
+            .await
+            .unwrap_err();
+        assert!(e.message.contains("downloadIdleTimeoutMs"), "{}", e.message);
+        assert!(!e.message.contains("secret"), "{}", e.message);
+        server.abort();
+        // A closed port: reqwest's own message names the URL; it is redacted.
+        let e = download(
+            "source",
+            "http://u:pw-secret@127.0.0.1:9/x.jsonl?sig=q-secret",
+            dir.path(),
+            &DownloadLimits::default(),
+            &Default::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::SourceFetch);
+        assert!(!e.message.contains("secret"), "{}", e.message);
     }
 }

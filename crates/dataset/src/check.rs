@@ -9,6 +9,8 @@ use crate::value::Val;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(usize)]
 pub(crate) enum Kind {
+    ByteOrderMark,
+    LineTooLong,
     InvalidUtf8,
     InvalidJson,
     DataType,
@@ -45,6 +47,8 @@ pub(crate) const KIND_COUNT: usize = Kind::FewExamples as usize + 1;
 
 impl Kind {
     pub(crate) const ALL: [Kind; KIND_COUNT] = [
+        Kind::ByteOrderMark,
+        Kind::LineTooLong,
         Kind::InvalidUtf8,
         Kind::InvalidJson,
         Kind::DataType,
@@ -78,6 +82,8 @@ impl Kind {
 
     pub(crate) fn name(self) -> &'static str {
         match self {
+            Kind::ByteOrderMark => "byte_order_mark",
+            Kind::LineTooLong => "line_too_long",
             Kind::InvalidUtf8 => "invalid_utf8",
             Kind::InvalidJson => "invalid_json",
             Kind::DataType => "data_type",

@@ -19,7 +19,16 @@ pub(crate) struct Config {
     pub encoding: Encoding,
     pub context_limit: Option<u32>,
     pub max_lines: usize,
+    /// Longer lines are `line_too_long`, and are not held.
+    pub max_line_bytes: usize,
     pub model: Option<String>,
+}
+
+/// What the reader hands a worker: a chunk of whole lines, or one line that was longer than
+/// `max_line_bytes` and was skipped over (its length) instead of being read into memory.
+enum Job {
+    Lines(Vec<u8>),
+    TooLong(u64),
 }
 
 /// Exact integer histogram: counts below `HIST_DIRECT`, the rare larger values kept as is.
@@ -168,12 +177,35 @@ impl Worker {
             pos = end + 1;
             line_no += 1;
             if seq == 0 && line_no == 1 {
-                line = line.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(line);
+                if let Some(rest) = line.strip_prefix(b"\xEF\xBB\xBF") {
+                    line = rest;
+                    record(
+                        &mut accs,
+                        Kind::ByteOrderMark,
+                        1,
+                        1,
+                        None,
+                        "the file starts with a UTF-8 byte-order mark (EF BB BF), which OpenAI refuses (\"Line 1 is not a dictionary\"); save it as UTF-8 without a BOM".into(),
+                        &self.cfg,
+                    );
+                }
             }
             if line.trim_ascii().is_empty() {
                 continue;
             }
             examples += 1;
+            if line.len() > self.cfg.max_line_bytes {
+                record(
+                    &mut accs,
+                    Kind::LineTooLong,
+                    line_no,
+                    examples,
+                    None,
+                    too_long(line.len() as u64, self.cfg.max_line_bytes),
+                    &self.cfg,
+                );
+                continue;
+            }
             checker.found.clear();
             let text = match std::str::from_utf8(line) {
                 Ok(t) => t,
@@ -260,6 +292,37 @@ impl Worker {
     }
 }
 
+fn too_long(bytes: u64, max: usize) -> String {
+    format!(
+        "the line is {bytes} bytes long, over the limit of {max} bytes per line; no example OpenAI accepts is that long (is the file missing its newlines?)"
+    )
+}
+
+/// The result of a line skipped by the reader for being too long: one example, one error.
+fn too_long_result(seq: u64, bytes: u64, cfg: &Config) -> ChunkResult {
+    let mut accs: Vec<KindAcc> = vec![KindAcc::default(); KIND_COUNT];
+    record(
+        &mut accs,
+        Kind::LineTooLong,
+        1,
+        1,
+        None,
+        too_long(bytes, cfg.max_line_bytes),
+        cfg,
+    );
+    ChunkResult {
+        seq,
+        lines: 1,
+        examples: 1,
+        kinds: Kind::ALL
+            .iter()
+            .zip(accs)
+            .filter(|(_, a)| a.count > 0)
+            .map(|(k, a)| (*k, a))
+            .collect(),
+    }
+}
+
 fn record(
     accs: &mut [KindAcc],
     kind: Kind,
@@ -295,7 +358,7 @@ pub(crate) fn scan<R: Read + Send>(
 ) -> io::Result<Scan> {
     let threads = threads.max(1);
     std::thread::scope(|scope| {
-        let (job_tx, job_rx) = sync_channel::<(u64, Vec<u8>)>(threads);
+        let (job_tx, job_rx) = sync_channel::<(u64, Job)>(threads);
         let job_rx = Arc::new(Mutex::new(job_rx));
         let (res_tx, res_rx) = channel::<ChunkResult>();
         let (pool_tx, pool_rx) = channel::<Vec<u8>>();
@@ -313,12 +376,17 @@ pub(crate) fn scan<R: Read + Send>(
                     };
                     loop {
                         let job = job_rx.lock().expect("job queue").recv();
-                        let Ok((seq, buf)) = job else { break };
-                        let r = w.process(seq, &buf);
+                        let Ok((seq, job)) = job else { break };
+                        let r = match &job {
+                            Job::Lines(buf) => w.process(seq, buf),
+                            Job::TooLong(bytes) => too_long_result(seq, *bytes, &w.cfg),
+                        };
                         if res_tx.send(r).is_err() {
                             break;
                         }
-                        let _ = pool_tx.send(buf);
+                        if let Job::Lines(buf) = job {
+                            let _ = pool_tx.send(buf);
+                        }
                     }
                     w.stats
                 })
@@ -332,14 +400,19 @@ pub(crate) fn scan<R: Read + Send>(
             let mut seq = 0u64;
             let mut carry: Vec<u8> = Vec::new();
             let mut eof = false;
+            let max_line = cfg.max_line_bytes;
             loop {
+                // Buffers grown for a long line are not kept for the next chunks.
                 let mut buf = pool_rx
                     .try_recv()
-                    .unwrap_or_else(|_| Vec::with_capacity(CHUNK + (64 << 10)));
+                    .ok()
+                    .filter(|b| b.capacity() <= 2 * CHUNK)
+                    .unwrap_or_else(|| Vec::with_capacity(CHUNK + (64 << 10)));
                 buf.clear();
                 buf.extend_from_slice(&carry);
                 carry.clear();
-                let mut target = CHUNK.max(buf.len() * 2);
+                let mut target = CHUNK.max((buf.len() * 2).min(max_line + 1));
+                let mut skip = false;
                 loop {
                     while buf.len() < target && !eof {
                         let start = buf.len();
@@ -362,13 +435,58 @@ pub(crate) fn scan<R: Read + Send>(
                         buf.truncate(i + 1);
                         break;
                     }
-                    target = buf.len() * 2; // a line longer than the chunk
+                    // The whole buffer is one unfinished line.
+                    if buf.len() > max_line {
+                        skip = true;
+                        break;
+                    }
+                    target = (buf.len() * 2).min(max_line + 1);
+                }
+                if skip {
+                    // Too long to be an example: count its bytes up to the next newline
+                    // without holding them, and report it as one line.
+                    let mut len = buf.len() as u64;
+                    bytes += len;
+                    buf.truncate(CHUNK);
+                    buf.shrink_to(CHUNK);
+                    loop {
+                        buf.resize(CHUNK, 0);
+                        let n = match reader.read(&mut buf) {
+                            Ok(n) => n,
+                            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                            Err(e) => return Err(e),
+                        };
+                        if n == 0 {
+                            eof = true;
+                            break;
+                        }
+                        match memchr::memchr(b'\n', &buf[..n]) {
+                            Some(i) => {
+                                len += i as u64;
+                                bytes += i as u64 + 1;
+                                carry.extend_from_slice(&buf[i + 1..n]);
+                                break;
+                            }
+                            None => {
+                                len += n as u64;
+                                bytes += n as u64;
+                            }
+                        }
+                    }
+                    if job_tx.send((seq, Job::TooLong(len))).is_err() {
+                        break;
+                    }
+                    seq += 1;
+                    if eof && carry.is_empty() {
+                        break;
+                    }
+                    continue;
                 }
                 if buf.is_empty() {
                     break;
                 }
                 bytes += buf.len() as u64;
-                if job_tx.send((seq, buf)).is_err() {
+                if job_tx.send((seq, Job::Lines(buf))).is_err() {
                     break;
                 }
                 seq += 1;

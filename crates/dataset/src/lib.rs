@@ -52,7 +52,15 @@ pub struct ValidateOptions {
     pub max_lines_per_issue: Option<usize>,
     /// Worker threads (default: available parallelism).
     pub threads: Option<usize>,
+    /// Lines longer than this many bytes are `line_too_long` errors, found while streaming
+    /// without holding the line (default [`MAX_LINE_BYTES`]).
+    pub max_line_bytes: Option<usize>,
 }
+
+/// The longest line the checker reads: 64 MiB, far above any example OpenAI accepts (the
+/// largest context is about a million tokens, a few MB of text). Longer lines are refused
+/// without being held in memory.
+pub const MAX_LINE_BYTES: usize = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
@@ -176,6 +184,7 @@ fn run<R: std::io::Read + Send>(
         encoding,
         context_limit: info.as_ref().and_then(|i| i.training_context_limit),
         max_lines: options.max_lines_per_issue.unwrap_or(10),
+        max_line_bytes: options.max_line_bytes.unwrap_or(MAX_LINE_BYTES).max(1),
         model: options.base_model.clone(),
     };
     let threads = options

@@ -196,13 +196,101 @@ fn invalid_utf8_with_line() {
 }
 
 #[test]
-fn bom_crlf_and_blank_lines_are_fine() {
-    let text = format!("\u{feff}{}\r\n\r\n", vec![GOOD; 60].join("\r\n"));
+fn crlf_and_blank_lines_are_fine() {
+    let text = format!("{}\r\n\r\n", vec![GOOD; 60].join("\r\n"));
     let r = check(&text, &opts("gpt-4o"));
     assert!(r.valid, "{:#?}", r.errors);
     assert!(r.warnings.is_empty(), "{:#?}", r.warnings);
     assert_eq!(r.examples, 60);
     assert_eq!(r.lines, 61);
+}
+
+#[test]
+fn a_byte_order_mark_is_an_error_with_its_fix() {
+    // OpenAI refuses such a file ("Line 1 is not a dictionary"), so the checker must too.
+    let text = format!("\u{feff}{}\n", vec![GOOD; 60].join("\n"));
+    let r = check(&text, &opts("gpt-4o"));
+    assert!(!r.valid);
+    let kinds: Vec<&str> = r.errors.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["byte_order_mark"], "{:#?}", r.errors);
+    assert_eq!(r.errors[0].lines, [1]);
+    assert!(
+        r.errors[0].message.contains("without a BOM"),
+        "{}",
+        r.errors[0].message
+    );
+    // The rest of line 1 is still checked as usual.
+    assert_eq!(r.examples, 60);
+    assert_eq!(r.tokens.counted_examples, 60);
+}
+
+/// A reader of `n` bytes of `b'a'` with no newline, then `tail`; counts the largest read asked.
+struct Endless {
+    left: u64,
+    tail: std::io::Cursor<Vec<u8>>,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return self.tail.read(buf);
+        }
+        let n = buf.len().min(self.left as usize);
+        buf[..n].fill(b'a');
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+#[test]
+fn a_line_over_the_limit_is_refused_with_its_number_while_streaming() {
+    let mut o = opts("gpt-4o");
+    o.max_line_bytes = Some(1000);
+    // Lines 1-12 good, line 13 is 5 MB with no end but a newline, then 12 more good lines.
+    let head = [GOOD; 12].join("\n") + "\n";
+    let tail = "\n".to_string() + &[GOOD; 12].join("\n") + "\n";
+    let reader = std::io::Read::chain(
+        head.as_bytes(),
+        Endless {
+            left: 5_000_000,
+            tail: std::io::Cursor::new(tail.clone().into_bytes()),
+        },
+    );
+    let r = validate_reader(reader, &o).unwrap();
+    let kinds: Vec<&str> = r.errors.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["line_too_long"], "{:#?}", r.errors);
+    assert_eq!(r.errors[0].lines, [13]);
+    assert!(
+        r.errors[0].message.contains("5000000 bytes"),
+        "{}",
+        r.errors[0].message
+    );
+    assert_eq!(r.lines, 25);
+    assert_eq!(r.examples, 25);
+    assert_eq!(r.bytes, (head.len() + 5_000_000 + tail.len()) as u64);
+    // A line over the limit inside an ordinary chunk, and one at the end without a newline.
+    let long = format!("{{\"messages\":\"{}\"}}", "x".repeat(2000));
+    let text = file_with(GOOD, &long) + &"b".repeat(3000);
+    let r = check(&text, &o);
+    assert_eq!(r.errors[0].kind, "line_too_long");
+    assert_eq!(r.errors[0].lines, [7, 13]);
+}
+
+#[test]
+fn a_file_without_newlines_is_not_held_in_memory() {
+    // 300 MB of one line against the default limit: refused as one line; the reader reads
+    // it in bounded chunks (the whole-process peak is measured by `npm run bench`).
+    let r = validate_reader(
+        Endless {
+            left: 300_000_000,
+            tail: std::io::Cursor::new(Vec::new()),
+        },
+        &opts("gpt-4o"),
+    )
+    .unwrap();
+    assert_eq!(r.errors[0].kind, "line_too_long");
+    assert_eq!(r.errors[0].lines, [1]);
+    assert_eq!(r.bytes, 300_000_000);
 }
 
 #[test]

@@ -23,7 +23,7 @@ pub async fn load_one(run: &Run<'_>, param: &str, src: &str) -> Result<LocalData
             param,
             src,
             run.journal.dir(),
-            run.r.max_download_bytes,
+            &run.r.download_limits(),
             &run.ctx.cancel,
         )
         .await
