@@ -157,12 +157,13 @@ export interface EmulatorFaults {
   /**
    * Kinds drawn from when a fault hits: `"500"`, `"503"`, `"429"` (with `retry-after`),
    * `"quota"`, `"daily_limit"`, `"drop"` (connection closed, nothing done), `"slow"`,
-   * `"lost"` (done, then the answer is lost). Default: 500, 503 and 429.
+   * `"lost"` (done, then the answer is lost), `"late"` (done at once, the answer delayed by
+   * `slowMs`). Default: 500, 503 and 429.
    */
   kinds?: Array<string>
   /** The delay advertised by injected 429s, in ms (default 100). */
   retryAfterMs?: number
-  /** The delay of `"slow"` answers, in ms (default 1000). */
+  /** The delay of `"slow"` and `"late"` answers, in ms (default 1000). */
   slowMs?: number
   /** At most this many faults in the emulator's life. */
   maxFaults?: number
@@ -330,6 +331,12 @@ export interface FineTuneOptions {
    * resumes it. Default: wait as long as it takes.
    */
   timeoutMs?: number | null
+  /**
+   * Give up waiting for an uploaded file to be processed after this many ms with
+   * `ERR_TIMEOUT` naming the file and its status (default 30 minutes; `timeoutMs` bounds it
+   * too). The file stays journaled: a later call waits for it again, never uploads again.
+   */
+  fileProcessingTimeoutMs?: number | null
   /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
   maxRetries?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
@@ -368,8 +375,8 @@ export interface FineTuneOptions {
   /** Seed for reproducible training (0 to 2147483647). */
   seed?: number | null
   /**
-   * Extra job metadata (at most 13 keys of 64 chars, values of 512), merged with the
-   * `model_key`, `agent_name` and `run_id` this library sets.
+   * Extra job metadata (at most 12 keys of 64 chars, values of 512), merged with the
+   * `model_key`, `agent_name`, `run_id` and `idempotency_key` this library sets.
    */
   metadata?: Record<string, string> | null
   /**

@@ -6,9 +6,12 @@ const fx = useEmulator({ jobDurationMs: 300 })
 
 const endpoint = () => fx.emu.url.replace(/\/v1$/, '')
 
+let seed = 0
+
 function base(extra: Record<string, unknown> = {}): any {
-  // Connection options come from each test (Azure endpoint, environment, or v1 base URL).
-  const { apiKey, baseUrl, ...rest } = pipelineOptions(fx.emu, tmp.dir, { modelKey: 'writer_azure' })
+  // Connection options come from each test (Azure endpoint, environment, or v1 base URL). Each
+  // run gets its own seed: otherwise it would adopt the job an earlier test trained.
+  const { apiKey, baseUrl, ...rest } = pipelineOptions(fx.emu, tmp.dir, { modelKey: 'writer_azure', seed: seed++ })
   return { ...rest, ...extra }
 }
 

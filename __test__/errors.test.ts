@@ -203,7 +203,7 @@ describe('startEmulator options', () => {
     expect(err.code).toBe('ERR_INVALID_OPTION')
     expect(err.param).toBe('faults.kinds')
     expect(err.message).toBe(
-      'option faults.kinds: unknown fault kind "teapot" (known: 500, 503, 429, quota, daily_limit, drop, slow, lost)',
+      'option faults.kinds: unknown fault kind "teapot" (known: 500, 503, 429, quota, daily_limit, drop, slow, lost, late)',
     )
   })
 

@@ -38,14 +38,27 @@ test('a create-job request dropped before it was acted on is sent again, once', 
   })
 })
 
-test('a lost upload answer is retried from the file; the model is registered', async () => {
+test('a lost upload answer is found by the run\'s file name, not uploaded again; the model is registered', async () => {
   await withEmulator({ rate: 1, endpoints: ['files.create'], kinds: ['lost'], maxFaults: 1 }, async (emu) => {
     const model = await trainAndRegisterFineTunedModel(base(emu))
     const s = emu.stats()
-    expect(s.endpoints['files.create']).toBe(2)
-    expect(s.filesCreated).toBe(2) // one orphan from the lost answer, the one retried
+    expect(s.endpoints['files.create']).toBe(1)
+    expect(s.filesCreated).toBe(1)
+    expect(s.filesCreated - s.filesDeleted).toBe(1)
     expect(s.jobsCreated).toBe(1)
     expect(model.trainingFileId).toMatch(/^file-/)
+  })
+})
+
+test('a file stuck in processing: ERR_TIMEOUT after fileProcessingTimeoutMs, naming the file; reruns wait for the same file', async () => {
+  await withEmulator({ filesStuckProcessing: true }, async (emu) => {
+    for (let i = 0; i < 3; i++) {
+      const err = await rejection(trainAndRegisterFineTunedModel(base(emu, { fileProcessingTimeoutMs: 200 })))
+      expect(err.code).toBe('ERR_TIMEOUT')
+      expect(err.message).toMatch(/file-\S+ was still "uploaded"/)
+    }
+    expect(emu.stats().filesCreated).toBe(1)
+    expect(emu.stats().jobsCreated).toBe(0)
   })
 })
 

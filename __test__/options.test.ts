@@ -64,7 +64,7 @@ test('the CLI has a flag and a --config key for every option', async () => {
     source: writeFile(tmp.dir, 'train.jsonl', chatJsonl(12)), validation: writeFile(tmp.dir, 'valid.jsonl', chatJsonl(12)),
     suffix: 'w', apiKey: fx.emu.apiKey, baseUrl: fx.emu.url, organization: 'org-1', project: 'proj-1',
     azureEndpoint: 'https://res.openai.azure.com', apiVersion: '2024-10-21', registryPath,
-    pollIntervalMs: 50, timeoutMs: 1000, maxRetries: 1, cancelOnAbort: true, method: 'dpo', seed: 1,
+    pollIntervalMs: 50, timeoutMs: 1000, fileProcessingTimeoutMs: 60000, maxRetries: 1, cancelOnAbort: true, method: 'dpo', seed: 1,
     metadata: { team: 'a' }, integrations: [{ type: 'wandb', wandb: { project: 'p' } }],
     maxDownloadBytes: 1e6, downloadIdleTimeoutMs: 60000, downloadMinBytesPerSecond: 1024, uploadThresholdBytes: 2000, uploadPartBytes: 1000,
     azureDeployment: { subscriptionId: 's', resourceGroup: 'g', resourceName: 'r', sku: 'Developer' },

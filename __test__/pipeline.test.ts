@@ -66,7 +66,8 @@ test('uploads and uses a validation file', async () => {
   expect(job.validation_file).toBe(model.validationFileId)
   const file = await api(fx.emu.url, fx.emu.apiKey, `/files/${model.validationFileId}`)
   expect(file.purpose).toBe('fine-tune')
-  expect(file.filename).toBe('valid.jsonl')
+  // Uploaded under a name unique to the run, so that a lost upload answer is found exactly.
+  expect(file.filename).toMatch(/^ft-[0-9a-f]+-valid-valid\.jsonl$/)
 })
 
 test('reads a URL source, streamed to a temporary file that is removed afterwards', async () => {

@@ -11,8 +11,14 @@ import { api, chatJsonl, counts, rejection, runChild, tempDir, writeFile, pipeli
 
 const tmp = useTempDir()
 
+let seed = 0
+
+/**
+ * Options for one run. Each call gets its own `seed`: the tests share an emulator, and the same
+ * modelKey, data and options would adopt the job an earlier test trained (its idempotency key).
+ */
 function base(emu: Emulator, extra: Record<string, unknown> = {}): any {
-  return pipelineOptions(emu, tmp.dir, { modelKey: 'writer_v1', ...extra })
+  return pipelineOptions(emu, tmp.dir, { modelKey: 'writer_v1', seed: seed++, ...extra })
 }
 
 function journalFiles(): string[] {
@@ -200,9 +206,12 @@ describe('processes', () => {
 
   test('sixteen processes registering sixteen keys at once leave sixteen entries in valid JSON', async () => {
     const source = writeFile(tmp.dir, 'train.jsonl', chatJsonl(12))
-    const runs = Array.from({ length: 16 }, (_, i) =>
-      runChild(base(emu, { source, modelKey: `key_${i}`, agentName: `Agent ${i}`, maxRetries: 5 })),
+    // All options first: pipelineOptions rewrites the default data file, which a child started
+    // earlier may be reading.
+    const options = Array.from({ length: 16 }, (_, i) =>
+      base(emu, { source, modelKey: `key_${i}`, agentName: `Agent ${i}`, maxRetries: 5 }),
     )
+    const runs = options.map((o) => runChild(o))
     const exits = await Promise.all(runs.map((r) => r.done))
     expect(exits.map((e) => (e.result?.ok ? 'ok' : `${e.result?.code}: ${e.result?.message}`))).toEqual(Array(16).fill('ok'))
     const registry = JSON.parse(fs.readFileSync(path.join(tmp.dir, 'fine-tuned', 'models.json'), 'utf8'))

@@ -48,11 +48,12 @@ pub struct EmulatorFaults {
     pub endpoints: Option<Vec<String>>,
     /// Kinds drawn from when a fault hits: `"500"`, `"503"`, `"429"` (with `retry-after`),
     /// `"quota"`, `"daily_limit"`, `"drop"` (connection closed, nothing done), `"slow"`,
-    /// `"lost"` (done, then the answer is lost). Default: 500, 503 and 429.
+    /// `"lost"` (done, then the answer is lost), `"late"` (done at once, the answer delayed by
+    /// `slowMs`). Default: 500, 503 and 429.
     pub kinds: Option<Vec<String>>,
     /// The delay advertised by injected 429s, in ms (default 100).
     pub retry_after_ms: Option<f64>,
-    /// The delay of `"slow"` answers, in ms (default 1000).
+    /// The delay of `"slow"` and `"late"` answers, in ms (default 1000).
     pub slow_ms: Option<f64>,
     /// At most this many faults in the emulator's life.
     pub max_faults: Option<f64>,

@@ -84,6 +84,11 @@ pub struct FineTuneOptions {
     /// resumes it. Default: wait as long as it takes.
     #[napi(ts_type = "number | null")]
     pub timeout_ms: Option<f64>,
+    /// Give up waiting for an uploaded file to be processed after this many ms with
+    /// `ERR_TIMEOUT` naming the file and its status (default 30 minutes; `timeoutMs` bounds it
+    /// too). The file stays journaled: a later call waits for it again, never uploads again.
+    #[napi(ts_type = "number | null")]
+    pub file_processing_timeout_ms: Option<f64>,
     /// Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2).
     #[napi(ts_type = "number | null")]
     pub max_retries: Option<f64>,
@@ -125,8 +130,8 @@ pub struct FineTuneOptions {
     /// Seed for reproducible training (0 to 2147483647).
     #[napi(ts_type = "number | null")]
     pub seed: Option<f64>,
-    /// Extra job metadata (at most 13 keys of 64 chars, values of 512), merged with the
-    /// `model_key`, `agent_name` and `run_id` this library sets.
+    /// Extra job metadata (at most 12 keys of 64 chars, values of 512), merged with the
+    /// `model_key`, `agent_name`, `run_id` and `idempotency_key` this library sets.
     #[napi(ts_type = "Record<string, string> | null")]
     pub metadata: Option<serde_json::Value>,
     /// Weights & Biases integrations, as in OpenAI's API:

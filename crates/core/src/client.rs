@@ -209,9 +209,14 @@ impl Client {
                 }) => {
                     if ambiguous {
                         if let Some(recover) = &recover {
-                            // A failed look-up is no answer: retry the action as planned.
-                            if let Ok(Some(found)) = recover().await {
-                                return Ok(found);
+                            // The action may have happened. It is sent again only once a
+                            // look-up has answered that it did not; a look-up that cannot get
+                            // an answer ends the call (the caller looks up again next time).
+                            match recover().await {
+                                Ok(Some(found)) => return Ok(found),
+                                Ok(None) => {}
+                                Err(e) if e.is_abort() => return Err(e),
+                                Err(e) => return Err(unconfirmed(&error, &e)),
                             }
                         }
                     }
@@ -299,7 +304,74 @@ impl Client {
                 .part("file", part);
             Ok(self.request(Method::POST, "/files").multipart(form))
         };
-        self.send(build, cancel).await
+        let bytes = std::fs::metadata(path).map(|m| m.len()).ok();
+        // A lost answer: the file is found by its name (unique to the run) and size.
+        let recover = || async move {
+            let files = self.list_files(cancel).await?;
+            Ok(files
+                .into_iter()
+                .find(|f| f.filename.as_deref() == Some(filename) && f.bytes == bytes))
+        };
+        self.send_with(build, cancel, Some(recover)).await
+    }
+
+    /// `GET /files?purpose=fine-tune`, every page.
+    pub async fn list_files(&self, cancel: &CancellationToken) -> Result<Vec<FileObject>> {
+        let mut out: Vec<FileObject> = Vec::new();
+        for _ in 0..100 {
+            let after = out.last().map(|f| f.id.clone());
+            let page: List<FileObject> = self
+                .send(
+                    || {
+                        let mut rb = self
+                            .request(Method::GET, "/files")
+                            .query(&[("purpose", "fine-tune"), ("limit", "10000")]);
+                        if let Some(a) = &after {
+                            rb = rb.query(&[("after", a.as_str())]);
+                        }
+                        Ok(rb)
+                    },
+                    cancel,
+                )
+                .await?;
+            let n = page.data.len();
+            out.extend(page.data);
+            if !page.has_more || n == 0 {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// `DELETE /files/{id}`; a file that is already gone counts as deleted.
+    pub async fn delete_file(&self, id: &str, cancel: &CancellationToken) -> Result<()> {
+        match self
+            .send::<Value>(
+                || Ok(self.request(Method::DELETE, &format!("/files/{id}"))),
+                cancel,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status == Some(404) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /uploads/{id}/cancel`; an Upload already cancelled, completed or expired counts
+    /// as done.
+    pub async fn cancel_upload(&self, id: &str, cancel: &CancellationToken) -> Result<()> {
+        match self
+            .send::<Value>(
+                || Ok(self.request(Method::POST, &format!("/uploads/{id}/cancel"))),
+                cancel,
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(e.status, Some(400) | Some(404)) => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// `POST /uploads`: starts an Upload of `bytes` bytes for fine-tuning.
@@ -405,19 +477,21 @@ impl Client {
         .await
     }
 
-    /// `POST /fine_tuning/jobs`. `find_existing` looks for the job by its run metadata after an
-    /// ambiguous failure, so that a lost answer never creates a second job.
+    /// `POST /fine_tuning/jobs`. After an ambiguous failure the job is looked up by its
+    /// metadata ([`Self::find_job`]) and sent again only if that look-up answers that there is
+    /// none: a lost answer never creates a second job.
     pub async fn create_job(
         &self,
         body: &CreateJobRequest,
         cancel: &CancellationToken,
     ) -> Result<Job> {
-        let run_id = body.metadata.get("run_id").cloned();
+        let run_id = body.metadata.get("run_id").cloned().unwrap_or_default();
+        let key = body.metadata.get(IDEMPOTENCY_KEY).cloned();
         let recover = || {
-            let run_id = run_id.clone();
+            let (run_id, key) = (run_id.clone(), key.clone());
             async move {
-                match run_id {
-                    Some(r) => self.find_job_by_run(&r, cancel).await,
+                match key {
+                    Some(k) => self.find_job(&k, &run_id, cancel).await,
                     None => Ok(None),
                 }
             }
@@ -430,18 +504,20 @@ impl Client {
         .await
     }
 
-    /// Finds the job this library created for `run_id` (its `metadata.run_id`).
-    pub async fn find_job_by_run(
+    /// Every job whose `metadata[name]` is `value`, newest first (at most 100).
+    pub async fn jobs_by_metadata(
         &self,
-        run_id: &str,
+        name: &str,
+        value: &str,
         cancel: &CancellationToken,
-    ) -> Result<Option<Job>> {
+    ) -> Result<Vec<Job>> {
+        let filter = format!("metadata[{name}]");
         let list: List<Job> = self
             .send(
                 || {
                     Ok(self
                         .request(Method::GET, "/fine_tuning/jobs")
-                        .query(&[("metadata[run_id]", run_id), ("limit", "10")]))
+                        .query(&[(filter.as_str(), value), ("limit", "100")]))
                 },
                 cancel,
             )
@@ -449,7 +525,22 @@ impl Client {
         Ok(list
             .data
             .into_iter()
-            .find(|j| j.metadata_value("run_id") == Some(run_id)))
+            .filter(|j| j.metadata_value(name) == Some(value))
+            .collect())
+    }
+
+    /// The job of idempotency key `key` to use instead of creating one: the one this run
+    /// created (`run_id`), whatever its status; else the first created of the others that did
+    /// not fail and were not cancelled (another process or machine training the same thing).
+    /// `Ok(None)` only when the API answered that there is none.
+    pub async fn find_job(
+        &self,
+        key: &str,
+        run_id: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Option<Job>> {
+        let jobs = self.jobs_by_metadata(IDEMPOTENCY_KEY, key, cancel).await?;
+        Ok(pick_job(jobs, run_id))
     }
 
     /// `GET /fine_tuning/jobs/{id}`.
@@ -515,6 +606,38 @@ impl Client {
         out.reverse();
         Ok(out)
     }
+}
+
+/// A request that may have been acted on, whose look-up failed too: `ERR_NETWORK`, not sent
+/// again.
+fn unconfirmed(error: &Error, lookup: &Error) -> Error {
+    let mut e = Error::new(
+        ErrorCode::Network,
+        format!(
+            "the request may have reached the API ({}), and looking up whether it did failed too ({}); it was not sent again: call again with the same options, which looks it up first",
+            error.message, lookup.message
+        ),
+    );
+    e.status = lookup.status.or(error.status);
+    e.request_id = lookup.request_id.clone().or(error.request_id.clone());
+    e
+}
+
+/// The metadata key carrying a run's idempotency key (see [`crate::stages::job::idempotency_key`]).
+pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
+
+/// See [`Client::find_job`]. `jobs` in the API's order (newest first). Among other runs'
+/// jobs, the first created (the last listed) wins, so that every process racing on one key
+/// agrees on the same job.
+pub fn pick_job(jobs: Vec<Job>, run_id: &str) -> Option<Job> {
+    if let Some(own) = jobs
+        .iter()
+        .find(|j| !run_id.is_empty() && j.metadata_value("run_id") == Some(run_id))
+    {
+        return Some(own.clone());
+    }
+    jobs.into_iter()
+        .rfind(|j| !matches!(j.status.as_str(), "failed" | "cancelled"))
 }
 
 fn header_str(resp: &Response, name: &str) -> Option<String> {
@@ -630,15 +753,6 @@ impl Client {
     pub async fn list_models(&self, cancel: &CancellationToken) -> Result<List<Value>> {
         self.send(|| Ok(self.request(Method::GET, "/models")), cancel)
             .await
-    }
-
-    /// `DELETE /files/{id}`.
-    pub async fn delete_file(&self, id: &str, cancel: &CancellationToken) -> Result<Value> {
-        self.send(
-            || Ok(self.request(Method::DELETE, &format!("/files/{id}"))),
-            cancel,
-        )
-        .await
     }
 
     /// `POST /fine_tuning/jobs/{id}/pause`.

@@ -26,6 +26,23 @@ pub struct RunRecord {
     pub options_digest: String,
     #[serde(default)]
     pub data_digest: Option<String>,
+    /// The digest of what the job is (modelKey, options, data), sent as the job's
+    /// `metadata.idempotency_key`: every process and machine training the same thing finds the
+    /// same job.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Every file this run knows it created (journaled as soon as an answer names it), so
+    /// that the ones the job does not use are deleted when the run ends. Files whose answer
+    /// was lost are found by their name, which starts with [`RunRecord::upload_prefix`].
+    #[serde(default)]
+    pub uploaded_files: Vec<String>,
+    /// The files (`source`, `validation`) whose upload request was sent: a file of the run's
+    /// name whose answer was lost is looked for on resume before uploading again.
+    #[serde(default)]
+    pub files_requested: Vec<String>,
+    /// Uploads (Uploads API) this run started and no longer needs: cancelled when it ends.
+    #[serde(default)]
+    pub stale_uploads: Vec<String>,
     pub agent_name: String,
     pub base_model: String,
     pub suffix: String,
@@ -47,6 +64,31 @@ pub struct RunRecord {
     #[serde(default)]
     pub job_id: Option<String>,
     pub started_at: String,
+}
+
+impl RunRecord {
+    /// The start of the name of every file this run uploads (unique to the run).
+    pub fn upload_prefix(&self) -> String {
+        format!("ft-{}-", &self.run_id)
+    }
+
+    /// The name `param`'s file (`source`, `validation`) is uploaded under: unique to the run,
+    /// so that a file whose answer was lost is found exactly.
+    pub fn upload_name(&self, param: &str, filename: &str) -> String {
+        let what = if param == "validation" {
+            "valid"
+        } else {
+            "train"
+        };
+        format!("{}{what}-{filename}", self.upload_prefix())
+    }
+
+    /// Notes a file this run created (once).
+    pub fn note_file(&mut self, id: &str) {
+        if !self.uploaded_files.iter().any(|f| f == id) {
+            self.uploaded_files.push(id.to_string());
+        }
+    }
 }
 
 /// A multipart upload in progress.

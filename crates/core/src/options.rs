@@ -45,6 +45,8 @@ pub struct TrainOptions {
     pub registry_path: Option<String>,
     pub poll_interval_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
+    /// How long an uploaded file may stay unprocessed (default 30 minutes).
+    pub file_processing_timeout_ms: Option<u64>,
     pub max_retries: Option<u32>,
     #[serde(default)]
     pub cancel_on_abort: bool,
@@ -177,7 +179,10 @@ const fn required(name: &'static str, arg: &'static str, help: &'static str) -> 
 use OptionKind as K;
 
 /// Metadata keys this library sets on every job.
-pub const RESERVED_METADATA: [&str; 3] = ["model_key", "agent_name", "run_id"];
+pub const RESERVED_METADATA: [&str; 4] = ["model_key", "agent_name", "run_id", "idempotency_key"];
+
+/// OpenAI's limit on a job's metadata keys.
+pub const MAX_METADATA_KEYS: usize = 16;
 
 /// Every option of a run but `signal` and `onProgress` (which are not data).
 #[rustfmt::skip]
@@ -197,6 +202,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("registryPath", K::String, "FILE", "the registry (default: env FINE_TUNED_MODELS_PATH, else ./fine-tuned/models.json)", false),
     opt("pollIntervalMs", K::Number, "MS", "how often the job is polled (default 5000)", false),
     opt("timeoutMs", K::Number, "MS", "stop waiting after this long (ERR_TIMEOUT; the job keeps running)", false),
+    opt("fileProcessingTimeoutMs", K::Number, "MS", "how long an uploaded file may stay unprocessed (default 30 minutes; ERR_TIMEOUT)", false),
     opt("maxRetries", K::Number, "N", "retries per request (default 2)", false),
     opt("cancelOnAbort", K::Boolean, "", "on abort (Ctrl-C), cancel the OpenAI job too", false),
     opt("hyperparameters.nEpochs", K::NumberOrAuto, "N|auto", "epochs, 1 to 50", true),
@@ -248,6 +254,8 @@ pub struct Resolved {
     pub registry_path: PathBuf,
     pub poll_interval: Duration,
     pub timeout: Option<Duration>,
+    /// See [`TrainOptions::file_processing_timeout_ms`].
+    pub file_processing_timeout: Duration,
     pub connection: Connection,
     pub max_download_bytes: u64,
     pub download_idle_timeout: Duration,
@@ -447,13 +455,16 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
             ));
         }
     }
-    // Ours take 3 of OpenAI's 16 metadata keys.
-    if o.metadata.len() > 13 {
+    // Ours take some of OpenAI's 16 metadata keys.
+    let allowed = MAX_METADATA_KEYS - RESERVED_METADATA.len();
+    if o.metadata.len() > allowed {
         return Err(invalid(
             "metadata",
             format!(
-                "metadata has {} keys; allowed: at most 13 (OpenAI's limit is 16 and this library uses 3)",
-                o.metadata.len()
+                "metadata has {} keys; allowed: at most {allowed} (OpenAI's limit is {MAX_METADATA_KEYS} and this library uses {}: {})",
+                o.metadata.len(),
+                RESERVED_METADATA.len(),
+                RESERVED_METADATA.join(", ")
             ),
         ));
     }
@@ -524,6 +535,15 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         Some(0) => return Err(invalid("timeoutMs", "timeoutMs must be above 0".into())),
         t => t.map(Duration::from_millis),
     };
+    let file_processing_timeout = match o.file_processing_timeout_ms {
+        Some(0) => {
+            return Err(invalid(
+                "fileProcessingTimeoutMs",
+                "fileProcessingTimeoutMs must be above 0".into(),
+            ))
+        }
+        t => Duration::from_millis(t.unwrap_or(DEFAULT_FILE_PROCESSING_TIMEOUT_MS)),
+    };
     let registry_path = registry_path(o.registry_path.clone());
     let connection = connection(ConnectionOptions {
         api_key: o.api_key.take(),
@@ -560,6 +580,7 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         registry_path,
         poll_interval,
         timeout,
+        file_processing_timeout,
         connection,
         max_download_bytes,
         download_idle_timeout: limits.idle_timeout,
@@ -699,6 +720,10 @@ pub fn registry_path(option: Option<String>) -> PathBuf {
             .unwrap_or_else(|| DEFAULT_REGISTRY_PATH.to_string()),
     )
 }
+
+/// How long an uploaded file may stay unprocessed unless `fileProcessingTimeoutMs` says
+/// otherwise: 30 minutes.
+pub const DEFAULT_FILE_PROCESSING_TIMEOUT_MS: u64 = 30 * 60 * 1000;
 
 /// The Uploads API's largest part.
 pub const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;

@@ -5,8 +5,6 @@
 
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
 use crate::journal::{Journal, RunRecord};
@@ -183,25 +181,32 @@ fn deadline_error(journal: &Journal, key: &str, t: Duration) -> Error {
     }
 }
 
-/// With `cancelOnAbort`: cancels the run's job (with a token of its own, the caller's being
-/// cancelled) and clears the journal once that worked.
+/// With `cancelOnAbort`: cancels the run's job (the journaled one, or the one its create
+/// request made if the answer was never journaled) with a token of its own, the caller's being
+/// cancelled, and clears the journal once that worked (see [`job::cancel_run`]).
 async fn cancel_after_abort(journal: &Journal, key: &str, client: &Client) {
-    let Ok(Some(RunRecord {
-        job_id: Some(job), ..
-    })) = journal.load(key)
-    else {
+    let Ok(Some(rec)) = journal.load(key) else {
         return;
     };
-    let fresh = CancellationToken::new();
-    let cancelled =
-        tokio::time::timeout(Duration::from_secs(30), client.cancel_job(&job, &fresh)).await;
-    if matches!(cancelled, Ok(Ok(_))) {
-        let _ = journal.remove(key);
-    }
+    let _ = tokio::time::timeout(
+        Duration::from_secs(60),
+        job::cancel_run(client, journal, &rec),
+    )
+    .await;
+}
+
+/// The files the job trains on: never deleted.
+fn job_files(job: &crate::api::Job) -> Vec<String> {
+    [job.training_file.clone(), job.validation_file.clone()]
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// The stages, in order. A journaled job skips the data stages (the data is not needed
-/// again, but local data must not have changed).
+/// again, but local data must not have changed); so does a job that already exists for the
+/// run's idempotency key (another machine's, or an earlier call's whose answer was lost).
+/// When the job is final, the files the run uploaded and the job does not use are deleted.
 async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
     let key = &run.r.opts.model_key;
     let resumed = rec.job_id.clone();
@@ -220,18 +225,31 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
             let data = load::load(run).await?;
             stages::check::check(run, &data).await?;
             load::journal_digest(run, &mut rec, &data).await?;
-            stages::upload::upload(run, &mut rec, &data).await?;
-            // Temporary downloads are removed here (and on any early return).
-            drop(data);
-            match job::create(run, &mut rec).await {
-                Ok(j) => j.id,
-                Err(e) => return Err(crate::lifecycle::on_job_refused(run, &rec, e).await),
+            let existing = if rec.training_file_id.is_none() && !rec.job_requested {
+                job::adopt_existing(run, &mut rec).await?
+            } else {
+                None
+            };
+            match existing {
+                Some(j) => j.id,
+                None => {
+                    stages::upload::upload(run, &mut rec, &data).await?;
+                    // Temporary downloads are removed here (and on any early return).
+                    drop(data);
+                    match job::create(run, &mut rec).await {
+                        Ok(j) => j.id,
+                        Err(e) => return Err(crate::lifecycle::on_job_refused(run, &rec, e).await),
+                    }
+                }
             }
         }
     };
     let job = match job::wait(run, &job_id).await {
         Ok(j) => j,
         Err(e) if matches!(e.code, ErrorCode::JobFailed | ErrorCode::JobCancelled) => {
+            let keep = [rec.training_file_id.clone(), rec.validation_file_id.clone()];
+            let keep: Vec<String> = keep.into_iter().flatten().collect();
+            let _ = stages::upload::clean_up(run.client, &rec, &keep, &run.ctx.cancel).await;
             run.journal.remove(key)?;
             return Err(e);
         }
@@ -244,6 +262,15 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
         }
         Err(e) => return Err(e),
     };
+    // Best effort: the model is trained either way; a clean-up that fails after its retries
+    // leaves files behind rather than the model unregistered.
+    let mut keep = job_files(&job);
+    keep.extend(rec.training_file_id.clone());
+    keep.extend(rec.validation_file_id.clone());
+    let cleaned = stages::upload::clean_up(run.client, &rec, &keep, &run.ctx.cancel).await;
+    if matches!(&cleaned, Err(e) if e.is_abort()) {
+        return Err(Error::aborted());
+    }
     let deployed = stages::deploy::deploy(run, job.fine_tuned_model.as_deref()).await?;
     let found = stages::register::Findings { base, deployed };
     stages::register::register(run, &rec, job, found).await

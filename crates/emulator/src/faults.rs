@@ -64,6 +64,12 @@ pub enum FaultKind {
     /// The request is performed (file stored, job created…), then the connection is closed
     /// without an answer.
     LostResponse,
+    /// The request is performed at once, and its answer is delayed by `delay_ms` (a client
+    /// that gives up or dies meanwhile never learns what was made).
+    Late {
+        /// Delay of the answer.
+        delay_ms: u64,
+    },
 }
 
 impl FaultKind {
@@ -77,11 +83,13 @@ impl FaultKind {
         "drop",
         "slow",
         "lost",
+        "late",
     ];
 
     /// The kind called `name` (one of [`FaultKind::NAMES`]): `"500"`, `"503"`, `"429"` (a
     /// 429 advertising `retry_after_ms`), `"quota"`, `"daily_limit"`, `"drop"`, `"slow"`
-    /// (answers delayed by `slow_ms`), `"lost"`. An unknown name: a message naming it and the
+    /// (answers delayed by `slow_ms`), `"lost"`, `"late"` (performed at once, answer delayed by
+    /// `slow_ms`). An unknown name: a message naming it and the
     /// known ones.
     pub fn from_name(name: &str, retry_after_ms: u64, slow_ms: u64) -> Result<FaultKind, String> {
         Ok(match name {
@@ -93,6 +101,7 @@ impl FaultKind {
             "drop" => FaultKind::DropConnection,
             "slow" => FaultKind::Slow { delay_ms: slow_ms },
             "lost" => FaultKind::LostResponse,
+            "late" => FaultKind::Late { delay_ms: slow_ms },
             other => {
                 return Err(format!(
                     "unknown fault kind {other:?} (known: {})",
@@ -123,6 +132,7 @@ impl FaultKind {
             FaultKind::DropConnection => "drop_connection",
             FaultKind::Slow { .. } => "slow",
             FaultKind::LostResponse => "lost_response",
+            FaultKind::Late { .. } => "late",
         }
     }
 
@@ -388,7 +398,9 @@ mod tests {
             assert_eq!(FaultKind::NAMES[i], *name);
             match k {
                 FaultKind::RateLimited { retry_after_ms } => assert_eq!(retry_after_ms, 7),
-                FaultKind::Slow { delay_ms } => assert_eq!(delay_ms, 9),
+                FaultKind::Slow { delay_ms } | FaultKind::Late { delay_ms } => {
+                    assert_eq!(delay_ms, 9)
+                }
                 _ => {}
             }
         }
@@ -399,7 +411,7 @@ mod tests {
         let e = FaultKind::from_name("404", 0, 0).unwrap_err();
         assert_eq!(
             e,
-            "unknown fault kind \"404\" (known: 500, 503, 429, quota, daily_limit, drop, slow, lost)"
+            "unknown fault kind \"404\" (known: 500, 503, 429, quota, daily_limit, drop, slow, lost, late)"
         );
     }
 

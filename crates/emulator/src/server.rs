@@ -271,6 +271,11 @@ async fn guard(
             next.run(req).await
         }
         FaultKind::DropConnection => drop_connection(kill).await,
+        FaultKind::Late { delay_ms } => {
+            let resp = next.run(req).await;
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            resp
+        }
         FaultKind::LostResponse => {
             let resp = next.run(req).await;
             drop(resp);

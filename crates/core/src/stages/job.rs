@@ -5,13 +5,14 @@
 //! before the status they lead to.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{CreateJobRequest, Job, JobMethod};
-use crate::client::Client;
+use crate::client::{Client, IDEMPOTENCY_KEY};
 use crate::error::{Error, ErrorCode, Result};
 use crate::journal::{Journal, RunRecord};
 use crate::options::{self, ConnectionOptions, Resolved};
@@ -30,12 +31,14 @@ pub fn request(
     training_file: &str,
     validation_file: Option<&str>,
     run_id: &str,
+    idempotency_key: &str,
 ) -> CreateJobRequest {
     let o = &r.opts;
     let mut metadata: BTreeMap<String, String> = o.metadata.clone();
     metadata.insert("model_key".into(), truncate(&o.model_key, 512));
     metadata.insert("agent_name".into(), truncate(&o.agent_name, 512));
     metadata.insert("run_id".into(), run_id.to_string());
+    metadata.insert(IDEMPOTENCY_KEY.into(), idempotency_key.to_string());
     CreateJobRequest {
         model: o.base_model.clone(),
         training_file: training_file.to_string(),
@@ -53,7 +56,7 @@ pub fn request(
 /// Secrets and knobs that only steer this process (timeouts, retries, paths) are not in it.
 pub fn options_digest(r: &Resolved) -> String {
     let o = &r.opts;
-    let template = request(r, "", o.validation.as_deref().map(|_| ""), "");
+    let template = request(r, "", o.validation.as_deref().map(|_| ""), "", "");
     let c = &r.connection;
     let v = json!({
         "request": template,
@@ -70,16 +73,145 @@ pub fn options_digest(r: &Resolved) -> String {
         .collect()
 }
 
-/// Creates the job, or finds the one an earlier call created if its answer was lost, and
-/// journals its id.
-pub async fn create(run: &Run<'_>, rec: &mut RunRecord) -> Result<Job> {
+/// The run's idempotency key: a digest of the job's request without what a run makes (file
+/// ids, run id) — so of the modelKey, agent, base model, suffix, method, hyperparameters,
+/// seed, integrations and metadata — and of the data's digest. Not of where the data is read
+/// from (two checkouts of the same data in different folders make the same key) nor of the
+/// API it goes to (the key is only ever looked up at that API).
+pub fn idempotency_key(r: &Resolved, data_digest: &str) -> String {
+    let template = request(r, "", r.opts.validation.as_deref().map(|_| ""), "", "");
+    let v = json!({ "request": template, "data": data_digest });
+    let bytes = serde_json::to_vec(&v).unwrap_or_default();
+    Sha256::digest(&bytes)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How long an aborted call still waits for a create-job request already on its way, so that
+/// the job it makes is journaled (and can be cancelled) rather than unknown.
+const CREATE_GRACE: Duration = Duration::from_secs(30);
+
+/// The job this run should use instead of creating one, if the API answers that there is one
+/// (this run's own, or another process's or machine's running or succeeded job with the same
+/// idempotency key). A look-up that fails is an error.
+pub async fn find_existing(run: &Run<'_>, rec: &RunRecord) -> Result<Option<Job>> {
     let (client, cancel) = (run.client, &run.ctx.cancel);
-    let mut job = None;
-    if rec.job_requested {
-        // A previous process sent the request; its answer may have been lost.
-        job = client.find_job_by_run(&rec.run_id, cancel).await?;
+    if let Some(key) = rec.idempotency_key.as_deref() {
+        if let Some(job) = client.find_job(key, &rec.run_id, cancel).await? {
+            return Ok(Some(job));
+        }
     }
-    let job = match job {
+    if !rec.job_requested {
+        return Ok(None);
+    }
+    // A request sent by a version that set no idempotency key: its run id finds it.
+    let jobs = client
+        .jobs_by_metadata("run_id", &rec.run_id, cancel)
+        .await?;
+    Ok(jobs.into_iter().next())
+}
+
+/// Journals the job as the run's, with the files it trains on (an adopted job may use
+/// another run's files).
+fn adopt(run: &Run<'_>, rec: &mut RunRecord, job: &Job) -> Result<()> {
+    rec.job_id = Some(job.id.clone());
+    if let Some(t) = &job.training_file {
+        rec.training_file_id = Some(t.clone());
+    }
+    if job.training_file.is_some() {
+        rec.validation_file_id = job.validation_file.clone();
+    }
+    run.journal.save(rec)
+}
+
+/// Adopts a job that already exists for this run's idempotency key, before anything is
+/// uploaded. Best effort: a look-up that fails leaves the decision to [`create`].
+pub async fn adopt_existing(run: &Run<'_>, rec: &mut RunRecord) -> Result<Option<Job>> {
+    match find_existing(run, rec).await {
+        Ok(Some(job)) => {
+            adopt(run, rec, &job)?;
+            run.ctx.emit(ProgressEvent::JobCreated {
+                job_id: job.id.clone(),
+                resumed: true,
+            });
+            Ok(Some(job))
+        }
+        Err(e) if e.is_abort() => Err(e),
+        _ => Ok(None),
+    }
+}
+
+/// Sends the create-job request. If the call is aborted while the request is on its way, the
+/// request is still given [`CREATE_GRACE`] to finish, so that its job is journaled.
+async fn send_create(run: &Run<'_>, rec: &mut RunRecord, body: &CreateJobRequest) -> Result<Job> {
+    let detached = CancellationToken::new();
+    let fut = run.client.create_job(body, &detached);
+    tokio::pin!(fut);
+    tokio::select! {
+        r = &mut fut => r,
+        _ = run.ctx.cancel.cancelled() => {
+            let finished = tokio::time::timeout(CREATE_GRACE, &mut fut).await;
+            detached.cancel();
+            if let Ok(Ok(job)) = finished {
+                let _ = adopt(run, rec, &job);
+            }
+            Err(Error::aborted())
+        }
+    }
+}
+
+/// After creating `ours`: if another process created a job for the same key at the same time,
+/// every one of them keeps the first created (see [`crate::client::pick_job`]) and cancels its
+/// own. A look-up that fails keeps `ours`.
+async fn settle_race(run: &Run<'_>, rec: &RunRecord, ours: Job) -> Job {
+    let Some(key) = rec.idempotency_key.as_deref() else {
+        return ours;
+    };
+    let Ok(mut jobs) = run
+        .client
+        .jobs_by_metadata(IDEMPOTENCY_KEY, key, &run.ctx.cancel)
+        .await
+    else {
+        return ours;
+    };
+    if !jobs.iter().any(|j| j.id == ours.id) {
+        // Not listed yet: newer than every listed job.
+        jobs.insert(0, ours.clone());
+    }
+    match crate::client::pick_job(jobs, "") {
+        Some(first) if first.id != ours.id => {
+            let detached = CancellationToken::new();
+            if run.client.cancel_job(&ours.id, &detached).await.is_ok() {
+                first
+            } else {
+                ours
+            }
+        }
+        _ => ours,
+    }
+}
+
+/// Creates the job, or adopts the one that exists for the run's idempotency key (its own
+/// after a lost answer, or another machine's), and journals its id. The API must answer the
+/// look-up first: when it cannot, the call rejects (`ERR_NETWORK`) and nothing is sent.
+pub async fn create(run: &Run<'_>, rec: &mut RunRecord) -> Result<Job> {
+    let found = find_existing(run, rec).await.map_err(|e| {
+        if e.is_abort() {
+            return e;
+        }
+        let mut out = Error::new(
+            ErrorCode::Network,
+            format!(
+                "could not look up whether the job already exists ({}); no job was created: call again with the same options",
+                e.message
+            ),
+        );
+        out.status = e.status;
+        out.request_id = e.request_id.clone();
+        out
+    })?;
+    let job = match found {
         Some(j) => j,
         None => {
             rec.job_requested = true;
@@ -90,12 +222,13 @@ pub async fn create(run: &Run<'_>, rec: &mut RunRecord) -> Result<Job> {
                 &training,
                 rec.validation_file_id.as_deref(),
                 &rec.run_id,
+                rec.idempotency_key.as_deref().unwrap_or_default(),
             );
-            client.create_job(&body, cancel).await?
+            let job = send_create(run, rec, &body).await?;
+            settle_race(run, rec, job).await
         }
     };
-    rec.job_id = Some(job.id.clone());
-    run.journal.save(rec)?;
+    adopt(run, rec, &job)?;
     run.ctx.emit(ProgressEvent::JobCreated {
         job_id: job.id.clone(),
         resumed: false,
@@ -199,8 +332,85 @@ fn journal_of(registry_path: Option<String>) -> (Registry, Journal) {
     (registry, journal)
 }
 
-/// Cancels the in-flight run of `model_key`: cancels its job (if one was created) and clears
-/// its journal entry. Returns the job id, if any.
+/// How many times, a second apart, a run whose create-job answer was never journaled is looked
+/// up before concluding that its request never reached the API.
+const CANCEL_LOOKUPS: u32 = 3;
+
+/// The job a run created, looked up by its metadata (its idempotency key, else its run id):
+/// `Ok(None)` once the API answered [`CANCEL_LOOKUPS`] times that there is none.
+async fn find_own(client: &Client, rec: &RunRecord) -> Result<Option<Job>> {
+    let (name, value) = match rec.idempotency_key.as_deref() {
+        Some(k) => (IDEMPOTENCY_KEY, k),
+        None => ("run_id", rec.run_id.as_str()),
+    };
+    let never = CancellationToken::new();
+    for i in 0..CANCEL_LOOKUPS {
+        if i > 0 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let jobs = client.jobs_by_metadata(name, value, &never).await?;
+        if let Some(j) = jobs
+            .into_iter()
+            .find(|j| j.metadata_value("run_id") == Some(rec.run_id.as_str()))
+        {
+            return Ok(Some(j));
+        }
+    }
+    Ok(None)
+}
+
+/// Cancels a run: its job (the journaled one, or the one its create request made if the
+/// answer was never journaled), its Uploads, and the files it uploaded that no job uses; then
+/// clears its journal entry. When the job cannot be found out (the look-up fails), nothing is
+/// cleared and the error says so. Returns the job id, if there was a job.
+pub async fn cancel_run(
+    client: &Client,
+    journal: &Journal,
+    rec: &RunRecord,
+) -> Result<Option<String>> {
+    let never = CancellationToken::new();
+    let job_id = match &rec.job_id {
+        Some(id) => Some(id.clone()),
+        None if rec.job_requested => find_own(client, rec)
+            .await
+            .map_err(|e| {
+                let mut out = Error::new(
+                    e.code,
+                    format!(
+                        "the run of modelKey {:?} sent a create-job request whose answer was never received, and looking its job up failed ({}); the run stays journaled: call cancelFineTune again",
+                        rec.model_key, e.message
+                    ),
+                )
+                .with_param("modelKey");
+                out.status = e.status;
+                out
+            })?
+            .map(|j| j.id),
+        None => None,
+    };
+    if let Some(job) = &job_id {
+        match client.cancel_job(job, &never).await {
+            Ok(_) => {}
+            // Already final: nothing left to cancel.
+            Err(e) if e.status == Some(400) || e.status == Some(404) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    // Never delete a file a created job uses.
+    let keep: Vec<String> = if job_id.is_some() {
+        [rec.training_file_id.clone(), rec.validation_file_id.clone()]
+            .into_iter()
+            .flatten()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    super::upload::clean_up(client, rec, &keep, &never).await?;
+    journal.remove(&rec.model_key)?;
+    Ok(job_id)
+}
+
+/// Cancels the in-flight run of `model_key` (see [`cancel_run`]).
 pub async fn cancel_fine_tune(
     model_key: &str,
     registry_path: Option<String>,
@@ -214,17 +424,21 @@ pub async fn cancel_fine_tune(
         )
         .with_param("modelKey"));
     };
-    if let Some(job) = &rec.job_id {
-        let client = Client::new(options::connection(connection)?)?;
-        match client.cancel_job(job, &CancellationToken::new()).await {
-            Ok(_) => {}
-            // Already final: nothing left to cancel.
-            Err(e) if e.status == Some(400) || e.status == Some(404) => {}
-            Err(e) => return Err(e),
+    let nothing_remote = rec.job_id.is_none()
+        && !rec.job_requested
+        && rec.uploaded_files.is_empty()
+        && rec.files_requested.is_empty()
+        && rec.uploads.is_empty()
+        && rec.stale_uploads.is_empty();
+    let client = match options::connection(connection).and_then(Client::new) {
+        Ok(c) => c,
+        Err(_) if nothing_remote => {
+            journal.remove(model_key)?;
+            return Ok(None);
         }
-    }
-    journal.remove(model_key)?;
-    Ok(rec.job_id)
+        Err(e) => return Err(e),
+    };
+    cancel_run(&client, &journal, &rec).await
 }
 
 /// The live job of a modelKey (its run in flight, else its registered entry) or of a job id,

@@ -79,6 +79,8 @@ pub async fn journal_digest(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -
         Some(d) if *d != now => return Err(in_flight_with_other_data(&rec.model_key)),
         _ => rec.data_digest = Some(now),
     }
+    let digest = rec.data_digest.as_deref().unwrap_or_default();
+    rec.idempotency_key = Some(super::job::idempotency_key(run.r, digest));
     run.journal.save(rec)
 }
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
 
 use crate::api::FileObject;
 use crate::client::{Client, SentFn};
@@ -23,19 +24,33 @@ const PART_CONCURRENCY: usize = 3;
 
 /// Uploads the training file, then the validation file, journaling each file id.
 pub async fn upload(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -> Result<()> {
-    let tid = ensure_uploaded(run, rec, "source", &data.training).await?;
-    rec.training_file_id = Some(tid);
-    run.journal.save(rec)?;
+    ensure_uploaded(run, rec, "source", &data.training).await?;
     if let Some(v) = &data.validation {
-        let vid = ensure_uploaded(run, rec, "validation", v).await?;
-        rec.validation_file_id = Some(vid);
-        run.journal.save(rec)?;
+        ensure_uploaded(run, rec, "validation", v).await?;
     }
     Ok(())
 }
 
-/// Uploads one file (unless the journal has one the API still knows) and waits until it is
-/// processed. Returns its id.
+fn file_id(rec: &RunRecord, param: &str) -> Option<String> {
+    if param == "validation" {
+        rec.validation_file_id.clone()
+    } else {
+        rec.training_file_id.clone()
+    }
+}
+
+fn set_file_id(rec: &mut RunRecord, param: &str, id: Option<String>) {
+    if param == "validation" {
+        rec.validation_file_id = id;
+    } else {
+        rec.training_file_id = id;
+    }
+}
+
+/// Uploads one file (unless the journal has one the API still knows, or an earlier call's
+/// upload whose answer was lost is found by its name) and waits until it is processed. The id
+/// is journaled as soon as it is known, so a file that is slow to process is waited for again
+/// by the next call, never uploaded again.
 async fn ensure_uploaded(
     run: &Run<'_>,
     rec: &mut RunRecord,
@@ -43,49 +58,70 @@ async fn ensure_uploaded(
     data: &LocalData,
 ) -> Result<String> {
     let (client, ctx) = (run.client, run.ctx);
-    let known = if param == "validation" {
-        rec.validation_file_id.clone()
-    } else {
-        rec.training_file_id.clone()
-    };
-    if let Some(id) = known {
+    let name = rec.upload_name(param, &data.filename);
+    if let Some(id) = file_id(rec, param) {
         match client.retrieve_file(&id, &ctx.cancel).await {
-            Ok(f) if f.status.as_deref() != Some("error") => {
-                return Ok(wait_for_processing(run, f).await?.id);
+            Ok(f) if !matches!(f.status.as_deref(), Some("error") | Some("failed")) => {
+                return Ok(wait_for_processing(run, param, f).await?.id);
             }
             Ok(_) => {}
             Err(e) if e.status == Some(404) => {}
             Err(e) => return Err(e),
+        }
+        set_file_id(rec, param, None);
+        run.journal.save(rec)?;
+    } else if rec.files_requested.iter().any(|p| p == param) {
+        // An earlier call sent this file and never journaled the answer: look for it.
+        if let Ok(files) = client.list_files(&ctx.cancel).await {
+            if let Some(f) = files.into_iter().find(|f| {
+                f.filename.as_deref() == Some(name.as_str()) && f.bytes == Some(data.bytes)
+            }) {
+                rec.note_file(&f.id);
+                set_file_id(rec, param, Some(f.id.clone()));
+                run.journal.save(rec)?;
+                if !matches!(f.status.as_deref(), Some("error") | Some("failed")) {
+                    return Ok(wait_for_processing(run, param, f).await?.id);
+                }
+            }
         }
     }
     ctx.emit(ProgressEvent::UploadStarted {
         file: param.to_string(),
         bytes: data.bytes,
     });
+    if !rec.files_requested.iter().any(|p| p == param) {
+        rec.files_requested.push(param.to_string());
+        run.journal.save(rec)?;
+    }
     let f = if data.bytes > run.r.upload_threshold_bytes {
-        match upload_in_parts(run, rec, param, data).await {
+        match upload_in_parts(run, rec, param, &name, data).await {
             Err(e)
                 if matches!(e.status, Some(400) | Some(404)) && rec.uploads.contains_key(param) =>
             {
                 // The Upload expired or was cancelled: start a new one.
-                rec.uploads.remove(param);
+                if let Some(old) = rec.uploads.remove(param) {
+                    rec.stale_uploads.push(old.upload_id);
+                }
                 run.journal.save(rec)?;
-                upload_in_parts(run, rec, param, data).await?
+                upload_in_parts(run, rec, param, &name, data).await?
             }
             other => other?,
         }
     } else {
         let sent = upload_progress(param, data.bytes, ctx);
         client
-            .upload_file(&data.path, &data.filename, sent, &ctx.cancel)
+            .upload_file(&data.path, &name, sent, &ctx.cancel)
             .await?
     };
+    rec.note_file(&f.id);
+    set_file_id(rec, param, Some(f.id.clone()));
+    run.journal.save(rec)?;
     ctx.emit(ProgressEvent::FileUploaded {
         file: param.to_string(),
         file_id: f.id.clone(),
         bytes: data.bytes,
     });
-    let f = wait_for_processing(run, f).await?;
+    let f = wait_for_processing(run, param, f).await?;
     ctx.emit(ProgressEvent::FileProcessed {
         file: param.to_string(),
         file_id: f.id.clone(),
@@ -93,16 +129,20 @@ async fn ensure_uploaded(
     Ok(f.id)
 }
 
-/// How long to wait for OpenAI to process an uploaded file: an hour, or less with `timeoutMs`.
+/// How long to wait for OpenAI to process an uploaded file: `fileProcessingTimeoutMs`, or
+/// less with `timeoutMs`.
 fn max_processing_wait(run: &Run<'_>) -> Duration {
-    run.r
-        .timeout
-        .unwrap_or(Duration::from_secs(3600))
-        .min(Duration::from_secs(3600))
+    let bound = run.r.file_processing_timeout;
+    run.r.timeout.map_or(bound, |t| t.min(bound))
 }
 
-/// Waits until an uploaded file is processed, as openai-node's `waitForProcessing` does.
-async fn wait_for_processing(run: &Run<'_>, mut file: FileObject) -> Result<FileObject> {
+/// Waits until an uploaded file is processed, as openai-node's `waitForProcessing` does, for
+/// at most [`max_processing_wait`].
+async fn wait_for_processing(
+    run: &Run<'_>,
+    param: &str,
+    mut file: FileObject,
+) -> Result<FileObject> {
     let (poll, max_wait, cancel) = (
         run.r.poll_interval,
         max_processing_wait(run),
@@ -124,23 +164,94 @@ async fn wait_for_processing(run: &Run<'_>, mut file: FileObject) -> Result<File
             }
             _ => {}
         }
-        if started.elapsed() > max_wait {
+        let elapsed = started.elapsed();
+        if elapsed >= max_wait {
             return Err(Error::new(
                 ErrorCode::Timeout,
                 format!(
-                    "file {} was still {:?} after {} s",
+                    "{param} file {} was still {:?} after {} ms (fileProcessingTimeoutMs{}); it stays journaled, and calling again with the same options waits for it again",
                     file.id,
                     file.status.as_deref().unwrap_or(""),
-                    max_wait.as_secs()
+                    max_wait.as_millis(),
+                    if run.r.timeout.is_some_and(|t| t < run.r.file_processing_timeout) { ", bounded by timeoutMs" } else { "" }
                 ),
-            ));
+            )
+            .with_param(param));
         }
         tokio::select! {
             _ = cancel.cancelled() => return Err(Error::aborted()),
-            _ = tokio::time::sleep(poll) => {}
+            _ = tokio::time::sleep(poll.min(max_wait - elapsed)) => {}
         }
-        file = run.client.retrieve_file(&file.id, cancel).await?;
+        match run.client.retrieve_file(&file.id, cancel).await {
+            Ok(f) => file = f,
+            Err(e) if e.is_retryable() => {}
+            Err(e) => return Err(e),
+        }
     }
+}
+
+/// Deletes the files `rec`'s run uploaded (journaled, or named with its prefix) but for
+/// `keep`, and cancels its Uploads. Each step is retried like every request; the whole is
+/// tried a few times before giving up with the last error.
+pub async fn clean_up(
+    client: &Client,
+    rec: &RunRecord,
+    keep: &[String],
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let mut last = None;
+    for round in 0..CLEAN_UP_ROUNDS {
+        if round > 0 {
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(Error::aborted()),
+                _ = tokio::time::sleep(Duration::from_millis(200 << round)) => {}
+            }
+        }
+        match clean_up_once(client, rec, keep, cancel).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_abort() => return Err(e),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::new(ErrorCode::Internal, "clean-up did not run")))
+}
+
+/// How many times [`clean_up`] tries.
+const CLEAN_UP_ROUNDS: u32 = 5;
+
+async fn clean_up_once(
+    client: &Client,
+    rec: &RunRecord,
+    keep: &[String],
+    cancel: &CancellationToken,
+) -> Result<()> {
+    let uploads = rec
+        .stale_uploads
+        .iter()
+        .chain(rec.uploads.values().map(|u| &u.upload_id));
+    for id in uploads {
+        client.cancel_upload(id, cancel).await?;
+    }
+    if rec.uploaded_files.is_empty() && rec.files_requested.is_empty() && rec.uploads.is_empty() {
+        return Ok(());
+    }
+    let prefix = rec.upload_prefix();
+    let listed = client.list_files(cancel).await?;
+    let mut doomed: Vec<String> = listed
+        .into_iter()
+        .filter(|f| {
+            f.filename
+                .as_deref()
+                .is_some_and(|n| n.starts_with(&prefix))
+                || rec.uploaded_files.contains(&f.id)
+        })
+        .map(|f| f.id)
+        .collect();
+    doomed.retain(|id| !keep.contains(id));
+    for id in doomed {
+        client.delete_file(&id, cancel).await?;
+    }
+    Ok(())
 }
 
 /// Reports an upload's bytes as `uploadProgress` events, about every 1 % (and at the end).
@@ -165,8 +276,9 @@ fn upload_progress(param: &str, total: u64, ctx: &RunContext) -> Option<SentFn> 
 /// The journaled Upload of `param`, while it lives and matches the file; else a new one.
 async fn upload_state(
     run: &Run<'_>,
-    rec: &RunRecord,
+    rec: &mut RunRecord,
     param: &str,
+    name: &str,
     data: &LocalData,
 ) -> Result<UploadState> {
     let now = chrono::Utc::now().timestamp();
@@ -174,11 +286,13 @@ async fn upload_state(
         Some(s) if s.total_bytes == data.bytes && s.expires_at.is_none_or(|e| e > now + 60) => {
             Ok(s.clone())
         }
-        _ => {
+        stale => {
+            let old = stale.map(|u| u.upload_id.clone());
+            rec.stale_uploads.extend(old);
             let part_bytes = run.r.upload_part_bytes;
             let up = run
                 .client
-                .create_upload(&data.filename, data.bytes, &run.ctx.cancel)
+                .create_upload(name, data.bytes, &run.ctx.cancel)
                 .await?;
             let parts = data.bytes.div_ceil(part_bytes).max(1) as usize;
             Ok(UploadState {
@@ -198,10 +312,11 @@ async fn upload_in_parts(
     run: &Run<'_>,
     rec: &mut RunRecord,
     param: &str,
+    name: &str,
     data: &LocalData,
 ) -> Result<FileObject> {
     let (client, ctx): (&Client, &RunContext) = (run.client, run.ctx);
-    let mut state = upload_state(run, rec, param, data).await?;
+    let mut state = upload_state(run, rec, param, name, data).await?;
     rec.uploads.insert(param.to_string(), state.clone());
     run.journal.save(rec)?;
     let part_len = |i: usize| {
