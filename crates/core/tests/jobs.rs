@@ -189,6 +189,7 @@ async fn abort_while_creating(opts: TrainOptions) -> fine_tune_core::Error {
         let cancel = cancel.clone();
         RunContext {
             cancel: cancel.clone(),
+            azure_token: None,
             progress: Some(Arc::new(move |e| {
                 if matches!(e, ProgressEvent::FileProcessed { .. }) {
                     let cancel = cancel.clone();
