@@ -13,6 +13,8 @@ pub mod api;
 pub mod checks;
 pub mod client;
 pub mod error;
+pub mod evaluate;
+pub mod graders;
 pub mod journal;
 pub mod metrics;
 pub mod models;
@@ -22,6 +24,7 @@ pub mod progress;
 pub mod registry;
 pub mod source;
 pub mod stages;
+pub mod versions;
 
 pub use api::{Auto, Hyperparameters, Method};
 pub use error::{Error, ErrorCode, Result};

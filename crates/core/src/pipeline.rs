@@ -33,7 +33,8 @@ async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
     }
     let registry = Registry::new(&r.registry_path);
     let (reg, k) = (registry.clone(), r.opts.model_key.clone());
-    if crate::blocking(move || reg.contains(&k)).await? {
+    let new_version = r.opts.on_existing == crate::versions::OnExisting::NewVersion;
+    if crate::blocking(move || reg.contains(&k)).await? && !new_version {
         return Err(registry::duplicate(&r.opts.model_key, registry.path()));
     }
     for (param, src) in [
@@ -87,7 +88,7 @@ pub async fn train_and_register(opts: TrainOptions, ctx: RunContext) -> Result<R
         crate::blocking(move || j.try_lock(&k)).await?
     };
     // Another process may have registered the key between the first check and the lock.
-    if registry.contains(&key)? {
+    if r.opts.on_existing == crate::versions::OnExisting::Error && registry.contains(&key)? {
         return Err(registry::duplicate(&key, registry.path()));
     }
     let rec = resume_or_start(&r, &journal)?;
@@ -162,5 +163,6 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
         }
         Err(e) => return Err(e),
     };
-    stages::register::register(run, &rec, job).await
+    let evaluated = crate::evaluate::after_job(run, &rec, &job).await?;
+    stages::register::register(run, &rec, job, evaluated).await
 }

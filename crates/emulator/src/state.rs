@@ -61,6 +61,8 @@ pub(crate) struct Store {
     pub uploads: HashMap<String, UploadRecord>,
     /// Fine-tuning jobs by id.
     pub jobs: HashMap<String, JobRecord>,
+    /// Fine-tuned models deleted through `DELETE /models/{model}`.
+    pub deleted_models: std::collections::HashSet<String>,
 }
 
 impl Store {
@@ -95,6 +97,8 @@ pub(crate) struct Inner {
     pub dir: PathBuf,
     /// The temporary folder, removed when taken out and dropped at close.
     pub tempdir: Mutex<Option<tempfile::TempDir>>,
+    /// What each fine-tuned model learned, read once from its training file.
+    pub learned: Mutex<crate::learned::LearnedCache>,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking handler must not wedge the emulator).

@@ -35,6 +35,15 @@ pub struct RegisteredModel {
     pub metrics: Option<MetricsSummary>,
     /// The loss curve drawn as SVG beside the registry, when there was one to draw.
     pub curve_path: Option<String>,
+    /// Whether the modelKey resolves to this model now (`promote: "ifBetter"` keeps the
+    /// current one unless the evaluation says `better`).
+    pub promoted: bool,
+    /// The model the key resolved to before, when it was registered.
+    pub previous_model: Option<String>,
+    /// The evaluation against the baseline, when `evaluate` ran.
+    pub evaluation: Option<crate::evaluate::EvaluationReport>,
+    /// Why the evaluation could not run, when it failed (the model is registered anyway).
+    pub evaluation_error: Option<String>,
 }
 
 /// Unix seconds (or now) as ISO 8601.
@@ -89,14 +98,22 @@ fn entry(
                 .map(|n| n.to_string_lossy().into_owned()),
             created_at: iso(job.created_at),
             finished_at: iso(job.finished_at),
+            evaluation: None,
             extra: Default::default(),
         }),
-        extra: Default::default(),
+        ..Default::default()
     }
 }
 
-/// Registers a succeeded job under the run's modelKey and returns what was registered.
-pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<RegisteredModel> {
+/// Registers a succeeded job under the run's modelKey (a new version of it with
+/// `onExisting: "newVersion"`, made current unless `promote: "ifBetter"` and the evaluation
+/// did not find it better) and returns what was registered.
+pub async fn register(
+    run: &Run<'_>,
+    rec: &RunRecord,
+    job: Job,
+    evaluated: crate::evaluate::Evaluated,
+) -> Result<RegisteredModel> {
     let key = &run.r.opts.model_key;
     let Some(ft_model) = job.fine_tuned_model.clone().filter(|m| !m.is_empty()) else {
         run.journal.remove(key)?;
@@ -107,18 +124,25 @@ pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<Regist
         .with_job(&job.id));
     };
     let (metrics, curve) = training_metrics(run, &job).await;
-    let e = entry(run, rec, &job, &ft_model, metrics.clone(), curve.as_ref());
+    let mut e = entry(run, rec, &job, &ft_model, metrics.clone(), curve.as_ref());
+    if let (Some(f), Some(r)) = (e.fine_tune.as_mut(), &evaluated.report) {
+        f.evaluation = serde_json::to_value(r).ok();
+    }
     let fine_tune = e.fine_tune.clone().unwrap_or_default();
-    {
+    let promote = evaluated.promote(run.r.opts.promote);
+    let on_existing = run.r.opts.on_existing;
+    let outcome = {
         let (reg, k, job_id) = (run.registry.clone(), key.clone(), job.id.clone());
-        crate::blocking(move || reg.insert_new(&k, &e))
+        crate::blocking(move || {
+            crate::versions::register_version(&reg, &k, e, on_existing, promote)
+        })
             .await
             .map_err(|mut e| {
                 e.message = format!("{} (the job {job_id} succeeded with model {ft_model}; register it by hand if needed)", e.message);
                 e.job_id = Some(job_id);
                 e
-            })?;
-    }
+            })?
+    };
     run.journal.remove(key)?;
     let f = fine_tune;
     let out = RegisteredModel {
@@ -136,6 +160,10 @@ pub async fn register(run: &Run<'_>, rec: &RunRecord, job: Job) -> Result<Regist
         registry_path: run.registry.path().display().to_string(),
         metrics,
         curve_path: curve.map(|p| p.display().to_string()),
+        promoted: outcome.promoted,
+        previous_model: outcome.previous_model,
+        evaluation: evaluated.report,
+        evaluation_error: evaluated.error,
     };
     run.ctx.emit(ProgressEvent::Registered {
         model_key: out.model_key.clone(),
