@@ -93,7 +93,7 @@ pub struct EvaluateOptions {
 #[serde(untagged)]
 pub enum EvaluateSetting {
     On(bool),
-    With(EvalSettings),
+    With(Box<EvalSettings>),
 }
 
 impl EvaluateSetting {
@@ -102,7 +102,7 @@ impl EvaluateSetting {
         match self {
             EvaluateSetting::On(true) => Some(EvalSettings::default()),
             EvaluateSetting::On(false) => None,
-            EvaluateSetting::With(s) => Some(s.clone()),
+            EvaluateSetting::With(s) => Some((**s).clone()),
         }
     }
 }
@@ -701,7 +701,7 @@ pub async fn execute(client: &Client, plan: Plan, ctx: &RunContext) -> Result<Ev
     let step = (total / 100).max(1);
     let tick = || {
         let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-        if d % step == 0 || d == total {
+        if d.is_multiple_of(step) || d == total {
             ctx.emit(ProgressEvent::EvaluationProgress { done: d, total });
         }
     };

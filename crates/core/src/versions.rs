@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Job;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::{self, ConnectionOptions, RemoteOptions};
+use crate::options::{self, ConnectionOptions};
 use crate::registry::{self, FineTuneRecord, ModelRef, Registry, RegistryEntry};
 use crate::stages::register::iso;
 
@@ -297,15 +297,40 @@ pub struct Removed {
 pub struct RemoveOptions {
     #[serde(default)]
     pub delete_remote: bool,
-    #[serde(flatten)]
-    pub remote: RemoteOptions,
+    pub registry_path: Option<String>,
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub azure_endpoint: Option<String>,
+    pub api_version: Option<String>,
+    pub max_retries: Option<u32>,
 }
 
 /// Removes `key` from the registry; with `delete_remote`, first deletes each of its
 /// fine-tuned (`ft:`) models at the API (`DELETE /models/{model}`; one the API no longer has
 /// counts as deleted), so a failure leaves the entry in place to try again.
 pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
-    let (registry_path, conn) = o.remote.split();
+    let RemoveOptions {
+        delete_remote,
+        registry_path,
+        api_key,
+        base_url,
+        organization,
+        project,
+        azure_endpoint,
+        api_version,
+        max_retries,
+    } = o;
+    let conn = ConnectionOptions {
+        api_key,
+        base_url,
+        organization,
+        project,
+        max_retries,
+        azure_endpoint,
+        api_version,
+    };
     let reg = Registry::new(options::registry_path(registry_path));
     let e = {
         let (r, k) = (reg.clone(), key.to_string());
@@ -318,7 +343,7 @@ pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
         .filter(|n| !n.is_empty())
         .collect();
     let mut deleted_remote = Vec::new();
-    if o.delete_remote {
+    if delete_remote {
         let client = Client::new(options::connection(conn)?)?;
         let cancel = CancellationToken::new();
         for m in models.iter().filter(|m| m.starts_with("ft:")) {
@@ -352,8 +377,14 @@ pub struct ImportOptions {
     /// What to do when the key is registered (default `error`).
     #[serde(default)]
     pub on_existing: OnExisting,
-    #[serde(flatten)]
-    pub remote: RemoteOptions,
+    pub registry_path: Option<String>,
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub azure_endpoint: Option<String>,
+    pub api_version: Option<String>,
+    pub max_retries: Option<u32>,
 }
 
 /// Registers the succeeded job `job_id` (started elsewhere) under `modelKey`. A job that is
@@ -375,7 +406,16 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<crate::Registe
         .with_param(missing.join(",")));
     }
     options::check_model_key(&o.model_key)?;
-    let (registry_path, conn) = o.remote.split();
+    let registry_path = o.registry_path.clone();
+    let conn = ConnectionOptions {
+        api_key: o.api_key.clone(),
+        base_url: o.base_url.clone(),
+        organization: o.organization.clone(),
+        project: o.project.clone(),
+        max_retries: o.max_retries,
+        azure_endpoint: o.azure_endpoint.clone(),
+        api_version: o.api_version.clone(),
+    };
     let reg = Registry::new(options::registry_path(registry_path));
     if o.on_existing == OnExisting::Error {
         let (r, k) = (reg.clone(), o.model_key.clone());
@@ -500,11 +540,6 @@ fn entry_of_job(job: &Job, model: &str, agent_name: &str, metrics: Option<Value>
         }),
         ..Default::default()
     }
-}
-
-/// The connection options of [`RemoteOptions`], for callers that hold them apart.
-pub fn connection_of(o: RemoteOptions) -> (Option<String>, ConnectionOptions) {
-    o.split()
 }
 
 #[cfg(test)]
