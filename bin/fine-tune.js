@@ -37,7 +37,7 @@ const BAD_INPUT_CODES = new Set([
   'ERR_REGISTRY_CORRUPT',
   'ERR_NOT_FOUND',
 ])
-const JOB_CODES = new Set(['ERR_JOB_FAILED', 'ERR_JOB_CANCELLED'])
+const JOB_CODES = new Set(['ERR_JOB_FAILED', 'ERR_JOB_CANCELLED', 'ERR_JOB_NOT_FINISHED'])
 
 function exitCodeOf(code) {
   if (code === 'ABORT_ERR') return EXIT_ABORTED
@@ -84,7 +84,7 @@ const kebab = (s) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const flagOf = (name) => kebab(name.split('.').pop())
 
 function flagDef(spec) {
-  const d = { type: spec.kind === 'boolean' ? 'boolean' : 'string', help: spec.help + (spec.required ? ' (required)' : '') }
+  const d = { type: spec.kind === 'boolean' || spec.name === 'evaluate' ? 'boolean' : 'string', help: spec.help + (spec.required ? ' (required)' : '') }
   if (spec.arg) d.arg = spec.arg
   if (spec.kind === 'keyValue') d.multiple = true
   return d
@@ -210,6 +210,17 @@ It runs until Ctrl-C or SIGTERM.`,
     run: runEmulate,
   },
 }
+
+// eval, versions, promote, rollback, remove, import.
+Object.assign(
+  COMMANDS,
+  require('./eval-commands')({
+    ft: (...a) => ft(...a), out: (l) => out(l), jsonLine: (o) => jsonLine(o), state, EXIT_OK,
+    registryFlag: () => registryFlag(), connectionFlags: () => connectionFlags(), JSON_FLAG, HELP_FLAG,
+    registryPathOf: (v) => registryPathOf(v), connection: (v) => connection(v), dropUndefined: (o) => dropUndefined(o),
+    cliError: (...a) => cliError(...a), toNumber: (...a) => toNumber(...a), fmtUsd: (x) => fmtUsd(x), fmtNum: (...a) => fmtNum(...a),
+  }),
+)
 
 function topHelp() {
   const names = Object.keys(COMMANDS)
@@ -498,6 +509,8 @@ function trainOptions(values) {
     let value
     if (spec.kind === 'number') value = toNumber(flag, v, false)
     else if (spec.kind === 'numberOrAuto') value = toNumber(flag, v, true)
+    else if (spec.name === 'evaluate') value = v === true || v === '' || v === 'true' ? true : parseJsonFlag(flag, v)
+    else if (spec.name === 'promote') value = v === 'if-better' ? 'ifBetter' : v
     else if (spec.kind === 'json') value = parseJsonFlag(flag, v)
     else if (spec.kind === 'keyValue') {
       const base = opts[spec.name] && typeof opts[spec.name] === 'object' ? opts[spec.name] : {}

@@ -483,12 +483,6 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
                 format!("validationSplit is {x}; allowed: a fraction above 0 and at most 0.5"),
             ));
         }
-        if o.validation.is_some() {
-            return Err(invalid(
-                "validationSplit",
-                "validationSplit holds out validation data from source; pass it or validation, not both".into(),
-            ));
-        }
     }
     if o.promote == crate::versions::Promote::IfBetter
         && o.evaluate.as_ref().and_then(|e| e.settings()).is_none()
