@@ -207,8 +207,152 @@ export interface EmulatorStats {
   chatCompletions: number
 }
 
+/**
+ * Runs a chat-format data set through a candidate (`modelKey` or `model`) and a baseline,
+ * grades both answers of every example against its reference, and reports per grader the
+ * means, the difference with a seeded paired-bootstrap 95 % confidence interval, wins, ties
+ * and losses, `better`, the tokens used and their cost, and a JSONL of every answer. The cost
+ * is estimated before the first request (`evaluationStarted`); `maxCostUsd` refuses to
+ * start beyond it (`ERR_COST_LIMIT`). Requests run `concurrency` at a time with the usual
+ * retries, and `signal` aborts them.
+ */
+export declare function evaluateModel(options: EvaluateOptions): Promise<EvaluationReport>
+
+/**
+ * Options of `evaluateModel`: the candidate (`modelKey` or `model`), the settings of
+ * `EvaluationSettings`, the registry, the connection, `signal` and `onProgress`.
+ */
+export interface EvaluateOptions {
+  /** The registered modelKey whose current model is the candidate. */
+  modelKey?: string
+  /** A model name (or modelKey) as the candidate. */
+  model?: string
+  data?: string
+  baseline?: string
+  graders?: Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge'> | null
+  primaryGrader?: string
+  judgeModel?: string
+  judgeRubric?: string
+  concurrency?: number
+  maxCostUsd?: number
+  maxExamples?: number
+  seed?: number
+  bootstrapSamples?: number
+  outputPath?: string
+  temperature?: number
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
+  registryPath?: string
+  /** API key; default `OPENAI_API_KEY`. Never logged, returned or stored. */
+  apiKey?: string
+  baseUrl?: string
+  organization?: string
+  project?: string
+  azureEndpoint?: string
+  apiVersion?: string
+  /** Retries per request (default 2); 429s honour `retry-after`. */
+  maxRetries?: number
+  /** Aborts the evaluation (`ABORT_ERR`). */
+  signal?: AbortSignal | null
+  /**
+   * `evaluationStarted` (with the estimated cost), `evaluationProgress`,
+   * `evaluationFinished`.
+   */
+  onProgress?: ((event: ProgressEvent) => void) | null
+}
+
+/** What `evaluateModel` found. */
+export interface EvaluationReport {
+  candidate: string
+  baseline: string
+  modelKey?: string
+  /** The data set: a path, a URL without its secrets, or the validation file's id. */
+  data: string
+  examples: number
+  primaryGrader: string
+  /** The 95 % confidence interval of the primary grader's difference lies above 0. */
+  better: boolean
+  graders: Array<GraderScore>
+  usage: EvaluationUsage
+  /** Estimated before the first request; `null` when a model's price is unknown. */
+  estimatedCostUsd?: number
+  /** From the tokens used. */
+  costUsd?: number
+  /** When the prices were taken. */
+  priceDate: string
+  /** JSONL: every example's reference, both answers and their scores. */
+  outputPath: string
+  seed: number
+  durationMs: number
+  /** ISO 8601. */
+  evaluatedAt: string
+}
+
+/**
+ * How an evaluation runs: the settings of `evaluateModel`, and of the pipeline's `evaluate`.
+ * (Declares the TypeScript type; the core reads the values.)
+ */
+export interface EvaluationSettings {
+  /**
+   * Chat-format JSONL, a path or an http(s) URL. Default: the entry's validation file
+   * (read back from the API), or the run's validation data in the pipeline.
+   */
+  data?: string
+  /**
+   * The model to compare against (a model name or a modelKey). Default: the entry's base
+   * model, else the model the key resolved to before (in the pipeline: the model the key
+   * resolves to before the new one, else the base model).
+   */
+  baseline?: string
+  /**
+   * Graders: `exact`, `contains`, `json`, `toolCalls`, `similarity`, `judge` (see the
+   * README for their definitions). Default: `exact`, `toolCalls` when references have tool
+   * calls, `similarity` when they have text.
+   */
+  graders?: Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge'> | null
+  /**
+   * The grader `better` is decided on. Default: `toolCalls` when most references have
+   * tool calls, else `similarity`.
+   */
+  primaryGrader?: string
+  /** The model the `judge` grader asks (default `gpt-4o-mini`). */
+  judgeModel?: string
+  /** The rubric the `judge` grader scores with. */
+  judgeRubric?: string
+  /** Requests in flight at once (default 8, at most 256). */
+  concurrency?: number
+  /**
+   * Refuse to start (`ERR_COST_LIMIT`, nothing sent) when the estimated cost in USD is
+   * above this.
+   */
+  maxCostUsd?: number
+  /** Only the first N examples. */
+  maxExamples?: number
+  /** Seed of the paired bootstrap and of the requests (default 0). */
+  seed?: number
+  /** Bootstrap resamples (default 2000). */
+  bootstrapSamples?: number
+  /**
+   * Where the JSONL of every example's answers and scores goes. Default:
+   * `evaluations/<modelKey>-<time>.jsonl` beside the registry.
+   */
+  outputPath?: string
+  /** Sampling temperature of both models (default 0). */
+  temperature?: number
+}
+
+/** Tokens used, as the API's `usage` reported them. */
+export interface EvaluationUsage {
+  candidatePromptTokens: number
+  candidateCompletionTokens: number
+  baselinePromptTokens: number
+  baselineCompletionTokens: number
+  judgePromptTokens: number
+  judgeCompletionTokens: number
+  totalTokens: number
+}
+
 /** The stable codes of `FineTuneError.code`, as the README's error table lists them. */
-export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ABORT_ERR' | 'ERR_INTERNAL'
+export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ERR_JOB_NOT_FINISHED' | 'ERR_COST_LIMIT' | 'ABORT_ERR' | 'ERR_INTERNAL'
 
 /** A fine-tuning job as the API reports it now. */
 export interface FineTuneJob {
@@ -341,6 +485,30 @@ export interface FineTuneOptions {
    * `[{ type: "wandb", wandb: { project, name?, entity?, tags? } }]`.
    */
   integrations?: Array<{ type: 'wandb'; wandb: { project: string; name?: string; entity?: string; tags?: string[] } }> | null
+  /**
+   * When `modelKey` is registered: `"error"` (default) refuses with
+   * `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
+   * models stay in the entry's `versions`).
+   */
+  onExisting?: 'error' | 'newVersion' | null
+  /**
+   * After the job succeeds, evaluate the new model against its baseline (the model the key
+   * resolved to before, else the base model) on `evaluate.data`, else the validation data:
+   * `true`, or the settings of `evaluateModel`. The report's summary is stored in the entry.
+   */
+  evaluate?: boolean | EvaluationSettings | null
+  /**
+   * `"always"` (default): the new model becomes the key's model. `"ifBetter"` (needs
+   * `evaluate`): it is registered as a version, and becomes current only when the
+   * evaluation says `better`.
+   */
+  promote?: 'always' | 'ifBetter' | null
+  /**
+   * Without `validation`: hold out this fraction (above 0, at most 0.5) of the training
+   * file as validation data, seeded by `seed` and stable (a line's side depends only on the
+   * line). Both files are checked and uploaded.
+   */
+  validationSplit?: number | null
 }
 
 /** One option of `trainAndRegisterFineTunedModel`, as the CLI makes its flags from them. */
@@ -369,6 +537,26 @@ export declare function getFineTuneJob(modelKeyOrJobId: string, options?: Cancel
 /** The registered model of `modelKey`, or `null`. Reads the registry fresh. */
 export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
 
+/**
+ * One grader's scores: each model's mean over the examples it applies to, the difference,
+ * its paired-bootstrap 95 % confidence interval, and wins/ties/losses of the candidate.
+ */
+export interface GraderScore {
+  name: string
+  examples: number
+  candidateMean: number
+  baselineMean: number
+  /** `candidateMean - baselineMean`. */
+  difference: number
+  /** 2.5th percentile of the bootstrapped difference. */
+  ciLow: number
+  /** 97.5th percentile of the bootstrapped difference. */
+  ciHigh: number
+  wins: number
+  ties: number
+  losses: number
+}
+
 /** Hyperparameters: a number, or `"auto"` to let OpenAI choose. */
 export interface HyperparameterOptions {
   /** Epochs, 1 to 50. */
@@ -379,6 +567,29 @@ export interface HyperparameterOptions {
   learningRateMultiplier?: number | 'auto' | null
   /** DPO only: beta, above 0 and at most 2. */
   beta?: number | 'auto' | null
+}
+
+/**
+ * Registers a fine-tuning job started elsewhere (`ftjob-…`) under `modelKey`, as
+ * `trainAndRegisterFineTunedModel` would have. A job that has not succeeded is refused with
+ * its status: `ERR_JOB_FAILED`, `ERR_JOB_CANCELLED`, or `ERR_JOB_NOT_FINISHED`.
+ */
+export declare function importFineTuneJob(jobId: string, options: ImportJobOptions): Promise<RegisteredModel>
+
+/** Options of `importFineTuneJob`. */
+export interface ImportJobOptions {
+  agentName: string
+  modelKey: string
+  /** When `modelKey` is registered: `"error"` (default) or `"newVersion"`. */
+  onExisting?: 'error' | 'newVersion' | null
+  registryPath?: string
+  apiKey?: string
+  baseUrl?: string
+  organization?: string
+  project?: string
+  azureEndpoint?: string
+  apiVersion?: string
+  maxRetries?: number
 }
 
 /**
@@ -420,8 +631,34 @@ export interface ListModelsOptions {
   registryPath?: string
 }
 
+/**
+ * Every model `modelKey` has had, oldest first, with the one it resolves to marked
+ * `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered.
+ */
+export declare function listModelVersions(modelKey: string, options?: RegistryOptions | undefined | null): Array<ModelVersion>
+
 /** Every registered model, in registry order, optionally only those of one agent. */
 export declare function listRegisteredModels(options?: ListModelsOptions | undefined | null): Array<RegistryEntry>
+
+/** One model a modelKey has had. */
+export interface ModelVersion {
+  /** The model's name (`ft:…`). */
+  model: string
+  /** Whether the modelKey resolves to it now. */
+  current: boolean
+  jobId?: string
+  baseModel?: string
+  /** When its job was created (ISO 8601). */
+  createdAt?: string
+  /** When its job finished (ISO 8601). */
+  finishedAt?: string
+  /** When it was registered under the key (ISO 8601). */
+  registeredAt?: string
+  /** Its training metrics' summary. */
+  metrics?: Record<string, unknown> | null
+  /** Its evaluation report, when one ran. */
+  evaluation?: EvaluationReport | null
+}
 
 /** One step of a run, passed to `onProgress`; `type` tells which. */
 export type ProgressEvent =
@@ -434,7 +671,17 @@ export type ProgressEvent =
   | { type: 'status'; jobId: string; status: string }
   | { type: 'jobEvent'; jobId: string; eventId: string; level: string; message: string; /** Unix seconds. */
   createdAt?: number; step?: number; totalSteps?: number; trainLoss?: number; validLoss?: number; trainAccuracy?: number }
+  | { type: 'evaluationStarted'; candidate: string; baseline: string; examples: number; requests: number; estimatedTokens: number; estimatedCostUsd?: number }
+  | { type: 'evaluationProgress'; done: number; total: number }
+  | { type: 'evaluationFinished'; better: boolean; primaryGrader: string; difference: number }
   | { type: 'registered'; modelKey: string; fineTunedModel: string; registryPath: string }
+
+/**
+ * Makes the version `modelName` of `modelKey` the model agents get (locked, atomic write);
+ * returns the model it resolved to before. `ERR_NOT_FOUND` when the key or the version does
+ * not exist.
+ */
+export declare function promoteModelVersion(modelKey: string, modelName: string, options?: RegistryOptions | undefined | null): string
 
 /** What `trainAndRegisterFineTunedModel` registered. */
 export interface RegisteredModel {
@@ -461,6 +708,17 @@ export interface RegisteredModel {
   metrics?: TrainingMetrics
   /** The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn. */
   curvePath?: string
+  /**
+   * Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
+   * current model unless the evaluation says `better`).
+   */
+  promoted: boolean
+  /** The model the key resolved to before, when it was registered. */
+  previousModel?: string
+  /** The evaluation against the baseline, when `evaluate` ran. */
+  evaluation?: EvaluationReport
+  /** Why the evaluation could not run (the model is registered anyway). */
+  evaluationError?: string
 }
 
 /** One registered model. */
@@ -489,11 +747,52 @@ export interface RegistryOptions {
   registryPath?: string
 }
 
+/** What `removeRegisteredModel` did. */
+export interface RemovedModel {
+  modelKey: string
+  /** Every model the key had. */
+  models: Array<string>
+  /** The fine-tuned models deleted at the API. */
+  deletedRemote: Array<string>
+}
+
+/** Options of `removeRegisteredModel`. */
+export interface RemoveModelOptions {
+  /**
+   * Also delete each of the key's fine-tuned models at the API (`DELETE /v1/models/{model}`)
+   * before the entry is removed; a model the API no longer has counts as deleted.
+   */
+  deleteRemote?: boolean
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
+  registryPath?: string
+  /** API key (only used with `deleteRemote`); default `OPENAI_API_KEY`. */
+  apiKey?: string
+  baseUrl?: string
+  organization?: string
+  project?: string
+  azureEndpoint?: string
+  apiVersion?: string
+  maxRetries?: number
+}
+
+/**
+ * Removes `modelKey` from the registry (locked, atomic write), with `deleteRemote` after
+ * deleting its fine-tuned models at the API. `ERR_NOT_FOUND` when it is not registered.
+ */
+export declare function removeRegisteredModel(modelKey: string, options?: RemoveModelOptions | null): Promise<RemovedModel>
+
 /**
  * A registered modelKey gives its `ft:` model id; anything else (a plain OpenAI model name)
  * comes back as it is.
  */
 export declare function resolveModel(modelOrKey: string, options?: RegistryOptions | undefined | null): string
+
+/**
+ * Goes back to the model `modelKey` resolved to before its last promotion (each call goes
+ * one further back); returns the model it resolves to now. `ERR_NOT_FOUND` when there is no
+ * earlier model.
+ */
+export declare function rollbackModel(modelKey: string, options?: RegistryOptions | undefined | null): string
 
 /**
  * Starts an OpenAI-compatible fine-tuning API on 127.0.0.1 (files, uploads, fine-tuning jobs,

@@ -24,7 +24,7 @@ test('a model trained on the task beats its base on held-out examples; one train
   const events: any[] = []
   const first = await trainAndRegisterFineTunedModel({ ...opts, evaluate: true, onProgress: (e: any) => events.push(e) })
   expect(first.promoted).toBe(true)
-  expect(first.evaluationError).toBeNull()
+  expect(first.evaluationError ?? null).toBeNull()
   const ev = first.evaluation!
   expect(ev.baseline).toBe('gpt-4o-mini-2024-07-18')
   expect(ev.candidate).toBe(first.fineTunedModel)
