@@ -3,7 +3,8 @@
 // A presenter like the rest of the CLI: it calls the package's exports and prints.
 
 module.exports = function evalCommands(h) {
-  const { ft, out, jsonLine, state, EXIT_OK, registryFlag, connectionFlags, JSON_FLAG, HELP_FLAG } = h
+  const { ft, out, jsonLine, EXIT_OK, registryFlag, connectionFlags, JSON_FLAG, HELP_FLAG } = h
+  const state = { get json() { return h.getState().json } }
   const { registryPathOf, connection, dropUndefined, cliError, toNumber, fmtUsd, fmtNum } = h
 
   const GRADERS = ['exact', 'contains', 'json', 'toolCalls', 'similarity', 'judge']

@@ -211,11 +211,20 @@ It runs until Ctrl-C or SIGTERM.`,
   },
 }
 
-// eval, versions, promote, rollback, remove, import.
+// eval, versions, promote, rollback, remove, import (in eval-commands.js beside this file; a
+// copy of this file alone simply has no such commands).
+function evalCommandsModule() {
+  try {
+    return require('./eval-commands')
+  } catch (e) {
+    if (e && e.code === 'MODULE_NOT_FOUND' && String(e.message).includes('eval-commands')) return () => ({})
+    throw e
+  }
+}
 Object.assign(
   COMMANDS,
-  require('./eval-commands')({
-    ft: (...a) => ft(...a), out: (l) => out(l), jsonLine: (o) => jsonLine(o), state, EXIT_OK,
+  evalCommandsModule()({
+    ft: (...a) => ft(...a), out: (l) => out(l), jsonLine: (o) => jsonLine(o), getState: () => state, EXIT_OK,
     registryFlag: () => registryFlag(), connectionFlags: () => connectionFlags(), JSON_FLAG, HELP_FLAG,
     registryPathOf: (v) => registryPathOf(v), connection: (v) => connection(v), dropUndefined: (o) => dropUndefined(o),
     cliError: (...a) => cliError(...a), toNumber: (...a) => toNumber(...a), fmtUsd: (x) => fmtUsd(x), fmtNum: (...a) => fmtNum(...a),
@@ -777,6 +786,13 @@ async function runTrain({ values }) {
     ]
     if (curvePath) rows.push(['curve', curvePath])
     if (model.trainedTokens !== undefined) rows.push(['trainedTokens', String(model.trainedTokens)])
+    if (model.promoted === false) rows.push(['promoted', `no: ${model.modelKey} still resolves to ${model.previousModel}`])
+    const ev = model.evaluation
+    if (ev) {
+      const g = (ev.graders || []).find((x) => x.name === ev.primaryGrader) || {}
+      rows.push(['evaluation', `${ev.better ? 'better' : 'not better'} than ${ev.baseline}: ${ev.primaryGrader} ${fmtNum(g.candidateMean, 3)} vs ${fmtNum(g.baselineMean, 3)}, 95% CI [${fmtNum(g.ciLow, 3)}, ${fmtNum(g.ciHigh, 3)}]`])
+    }
+    if (model.evaluationError) rows.push(['evaluation', `not run: ${model.evaluationError}`])
     out(table(rows))
     if (metrics && typeof metrics === 'object') {
       out('  metrics:')
