@@ -42,11 +42,6 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Emulator {
   /** The base URL to use as `baseUrl` (or `OPENAI_BASE_URL`), e.g. `http://127.0.0.1:43123/v1`. */
   get url(): string
-  /**
-   * The emulated Azure control plane (Azure Resource Manager's role): pass it as
-   * `azureDeployment.managementUrl`. It takes the API key as its Bearer (Entra ID) token.
-   */
-  get managementUrl(): string
   /** The API key the emulator accepts. */
   get apiKey(): string
   /** Counters for tests: requests, injected faults, files, uploads, parts and jobs created. */
@@ -83,15 +78,6 @@ export interface CancelOptions {
   /** Retries per request (default 2). */
   maxRetries?: number
 }
-
-/**
- * Re-reads from the API (`GET /models/{model}`'s `shutdown_date`; Azure: its models list)
- * the shutdown date of every registered model's base, and says for each whether and when it
- * stops answering. `failing` marks a model past its date or within `withinDays` (default
- * 90) of it, or an undeployed Azure model: `fine-tune doctor` exits non-zero on any.
- * Connection options as `getFineTuneJob`; without an API key, the recorded dates are used.
- */
-export declare function checkRegisteredModels(options?: (CancelOptions & { withinDays?: number | null }) | null): Promise<ModelCheck[]>
 
 /** One kind of problem: how often it occurs, where, and its first occurrence. */
 export interface DatasetIssue {
@@ -157,13 +143,12 @@ export interface EmulatorFaults {
   /**
    * Kinds drawn from when a fault hits: `"500"`, `"503"`, `"429"` (with `retry-after`),
    * `"quota"`, `"daily_limit"`, `"drop"` (connection closed, nothing done), `"slow"`,
-   * `"lost"` (done, then the answer is lost), `"late"` (done at once, the answer delayed by
-   * `slowMs`). Default: 500, 503 and 429.
+   * `"lost"` (done, then the answer is lost). Default: 500, 503 and 429.
    */
   kinds?: Array<string>
   /** The delay advertised by injected 429s, in ms (default 100). */
   retryAfterMs?: number
-  /** The delay of `"slow"` and `"late"` answers, in ms (default 1000). */
+  /** The delay of `"slow"` answers, in ms (default 1000). */
   slowMs?: number
   /** At most this many faults in the emulator's life. */
   maxFaults?: number
@@ -187,17 +172,6 @@ export interface EmulatorOptions {
   organization?: string
   /** Faults to inject, for testing clients under failure. */
   faults?: EmulatorFaults
-  /**
-   * Shutdown dates (`YYYY-MM-DD`) by model, served as `shutdown_date` by `GET /models`
-   * (Azure: `deprecation`). A model past its date answers no chat and cannot be fine-tuned;
-   * its fine-tuned models end with it.
-   */
-  modelShutdownDates?: Record<string, string> | null
-  /**
-   * Refuse `POST /fine_tuning/jobs` as OpenAI's wind-down does for an organization that may
-   * no longer fine-tune (403).
-   */
-  fineTuningUnavailable?: boolean
 }
 
 /** What the emulator has seen and done, for tests. */
@@ -233,8 +207,152 @@ export interface EmulatorStats {
   chatCompletions: number
 }
 
+/**
+ * Runs a chat-format data set through a candidate (`modelKey` or `model`) and a baseline,
+ * grades both answers of every example against its reference, and reports per grader the
+ * means, the difference with a seeded paired-bootstrap 95 % confidence interval, wins, ties
+ * and losses, `better`, the tokens used and their cost, and a JSONL of every answer. The cost
+ * is estimated before the first request (`evaluationStarted`); `maxCostUsd` refuses to
+ * start beyond it (`ERR_COST_LIMIT`). Requests run `concurrency` at a time with the usual
+ * retries, and `signal` aborts them.
+ */
+export declare function evaluateModel(options: EvaluateOptions): Promise<EvaluationReport>
+
+/**
+ * Options of `evaluateModel`: the candidate (`modelKey` or `model`), the settings of
+ * `EvaluationSettings`, the registry, the connection, `signal` and `onProgress`.
+ */
+export interface EvaluateOptions {
+  /** The registered modelKey whose current model is the candidate. */
+  modelKey?: string
+  /** A model name (or modelKey) as the candidate. */
+  model?: string
+  data?: string
+  baseline?: string
+  graders?: Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge'> | null
+  primaryGrader?: string
+  judgeModel?: string
+  judgeRubric?: string
+  concurrency?: number
+  maxCostUsd?: number
+  maxExamples?: number
+  seed?: number
+  bootstrapSamples?: number
+  outputPath?: string
+  temperature?: number
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
+  registryPath?: string
+  /** API key; default `OPENAI_API_KEY`. Never logged, returned or stored. */
+  apiKey?: string
+  baseUrl?: string
+  organization?: string
+  project?: string
+  azureEndpoint?: string
+  apiVersion?: string
+  /** Retries per request (default 2); 429s honour `retry-after`. */
+  maxRetries?: number
+  /** Aborts the evaluation (`ABORT_ERR`). */
+  signal?: AbortSignal | null
+  /**
+   * `evaluationStarted` (with the estimated cost), `evaluationProgress`,
+   * `evaluationFinished`.
+   */
+  onProgress?: ((event: ProgressEvent) => void) | null
+}
+
+/** What `evaluateModel` found. */
+export interface EvaluationReport {
+  candidate: string
+  baseline: string
+  modelKey?: string
+  /** The data set: a path, a URL without its secrets, or the validation file's id. */
+  data: string
+  examples: number
+  primaryGrader: string
+  /** The 95 % confidence interval of the primary grader's difference lies above 0. */
+  better: boolean
+  graders: Array<GraderScore>
+  usage: EvaluationUsage
+  /** Estimated before the first request; `null` when a model's price is unknown. */
+  estimatedCostUsd?: number
+  /** From the tokens used. */
+  costUsd?: number
+  /** When the prices were taken. */
+  priceDate: string
+  /** JSONL: every example's reference, both answers and their scores. */
+  outputPath: string
+  seed: number
+  durationMs: number
+  /** ISO 8601. */
+  evaluatedAt: string
+}
+
+/**
+ * How an evaluation runs: the settings of `evaluateModel`, and of the pipeline's `evaluate`.
+ * (Declares the TypeScript type; the core reads the values.)
+ */
+export interface EvaluationSettings {
+  /**
+   * Chat-format JSONL, a path or an http(s) URL. Default: the entry's validation file
+   * (read back from the API), or the run's validation data in the pipeline.
+   */
+  data?: string
+  /**
+   * The model to compare against (a model name or a modelKey). Default: the entry's base
+   * model, else the model the key resolved to before (in the pipeline: the model the key
+   * resolves to before the new one, else the base model).
+   */
+  baseline?: string
+  /**
+   * Graders: `exact`, `contains`, `json`, `toolCalls`, `similarity`, `judge` (see the
+   * README for their definitions). Default: `exact`, `toolCalls` when references have tool
+   * calls, `similarity` when they have text.
+   */
+  graders?: Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge'> | null
+  /**
+   * The grader `better` is decided on. Default: `toolCalls` when most references have
+   * tool calls, else `similarity`.
+   */
+  primaryGrader?: string
+  /** The model the `judge` grader asks (default `gpt-4o-mini`). */
+  judgeModel?: string
+  /** The rubric the `judge` grader scores with. */
+  judgeRubric?: string
+  /** Requests in flight at once (default 8, at most 256). */
+  concurrency?: number
+  /**
+   * Refuse to start (`ERR_COST_LIMIT`, nothing sent) when the estimated cost in USD is
+   * above this.
+   */
+  maxCostUsd?: number
+  /** Only the first N examples. */
+  maxExamples?: number
+  /** Seed of the paired bootstrap and of the requests (default 0). */
+  seed?: number
+  /** Bootstrap resamples (default 2000). */
+  bootstrapSamples?: number
+  /**
+   * Where the JSONL of every example's answers and scores goes. Default:
+   * `evaluations/<modelKey>-<time>.jsonl` beside the registry.
+   */
+  outputPath?: string
+  /** Sampling temperature of both models (default 0). */
+  temperature?: number
+}
+
+/** Tokens used, as the API's `usage` reported them. */
+export interface EvaluationUsage {
+  candidatePromptTokens: number
+  candidateCompletionTokens: number
+  baselinePromptTokens: number
+  baselineCompletionTokens: number
+  judgePromptTokens: number
+  judgeCompletionTokens: number
+  totalTokens: number
+}
+
 /** The stable codes of `FineTuneError.code`, as the README's error table lists them. */
-export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ABORT_ERR' | 'ERR_FINE_TUNING_UNAVAILABLE' | 'ERR_DEPLOYMENT_FAILED' | 'ERR_INTERNAL'
+export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ERR_JOB_NOT_FINISHED' | 'ERR_COST_LIMIT' | 'ABORT_ERR' | 'ERR_INTERNAL'
 
 /** A fine-tuning job as the API reports it now. */
 export interface FineTuneJob {
@@ -326,31 +444,14 @@ export interface FineTuneOptions {
   /** How often the job is polled, in ms (default 5000). */
   pollIntervalMs?: number | null
   /**
-   * The whole call (download, checks, upload and the wait for the job) gives up after this
-   * many ms with `ERR_TIMEOUT`; a job keeps running and a later call with the same options
-   * resumes it. Default: wait as long as it takes.
+   * Give up waiting after this many ms with `ERR_TIMEOUT` (the job keeps running and a
+   * later call with the same options resumes it). Default: wait as long as it takes.
    */
   timeoutMs?: number | null
-  /**
-   * Give up waiting for an uploaded file to be processed after this many ms with
-   * `ERR_TIMEOUT` naming the file and its status (default 30 minutes; `timeoutMs` bounds it
-   * too). The file stays journaled: a later call waits for it again, never uploads again.
-   */
-  fileProcessingTimeoutMs?: number | null
   /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
   maxRetries?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
-  /**
-   * A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
-   * (default 60000).
-   */
-  downloadIdleTimeoutMs?: number | null
-  /**
-   * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
-   * than this over any 30 s (default 1024; 0: no minimum).
-   */
-  downloadMinBytesPerSecond?: number | null
   /** Files larger than this go up through the Uploads API in parts (default 100 MiB). */
   uploadThresholdBytes?: number | null
   /** Size of each part of such an upload (default and maximum 64 MiB). */
@@ -375,8 +476,8 @@ export interface FineTuneOptions {
   /** Seed for reproducible training (0 to 2147483647). */
   seed?: number | null
   /**
-   * Extra job metadata (at most 12 keys of 64 chars, values of 512), merged with the
-   * `model_key`, `agent_name`, `run_id` and `idempotency_key` this library sets.
+   * Extra job metadata (at most 13 keys of 64 chars, values of 512), merged with the
+   * `model_key`, `agent_name` and `run_id` this library sets.
    */
   metadata?: Record<string, string> | null
   /**
@@ -385,23 +486,29 @@ export interface FineTuneOptions {
    */
   integrations?: Array<{ type: 'wandb'; wandb: { project: string; name?: string; entity?: string; tags?: string[] } }> | null
   /**
-   * Azure OpenAI: deploy the fine-tuned model so that it answers, through Azure's control
-   * plane (`PUT …/Microsoft.CognitiveServices/accounts/{resourceName}/deployments/
-   * {deploymentName}`, api-version 2024-10-01), waiting until it has `Succeeded`. Needs a
-   * Microsoft Entra ID token: `azureToken`, else `AZURE_ACCESS_TOKEN`. The entry then names
-   * the deployment (the model an agent's client sends) and Azure's v1 `baseUrl`. Without
-   * this option or a token, an Azure run registers the model id with `deployment: null`
-   * and the `az` command that deploys it. `sku`: `Developer` (deployments live 24 hours),
-   * `Standard` (default) or `GlobalStandard`; `capacity` default 1; `deploymentName`
-   * default: from the modelKey; `managementUrl` default `https://management.azure.com`.
+   * When `modelKey` is registered: `"error"` (default) refuses with
+   * `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
+   * models stay in the entry's `versions`).
    */
-  azureDeployment?: { subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Developer' | 'Standard' | 'GlobalStandard' | null; capacity?: number | null; managementUrl?: string | null } | null
+  onExisting?: 'error' | 'newVersion' | null
   /**
-   * Gives the Microsoft Entra ID access token for `azureDeployment` (e.g. from
-   * `@azure/identity`'s `getToken("https://management.azure.com/.default")`); default
-   * `AZURE_ACCESS_TOKEN`. Never logged or stored.
+   * After the job succeeds, evaluate the new model against its baseline (the model the key
+   * resolved to before, else the base model) on `evaluate.data`, else the validation data:
+   * `true`, or the settings of `evaluateModel`. The report's summary is stored in the entry.
    */
-  azureToken?: (() => Promise<string>) | null
+  evaluate?: boolean | EvaluationSettings | null
+  /**
+   * `"always"` (default): the new model becomes the key's model. `"ifBetter"` (needs
+   * `evaluate`): it is registered as a version, and becomes current only when the
+   * evaluation says `better`.
+   */
+  promote?: 'always' | 'ifBetter' | null
+  /**
+   * Without `validation`: hold out this fraction (above 0, at most 0.5) of the training
+   * file as validation data, seeded by `seed` and stable (a line's side depends only on the
+   * line). Both files are checked and uploaded.
+   */
+  validationSplit?: number | null
 }
 
 /** One option of `trainAndRegisterFineTunedModel`, as the CLI makes its flags from them. */
@@ -427,11 +534,28 @@ export interface FineTuneOptionSpec {
  */
 export declare function getFineTuneJob(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
 
-/**
- * The registered model of `modelKey`, or `null`. The registry is parsed once per change of
- * the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`.
- */
+/** The registered model of `modelKey`, or `null`. Reads the registry fresh. */
 export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
+
+/**
+ * One grader's scores: each model's mean over the examples it applies to, the difference,
+ * its paired-bootstrap 95 % confidence interval, and wins/ties/losses of the candidate.
+ */
+export interface GraderScore {
+  name: string
+  examples: number
+  candidateMean: number
+  baselineMean: number
+  /** `candidateMean - baselineMean`. */
+  difference: number
+  /** 2.5th percentile of the bootstrapped difference. */
+  ciLow: number
+  /** 97.5th percentile of the bootstrapped difference. */
+  ciHigh: number
+  wins: number
+  ties: number
+  losses: number
+}
 
 /** Hyperparameters: a number, or `"auto"` to let OpenAI choose. */
 export interface HyperparameterOptions {
@@ -443,6 +567,29 @@ export interface HyperparameterOptions {
   learningRateMultiplier?: number | 'auto' | null
   /** DPO only: beta, above 0 and at most 2. */
   beta?: number | 'auto' | null
+}
+
+/**
+ * Registers a fine-tuning job started elsewhere (`ftjob-…`) under `modelKey`, as
+ * `trainAndRegisterFineTunedModel` would have. A job that has not succeeded is refused with
+ * its status: `ERR_JOB_FAILED`, `ERR_JOB_CANCELLED`, or `ERR_JOB_NOT_FINISHED`.
+ */
+export declare function importFineTuneJob(jobId: string, options: ImportJobOptions): Promise<RegisteredModel>
+
+/** Options of `importFineTuneJob`. */
+export interface ImportJobOptions {
+  agentName: string
+  modelKey: string
+  /** When `modelKey` is registered: `"error"` (default) or `"newVersion"`. */
+  onExisting?: 'error' | 'newVersion' | null
+  registryPath?: string
+  apiKey?: string
+  baseUrl?: string
+  organization?: string
+  project?: string
+  azureEndpoint?: string
+  apiVersion?: string
+  maxRetries?: number
 }
 
 /**
@@ -484,34 +631,34 @@ export interface ListModelsOptions {
   registryPath?: string
 }
 
+/**
+ * Every model `modelKey` has had, oldest first, with the one it resolves to marked
+ * `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered.
+ */
+export declare function listModelVersions(modelKey: string, options?: RegistryOptions | undefined | null): Array<ModelVersion>
+
 /** Every registered model, in registry order, optionally only those of one agent. */
 export declare function listRegisteredModels(options?: ListModelsOptions | undefined | null): Array<RegistryEntry>
 
-/** One registered model, as `checkRegisteredModels` found it. */
-export interface ModelCheck {
-  modelKey: string
-  agentName?: string
-  /** The model the agent's client sends. */
+/** One model a modelKey has had. */
+export interface ModelVersion {
+  /** The model's name (`ft:…`). */
   model: string
-  /** The model whose shutdown date applies (the fine-tuned model's base). */
-  baseModel: string
-  /** The base model's shutdown date as the API gives it now (else as recorded). */
-  baseShutdownDate?: string
-  /** The date was read from the API now (`false`: the recorded one, or none). */
-  refreshed: boolean
-  stopsAnswering: StopsAnswering
-  /** Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero. */
-  failing: boolean
-  /** Other facts (Azure's rule for idle deployments…). */
-  notes: Array<string>
+  /** Whether the modelKey resolves to it now. */
+  current: boolean
+  jobId?: string
+  baseModel?: string
+  /** When its job was created (ISO 8601). */
+  createdAt?: string
+  /** When its job finished (ISO 8601). */
+  finishedAt?: string
+  /** When it was registered under the key (ISO 8601). */
+  registeredAt?: string
+  /** Its training metrics' summary. */
+  metrics?: Record<string, unknown> | null
+  /** Its evaluation report, when one ran. */
+  evaluation?: EvaluationReport | null
 }
-
-/**
- * Pauses the fine-tuning job of a modelKey (its run in flight, else its registered entry) or
- * of a job id (`POST /fine_tuning/jobs/{id}/pause`). A call waiting for the job keeps
- * waiting (a paused job is not final). Resolves to the job (status `paused`).
- */
-export declare function pauseFineTune(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
 
 /** One step of a run, passed to `onProgress`; `type` tells which. */
 export type ProgressEvent =
@@ -524,10 +671,17 @@ export type ProgressEvent =
   | { type: 'status'; jobId: string; status: string }
   | { type: 'jobEvent'; jobId: string; eventId: string; level: string; message: string; /** Unix seconds. */
   createdAt?: number; step?: number; totalSteps?: number; trainLoss?: number; validLoss?: number; trainAccuracy?: number }
-  | { type: 'modelShutdownWarning'; model: string; /** `YYYY-MM-DD`. */
-  shutdownDate: string; daysLeft: number }
-  | { type: 'deployment'; deployment: string; provisioningState: string }
+  | { type: 'evaluationStarted'; candidate: string; baseline: string; examples: number; requests: number; estimatedTokens: number; estimatedCostUsd?: number }
+  | { type: 'evaluationProgress'; done: number; total: number }
+  | { type: 'evaluationFinished'; better: boolean; primaryGrader: string; difference: number }
   | { type: 'registered'; modelKey: string; fineTunedModel: string; registryPath: string }
+
+/**
+ * Makes the version `modelName` of `modelKey` the model agents get (locked, atomic write);
+ * returns the model it resolved to before. `ERR_NOT_FOUND` when the key or the version does
+ * not exist.
+ */
+export declare function promoteModelVersion(modelKey: string, modelName: string, options?: RegistryOptions | undefined | null): string
 
 /** What `trainAndRegisterFineTunedModel` registered. */
 export interface RegisteredModel {
@@ -555,29 +709,16 @@ export interface RegisteredModel {
   /** The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn. */
   curvePath?: string
   /**
-   * The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
-   * fine-tuned model stops answering then.
+   * Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
+   * current model unless the evaluation says `better`).
    */
-  baseShutdownDate?: string
-  /**
-   * The model an agent's client sends: the Azure deployment's name once deployed, else
-   * `fineTunedModel`.
-   */
-  model: string
-  /** Where the model answers when not at OpenAI: Azure OpenAI's v1 base URL. */
-  baseUrl?: string
-  /**
-   * Azure: the deployment (`name`, `sku`, `capacity`, `provisioningState`, `deployedAt`,
-   * `expiresAt` for Developer-tier…), or `null` when not deployed; absent on OpenAI.
-   */
-  deployment?: Record<string, unknown> | null | undefined
-  /** Azure, not deployed: the `az` command that deploys the model. */
-  deployCommand?: string
-  /**
-   * What to know: a base model shutting down within 90 days, an undeployed model, Azure's
-   * rules for idle and Developer-tier deployments.
-   */
-  warnings: Array<string>
+  promoted: boolean
+  /** The model the key resolved to before, when it was registered. */
+  previousModel?: string
+  /** The evaluation against the baseline, when `evaluate` ran. */
+  evaluation?: EvaluationReport
+  /** Why the evaluation could not run (the model is registered anyway). */
+  evaluationError?: string
 }
 
 /** One registered model. */
@@ -589,11 +730,6 @@ export interface RegistryEntry {
    * createdAt, finishedAt…); absent on entries this library did not write.
    */
   fineTune?: Record<string, unknown> | undefined
-  /**
-   * Whether and when the model stops answering, from what the entry records (the base
-   * model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
-   */
-  stopsAnswering: StopsAnswering
 }
 
 /** The `model` part of a registry entry: what TaskForce's loader reads. */
@@ -603,8 +739,6 @@ export interface RegistryModel {
   provider: string
   supportsTools: boolean
   maxContextTokens: number
-  /** Where the model answers when not at OpenAI (Azure OpenAI's v1 base URL). */
-  baseUrl?: string
 }
 
 /** Where the registry is. */
@@ -613,14 +747,52 @@ export interface RegistryOptions {
   registryPath?: string
 }
 
+/** What `removeRegisteredModel` did. */
+export interface RemovedModel {
+  modelKey: string
+  /** Every model the key had. */
+  models: Array<string>
+  /** The fine-tuned models deleted at the API. */
+  deletedRemote: Array<string>
+}
+
+/** Options of `removeRegisteredModel`. */
+export interface RemoveModelOptions {
+  /**
+   * Also delete each of the key's fine-tuned models at the API (`DELETE /v1/models/{model}`)
+   * before the entry is removed; a model the API no longer has counts as deleted.
+   */
+  deleteRemote?: boolean
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
+  registryPath?: string
+  /** API key (only used with `deleteRemote`); default `OPENAI_API_KEY`. */
+  apiKey?: string
+  baseUrl?: string
+  organization?: string
+  project?: string
+  azureEndpoint?: string
+  apiVersion?: string
+  maxRetries?: number
+}
+
+/**
+ * Removes `modelKey` from the registry (locked, atomic write), with `deleteRemote` after
+ * deleting its fine-tuned models at the API. `ERR_NOT_FOUND` when it is not registered.
+ */
+export declare function removeRegisteredModel(modelKey: string, options?: RemoveModelOptions | null): Promise<RemovedModel>
+
 /**
  * A registered modelKey gives its `ft:` model id; anything else (a plain OpenAI model name)
  * comes back as it is.
  */
 export declare function resolveModel(modelOrKey: string, options?: RegistryOptions | undefined | null): string
 
-/** Resumes a paused fine-tuning job (see `pauseFineTune`). */
-export declare function resumeFineTune(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
+/**
+ * Goes back to the model `modelKey` resolved to before its last promotion (each call goes
+ * one further back); returns the model it resolves to now. `ERR_NOT_FOUND` when there is no
+ * earlier model.
+ */
+export declare function rollbackModel(modelKey: string, options?: RegistryOptions | undefined | null): string
 
 /**
  * Starts an OpenAI-compatible fine-tuning API on 127.0.0.1 (files, uploads, fine-tuning jobs,
@@ -633,22 +805,6 @@ export declare function resumeFineTune(modelKeyOrJobId: string, options?: Cancel
  * start for another reason (the system's error is in the message).
  */
 export declare function startEmulator(options?: EmulatorOptions | undefined | null): Promise<Emulator>
-
-/** Whether and when a registered model stops answering. */
-export interface StopsAnswering {
-  /** The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known. */
-  at?: string
-  /** Whole days from today (negative: already passed). */
-  daysLeft?: number
-  /**
-   * `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
-   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
-   * (no date announced).
-   */
-  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'
-  /** Why, in words. */
-  reason: string
-}
 
 /** Tokens per example, counted with the base model's encoding as OpenAI's cookbook does. */
 export interface TokenStats {
@@ -706,16 +862,6 @@ export interface ValidateOptions {
   nEpochs?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
-  /**
-   * A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
-   * (default 60000).
-   */
-  downloadIdleTimeoutMs?: number | null
-  /**
-   * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
-   * than this over any 30 s (default 1024; 0: no minimum).
-   */
-  downloadMinBytesPerSecond?: number | null
 }
 
 /**

@@ -70,6 +70,7 @@ test('the CLI has a flag and a --config key for every option', async () => {
     azureDeployment: { subscriptionId: 's', resourceGroup: 'g', resourceName: 'r', sku: 'Developer' },
     'hyperparameters.nEpochs': 2, 'hyperparameters.batchSize': 'auto', 'hyperparameters.learningRateMultiplier': 0.5,
     'hyperparameters.beta': 0.1,
+    onExisting: 'error', evaluate: { graders: ['exact'] }, promote: 'ifBetter', validationSplit: 0.1,
   }
   const cfg: any = { hyperparameters: {} }
   for (const s of fineTuneOptions()) {
@@ -121,6 +122,7 @@ test('each option that makes the job refuses to resume an interrupted run; getFi
     seed: { seed: 7 },
     metadata: { metadata: { team: 'x' } },
     integrations: { integrations: [{ type: 'wandb', wandb: { project: 'p' } }] },
+    validationSplit: { validationSplit: 0.2 },
   }
   const before = fx.emu.stats()
   for (const spec of fineTuneOptions().filter((s) => s.affectsJob && s.name !== 'modelKey')) {

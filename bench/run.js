@@ -161,6 +161,8 @@ async function main() {
     await emulator.close()
   }
   console.table(rows)
+  // The evaluation: 1,000 examples against the emulator, with the event loop free.
+  console.table([await require('./eval').benchEval()])
   console.log(`node ${process.version}, ${require('node:os').cpus().length} cores; datasets in ${work}`)
 }
 

@@ -40,7 +40,7 @@ const BAD_INPUT_CODES = new Set([
   'ERR_REGISTRY_CORRUPT',
   'ERR_NOT_FOUND',
 ])
-const JOB_CODES = new Set(['ERR_JOB_FAILED', 'ERR_JOB_CANCELLED'])
+const JOB_CODES = new Set(['ERR_JOB_FAILED', 'ERR_JOB_CANCELLED', 'ERR_JOB_NOT_FINISHED'])
 
 function exitCodeOf(code) {
   if (code === 'ABORT_ERR') return EXIT_ABORTED
@@ -88,7 +88,7 @@ const kebab = (s) => s.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
 const flagOf = (name) => kebab(name.split('.').pop())
 
 function flagDef(spec) {
-  const d = { type: spec.kind === 'boolean' ? 'boolean' : 'string', help: spec.help + (spec.required ? ' (required)' : '') }
+  const d = { type: spec.kind === 'boolean' || spec.name === 'evaluate' ? 'boolean' : 'string', help: spec.help + (spec.required ? ' (required)' : '') }
   if (spec.arg) d.arg = spec.arg
   if (spec.kind === 'keyValue') d.multiple = true
   return d
@@ -251,6 +251,26 @@ It runs until Ctrl-C or SIGTERM.`,
     run: runEmulate,
   },
 }
+
+// eval, versions, promote, rollback, remove, import (in eval-commands.js beside this file; a
+// copy of this file alone simply has no such commands).
+function evalCommandsModule() {
+  try {
+    return require('./eval-commands')
+  } catch (e) {
+    if (e && e.code === 'MODULE_NOT_FOUND' && String(e.message).includes('eval-commands')) return () => ({})
+    throw e
+  }
+}
+Object.assign(
+  COMMANDS,
+  evalCommandsModule()({
+    ft: (...a) => ft(...a), out: (l) => out(l), jsonLine: (o) => jsonLine(o), getState: () => state, EXIT_OK,
+    registryFlag: () => registryFlag(), connectionFlags: () => connectionFlags(), JSON_FLAG, HELP_FLAG,
+    registryPathOf: (v) => registryPathOf(v), connection: (v) => connection(v), dropUndefined: (o) => dropUndefined(o),
+    cliError: (...a) => cliError(...a), toNumber: (...a) => toNumber(...a), fmtUsd: (x) => fmtUsd(x), fmtNum: (...a) => fmtNum(...a),
+  }),
+)
 
 function topHelp() {
   const names = Object.keys(COMMANDS)
@@ -539,6 +559,8 @@ function trainOptions(values) {
     let value
     if (spec.kind === 'number') value = toNumber(flag, v, false)
     else if (spec.kind === 'numberOrAuto') value = toNumber(flag, v, true)
+    else if (spec.name === 'evaluate') value = v === true || v === '' || v === 'true' ? true : parseJsonFlag(flag, v)
+    else if (spec.name === 'promote') value = v === 'if-better' ? 'ifBetter' : v
     else if (spec.kind === 'json') value = parseJsonFlag(flag, v)
     else if (spec.kind === 'keyValue') {
       const base = opts[spec.name] && typeof opts[spec.name] === 'object' ? opts[spec.name] : {}
@@ -813,6 +835,13 @@ async function runTrain({ values }) {
     ]
     if (curvePath) rows.push(['curve', curvePath])
     if (model.trainedTokens !== undefined) rows.push(['trainedTokens', String(model.trainedTokens)])
+    if (model.promoted === false) rows.push(['promoted', `no: ${model.modelKey} still resolves to ${model.previousModel}`])
+    const ev = model.evaluation
+    if (ev) {
+      const g = (ev.graders || []).find((x) => x.name === ev.primaryGrader) || {}
+      rows.push(['evaluation', `${ev.better ? 'better' : 'not better'} than ${ev.baseline}: ${ev.primaryGrader} ${fmtNum(g.candidateMean, 3)} vs ${fmtNum(g.baselineMean, 3)}, 95% CI [${fmtNum(g.ciLow, 3)}, ${fmtNum(g.ciHigh, 3)}]`])
+    }
+    if (model.evaluationError) rows.push(['evaluation', `not run: ${model.evaluationError}`])
     out(table(rows))
     if (metrics && typeof metrics === 'object') {
       out('  metrics:')

@@ -134,6 +134,12 @@ pub enum FineTuneErrorCode {
     /// Nothing is known about the modelKey (e.g. `cancelFineTune` of a key with no run).
     #[napi(value = "ERR_NOT_FOUND")]
     NotFound,
+    /// A job to import has not finished yet.
+    #[napi(value = "ERR_JOB_NOT_FINISHED")]
+    JobNotFinished,
+    /// An evaluation's estimated cost is above `maxCostUsd` (or cannot be estimated).
+    #[napi(value = "ERR_COST_LIMIT")]
+    CostLimit,
     /// The call was aborted through its `AbortSignal`.
     #[napi(value = "ABORT_ERR")]
     Aborted,
@@ -175,6 +181,8 @@ impl From<ErrorCode> for FineTuneErrorCode {
             E::Timeout => C::Timeout,
             E::ModelKeyInProgress => C::ModelKeyInProgress,
             E::NotFound => C::NotFound,
+            E::JobNotFinished => C::JobNotFinished,
+            E::CostLimit => C::CostLimit,
             E::Aborted => C::Aborted,
             E::FineTuningUnavailable => C::FineTuningUnavailable,
             E::DeploymentFailed => C::DeploymentFailed,

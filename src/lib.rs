@@ -6,9 +6,11 @@
 mod convert;
 mod dataset;
 mod emulator;
+mod evaluate;
 mod lifecycle;
 mod progress;
 mod registry;
+mod versions;
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::ThreadsafeFunction;
@@ -20,9 +22,11 @@ use fine_tune_core as core;
 
 pub use dataset::*;
 pub use emulator::*;
+pub use evaluate::*;
 pub use lifecycle::*;
 pub use progress::*;
 pub use registry::*;
+pub use versions::*;
 
 /// Options of `trainAndRegisterFineTunedModel`. The first four are required; every other one
 /// is optional, and `null` is the same as leaving it out. Connection options left unset fall
@@ -158,6 +162,26 @@ pub struct FineTuneOptions {
     /// `AZURE_ACCESS_TOKEN`. Never logged or stored.
     #[napi(ts_type = "(() => Promise<string>) | null")]
     pub azure_token: Option<TokenCallback>,
+    /// When `modelKey` is registered: `"error"` (default) refuses with
+    /// `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
+    /// models stay in the entry's `versions`).
+    #[napi(ts_type = "'error' | 'newVersion' | null")]
+    pub on_existing: Option<String>,
+    /// After the job succeeds, evaluate the new model against its baseline (the model the key
+    /// resolved to before, else the base model) on `evaluate.data`, else the validation data:
+    /// `true`, or the settings of `evaluateModel`. The report's summary is stored in the entry.
+    #[napi(ts_type = "boolean | EvaluationSettings | null")]
+    pub evaluate: Option<serde_json::Value>,
+    /// `"always"` (default): the new model becomes the key's model. `"ifBetter"` (needs
+    /// `evaluate`): it is registered as a version, and becomes current only when the
+    /// evaluation says `better`.
+    #[napi(ts_type = "'always' | 'ifBetter' | null")]
+    pub promote: Option<String>,
+    /// Without `validation`: hold out this fraction (above 0, at most 0.5) of the training
+    /// file as validation data, seeded by `seed` and stable (a line's side depends only on the
+    /// line). Both files are checked and uploaded.
+    #[napi(ts_type = "number | null")]
+    pub validation_split: Option<f64>,
 }
 
 /// The `azureToken` callback.
@@ -273,6 +297,15 @@ pub struct RegisteredModel {
     /// What to know: a base model shutting down within 90 days, an undeployed model, Azure's
     /// rules for idle and Developer-tier deployments.
     pub warnings: Vec<String>,
+    /// Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
+    /// current model unless the evaluation says `better`).
+    pub promoted: bool,
+    /// The model the key resolved to before, when it was registered.
+    pub previous_model: Option<String>,
+    /// The evaluation against the baseline, when `evaluate` ran.
+    pub evaluation: Option<EvaluationReport>,
+    /// Why the evaluation could not run (the model is registered anyway).
+    pub evaluation_error: Option<String>,
 }
 
 /// Summary of a job's result file.
@@ -337,6 +370,10 @@ impl From<core::RegisteredModel> for RegisteredModel {
             deployment,
             deploy_command,
             warnings,
+            promoted,
+            previous_model,
+            evaluation,
+            evaluation_error,
         } = m;
         RegisteredModel {
             model_key,
@@ -359,6 +396,10 @@ impl From<core::RegisteredModel> for RegisteredModel {
             deployment,
             deploy_command,
             warnings,
+            promoted,
+            previous_model,
+            evaluation: evaluation.map(Into::into),
+            evaluation_error,
         }
     }
 }

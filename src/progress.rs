@@ -113,6 +113,24 @@ pub enum ProgressEvent {
         deployment: String,
         provisioning_state: String,
     },
+    /// An evaluation is about to send its first request: its size and estimated cost
+    /// (`null` when a model's price is unknown).
+    EvaluationStarted {
+        candidate: String,
+        baseline: String,
+        examples: f64,
+        requests: f64,
+        estimated_tokens: f64,
+        estimated_cost_usd: Option<f64>,
+    },
+    /// Requests of an evaluation answered so far.
+    EvaluationProgress { done: f64, total: f64 },
+    /// An evaluation finished; `difference` is the primary grader's.
+    EvaluationFinished {
+        better: bool,
+        primary_grader: String,
+        difference: f64,
+    },
     /// The model is in the registry.
     Registered {
         model_key: String,
@@ -189,6 +207,34 @@ impl From<core::ProgressEvent> for ProgressEvent {
             } => ProgressEvent::Deployment {
                 deployment,
                 provisioning_state,
+            },
+            E::EvaluationStarted {
+                candidate,
+                baseline,
+                examples,
+                requests,
+                estimated_tokens,
+                estimated_cost_usd,
+            } => ProgressEvent::EvaluationStarted {
+                candidate,
+                baseline,
+                examples: n(examples),
+                requests: n(requests),
+                estimated_tokens: n(estimated_tokens),
+                estimated_cost_usd,
+            },
+            E::EvaluationProgress { done, total } => ProgressEvent::EvaluationProgress {
+                done: n(done),
+                total: n(total),
+            },
+            E::EvaluationFinished {
+                better,
+                primary_grader,
+                difference,
+            } => ProgressEvent::EvaluationFinished {
+                better,
+                primary_grader,
+                difference,
             },
             E::Registered {
                 model_key,

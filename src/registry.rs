@@ -59,6 +59,8 @@ fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
     let core::registry::RegistryEntry {
         model,
         fine_tune,
+        versions: _,
+        previous: _,
         extra: _,
     } = e;
     let core::registry::ModelRef {

@@ -606,6 +606,41 @@ impl Client {
         out.reverse();
         Ok(out)
     }
+
+    /// `POST /chat/completions` with `body` (OpenAI's request, as JSON); the answer as JSON.
+    /// Retried like every request (429s honour `retry-after`).
+    pub async fn chat_completion(&self, body: &Value, cancel: &CancellationToken) -> Result<Value> {
+        self.send(
+            || Ok(self.request(Method::POST, "/chat/completions").json(body)),
+            cancel,
+        )
+        .await
+    }
+
+    /// `DELETE /models/{model}`: deletes a fine-tuned model. Returns whether it was deleted
+    /// (`false`: the API no longer has it, 404).
+    pub async fn delete_model(&self, model: &str, cancel: &CancellationToken) -> Result<bool> {
+        let path = format!("/models/{}", urlencode_segment(model));
+        let answer: Result<Value> = self
+            .send(|| Ok(self.request(Method::DELETE, &path)), cancel)
+            .await;
+        match answer {
+            Ok(v) => Ok(v.get("deleted").and_then(Value::as_bool).unwrap_or(true)),
+            Err(e) if e.status == Some(404) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A path segment with the characters that would change the URL's meaning escaped (model
+/// names hold `:`, which is fine in a segment).
+fn urlencode_segment(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '/' | '?' | '#' | '%' | ' ' => format!("%{:02X}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 /// A request that may have been acted on, whose look-up failed too: `ERR_NETWORK`, not sent

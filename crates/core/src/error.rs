@@ -67,6 +67,10 @@ error_codes! {
     ModelKeyInProgress => "ERR_MODEL_KEY_IN_PROGRESS",
     /// Nothing is known about the modelKey (e.g. `cancelFineTune` of a key with no run).
     NotFound => "ERR_NOT_FOUND",
+    /// A job to import has not finished yet.
+    JobNotFinished => "ERR_JOB_NOT_FINISHED",
+    /// An evaluation's estimated cost is above `maxCostUsd` (or cannot be estimated).
+    CostLimit => "ERR_COST_LIMIT",
     /// The call was aborted through its `AbortSignal`.
     Aborted => "ABORT_ERR",
     /// OpenAI refused to create the job: self-serve fine-tuning is no longer available to the

@@ -14,6 +14,8 @@ pub mod azure;
 pub mod checks;
 pub mod client;
 pub mod error;
+pub mod evaluate;
+pub mod graders;
 pub mod journal;
 pub mod lifecycle;
 pub mod metrics;
@@ -24,6 +26,7 @@ pub mod progress;
 pub mod registry;
 pub mod source;
 pub mod stages;
+pub mod versions;
 
 pub use api::{Auto, Hyperparameters, Method};
 pub use error::{Error, ErrorCode, Result};

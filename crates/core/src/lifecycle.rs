@@ -472,7 +472,7 @@ mod tests {
                 deployment,
                 ..Default::default()
             }),
-            extra: Default::default(),
+            ..Default::default()
         }
     }
 

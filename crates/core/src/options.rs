@@ -72,6 +72,16 @@ pub struct TrainOptions {
     pub upload_part_bytes: Option<u64>,
     /// Azure OpenAI: deploy the fine-tuned model so that it answers (see [`crate::azure`]).
     pub azure_deployment: Option<crate::azure::AzureDeploymentOptions>,
+    /// What to do when the modelKey is registered: refuse (default) or train a new version.
+    #[serde(default)]
+    pub on_existing: crate::versions::OnExisting,
+    /// Evaluate the new model against its baseline after the job succeeds.
+    pub evaluate: Option<crate::evaluate::EvaluateSetting>,
+    /// Whether the new model becomes the key's model always (default) or only if better.
+    #[serde(default)]
+    pub promote: crate::versions::Promote,
+    /// Without `validation`: hold out this fraction of the training file (seeded by `seed`).
+    pub validation_split: Option<f64>,
 }
 
 impl TrainOptions {
@@ -219,6 +229,10 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("uploadThresholdBytes", K::Number, "N", "files above this go up in parts (default 100 MiB)", false),
     opt("uploadPartBytes", K::Number, "N", "size of each part (default and maximum 64 MiB)", false),
     opt("azureDeployment", K::Json, "JSON", "Azure OpenAI: deploy the model: {subscriptionId, resourceGroup, resourceName, deploymentName?, sku?, capacity?, managementUrl?} (token: env AZURE_ACCESS_TOKEN)", false),
+    opt("onExisting", K::String, "error|newVersion", "when the modelKey is registered: refuse (error, default) or train a new version", false),
+    opt("evaluate", K::Json, "true|JSON", "after training, evaluate the model against its baseline (true, or evaluation settings as JSON)", false),
+    opt("promote", K::String, "always|ifBetter", "make the new model current always (default) or only if its evaluation says better", false),
+    opt("validationSplit", K::Number, "X", "without --validation, hold out this fraction of the training data (above 0, at most 0.5)", true),
 ];
 
 /// How to reach the API, after the environment fallbacks. `Debug` hides the key.
@@ -530,6 +544,23 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
         None => derive_suffix(&o.agent_name),
     };
     check_knobs(&o)?;
+    if let Some(x) = o.validation_split {
+        if !(x > 0.0 && x <= 0.5) {
+            return Err(invalid(
+                "validationSplit",
+                format!("validationSplit is {x}; allowed: a fraction above 0 and at most 0.5"),
+            ));
+        }
+    }
+    if o.promote == crate::versions::Promote::IfBetter
+        && o.evaluate.as_ref().and_then(|e| e.settings()).is_none()
+    {
+        return Err(invalid(
+            "promote",
+            "promote \"ifBetter\" needs evaluate (the evaluation decides whether it is better)"
+                .into(),
+        ));
+    }
     let poll_interval = Duration::from_millis(o.poll_interval_ms.unwrap_or(5_000).max(10));
     let timeout = match o.timeout_ms {
         Some(0) => return Err(invalid("timeoutMs", "timeoutMs must be above 0".into())),
@@ -901,6 +932,10 @@ mod tests {
             ("azureDeployment", _) => {
                 json!({"subscriptionId": "s", "resourceGroup": "g", "resourceName": "r"})
             }
+            ("onExisting", _) => json!("newVersion"),
+            ("promote", _) => json!("always"),
+            ("evaluate", _) => json!({"graders": ["exact"]}),
+            ("validationSplit", _) => json!(0.2),
             (_, OptionKind::String) => json!("other"),
             (_, OptionKind::Number) => json!(7),
             (_, OptionKind::NumberOrAuto) => json!(2),

@@ -35,7 +35,8 @@ async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
     }
     let registry = Registry::new(&r.registry_path);
     let (reg, k) = (registry.clone(), r.opts.model_key.clone());
-    if crate::blocking(move || reg.contains(&k)).await? {
+    let new_version = r.opts.on_existing == crate::versions::OnExisting::NewVersion;
+    if crate::blocking(move || reg.contains(&k)).await? && !new_version {
         return Err(registry::duplicate(&r.opts.model_key, registry.path()));
     }
     for (param, src) in [
@@ -112,7 +113,7 @@ async fn train_and_register_inner(
         crate::blocking(move || j.try_lock(&k)).await?
     };
     // Another process may have registered the key between the first check and the lock.
-    if registry.contains(&key)? {
+    if r.opts.on_existing == crate::versions::OnExisting::Error && registry.contains(&key)? {
         return Err(registry::duplicate(&key, registry.path()));
     }
     let rec = resume_or_start(&r, &journal)?;
@@ -272,6 +273,11 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
         return Err(Error::aborted());
     }
     let deployed = stages::deploy::deploy(run, job.fine_tuned_model.as_deref()).await?;
-    let found = stages::register::Findings { base, deployed };
+    let evaluated = crate::evaluate::after_job(run, &rec, &job).await?;
+    let found = stages::register::Findings {
+        base,
+        deployed,
+        evaluated,
+    };
     stages::register::register(run, &rec, job, found).await
 }

@@ -91,6 +91,23 @@ pub enum ProgressEvent {
         deployment: String,
         provisioning_state: String,
     },
+    /// An evaluation is about to send its first request: its size and estimated cost.
+    EvaluationStarted {
+        candidate: String,
+        baseline: String,
+        examples: u64,
+        requests: u64,
+        estimated_tokens: u64,
+        estimated_cost_usd: Option<f64>,
+    },
+    /// Requests of an evaluation answered so far.
+    EvaluationProgress { done: u64, total: u64 },
+    /// An evaluation finished.
+    EvaluationFinished {
+        better: bool,
+        primary_grader: String,
+        difference: f64,
+    },
     /// The model is in the registry.
     Registered {
         model_key: String,

@@ -37,6 +37,13 @@ pub struct RegistryEntry {
     pub model: ModelRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fine_tune: Option<FineTuneRecord>,
+    /// Every version of the key once it has more than one (see [`crate::versions`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<crate::versions::ModelVersion>,
+    /// The models that were current before this one, most recent last (what
+    /// `rollbackModel` goes back to).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous: Vec<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -111,6 +118,9 @@ pub struct FineTuneRecord {
     /// Azure OpenAI, not deployed: the `az` command that deploys the model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deploy_command: Option<String>,
+    /// The summary of the model's evaluation against its baseline, when one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation: Option<Value>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -136,8 +146,8 @@ impl RegistryEntry {
         extra.remove("model");
         Some(RegistryEntry {
             model,
-            fine_tune: None,
             extra,
+            ..Default::default()
         })
     }
 }
@@ -371,6 +381,44 @@ impl Registry {
         }
         map.insert(key.to_string(), entry);
         self.write_locked(&map)
+    }
+
+    /// A locked read-modify-write of one entry: `f` gets the entry of `key` (`None` when it is
+    /// absent) and returns what to store (`None` removes the key) and a value to return. Other
+    /// entries and the key's position are kept. An entry that does not read as one is
+    /// `ERR_REGISTRY_CORRUPT`, left untouched. Blocking: call off the async threads.
+    pub fn update<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce(Option<RegistryEntry>) -> Result<(Option<RegistryEntry>, T)>,
+    ) -> Result<T> {
+        let _lock = self.lock()?;
+        let mut map = self.read()?;
+        let current = match map.get(key) {
+            None => None,
+            Some(v) => Some(RegistryEntry::from_value(v).ok_or_else(|| {
+                Error::new(
+                    ErrorCode::RegistryCorrupt,
+                    format!(
+                        "the entry {key:?} of {} is not an entry this library can read (no \"model\" object); it was left untouched",
+                        self.path.display()
+                    ),
+                )
+            })?),
+        };
+        let (next, out) = f(current)?;
+        match next {
+            Some(e) => {
+                let v = serde_json::to_value(&e)
+                    .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+                map.insert(key.to_string(), v);
+            }
+            None => {
+                map.shift_remove(key);
+            }
+        }
+        self.write_locked(&map)?;
+        Ok(out)
     }
 
     /// Replaces the file with `map`: temporary file beside the target (the file a link points

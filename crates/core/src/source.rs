@@ -95,6 +95,19 @@ pub struct LocalData {
     _temp: Option<tempfile::TempPath>,
 }
 
+impl LocalData {
+    /// A temporary file (removed when this is dropped), uploaded as `filename`.
+    pub fn temporary(path: tempfile::TempPath, filename: String) -> LocalData {
+        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        LocalData {
+            path: path.to_path_buf(),
+            filename,
+            bytes,
+            _temp: Some(path),
+        }
+    }
+}
+
 /// True when `source` is a URL rather than a path (a scheme of two or more letters followed by `:`).
 pub fn is_url(source: &str) -> bool {
     match source.split_once(':') {

@@ -1,5 +1,5 @@
-//! `POST /chat/completions` for fine-tuned models of succeeded jobs (and base models), with a
-//! deterministic canned answer; `GET /models` and `GET /models/{model}`.
+//! `POST /chat/completions` for fine-tuned models of succeeded jobs (and base models), with
+//! learned answers (see [`crate::learned`]) and token counts in `usage`; `GET /models` and `GET /models/{model}`.
 
 use crate::errors::{ApiError, ApiResult};
 use crate::jobs::fine_tuned_models;
@@ -125,27 +125,27 @@ fn chat_answer(
     if model_exists(state, model).is_none() {
         return Err(model_not_found(model));
     }
-    let last_user = messages
+    let message = answer_message(state, model, messages);
+    let encoding = fine_tune_dataset::encoding_for_model(model);
+    let tokens = |t: &str| fine_tune_dataset::count_tokens(t, encoding) as u64;
+    // As the API counts them: each message's content plus 3, plus 3 to prime the answer.
+    let prompt_tokens: u64 = messages
         .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .and_then(|m| m.get("content"))
-        .map(text_of)
-        .unwrap_or_default();
-    let reply = format!("[{model}] {last_user}");
-    let prompt_chars: usize = messages
-        .iter()
-        .map(|m| m.get("content").map(text_of).unwrap_or_default().len() + 4)
-        .sum();
-    let prompt_tokens = prompt_chars.div_ceil(4) as u64;
-    let completion_tokens = reply.len().div_ceil(4) as u64;
+        .map(|m| tokens(&m.get("content").map(text_of).unwrap_or_default()) + 3)
+        .sum::<u64>()
+        + 3;
+    let completion_tokens = tokens(&message.get("content").map(text_of).unwrap_or_default())
+        + message
+            .get("tool_calls")
+            .map(|t| tokens(&t.to_string()))
+            .unwrap_or(0);
     let choices: Vec<Value> = (0..n)
         .map(|i| {
             json!({
                 "index": i,
-                "message": {"role": "assistant", "content": reply, "refusal": null, "annotations": []},
+                "message": message,
                 "logprobs": null,
-                "finish_reason": "stop",
+                "finish_reason": if message.get("tool_calls").is_some() { "tool_calls" } else { "stop" },
             })
         })
         .collect();
@@ -164,6 +164,37 @@ fn chat_answer(
         "service_tier": "default",
         "system_fingerprint": "fp_emulator",
     })))
+}
+
+/// The assistant message a model answers with: a judge's score for a score-model prompt
+/// (base models), a learned answer for a prompt close to a fine-tuned model's training data,
+/// else the base model's generic answer (`[base model] <last user message>`).
+fn answer_message(state: &AppState, model: &str, messages: &[Value]) -> Value {
+    let content = |text: String| json!({"role": "assistant", "content": text, "refusal": null, "annotations": []});
+    if !model.starts_with("ft:") {
+        if let Some(score) = crate::learned::judge_answer(messages) {
+            return content(score);
+        }
+    }
+    let mut base = model.to_string();
+    if model.starts_with("ft:") {
+        if let Some(msg) =
+            crate::learned::learned_of(state, model).and_then(|l| l.answer(model, messages))
+        {
+            return msg;
+        }
+        if let Some((_, b)) = crate::jobs::job_of_model(&state.store(), model) {
+            base = b;
+        }
+    }
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .and_then(|m| m.get("content"))
+        .map(text_of)
+        .unwrap_or_default();
+    content(format!("[{base}] {last_user}"))
 }
 
 /// A model object: OpenAI's `Model` (with `shutdown_date`), or Azure's (with `deprecation`

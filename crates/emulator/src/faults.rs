@@ -36,6 +36,7 @@ pub const ENDPOINTS: &[&str] = &[
     "chat.completions",
     "models.list",
     "models.retrieve",
+    "models.delete",
 ];
 
 /// One kind of fault injected into a request.

@@ -925,8 +925,18 @@ pub(crate) fn fine_tuned_models(store: &Store, now: i64) -> Vec<(String, i64)> {
         .jobs
         .values()
         .filter(|j| j.status_at(now) == "succeeded")
+        .filter(|j| !store.deleted_models.contains(&j.fine_tuned_model))
         .map(|j| (j.fine_tuned_model.clone(), secs(j.outcome_at)))
         .collect()
+}
+
+/// The training file id and the base model of the job that produced `model`.
+pub(crate) fn job_of_model(store: &Store, model: &str) -> Option<(String, String)> {
+    store
+        .jobs
+        .values()
+        .find(|j| j.fine_tuned_model == model)
+        .map(|j| (j.training_file.clone(), j.model.clone()))
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod faults;
 mod files;
 mod job_params;
 mod jobs;
+mod learned;
 mod models;
 mod server;
 mod state;
@@ -156,6 +157,7 @@ impl Emulator {
             stats: Mutex::new(EmulatorStats::default()),
             dir: tempdir.path().to_path_buf(),
             tempdir: Mutex::new(Some(tempdir)),
+            learned: Mutex::new(Default::default()),
         }));
         let (shutdown, rx) = watch::channel(false);
         let app = server::router(state.clone());

@@ -87,7 +87,10 @@ fn api_routes() -> Router<AppState> {
             post(chat::deployment_completions),
         )
         .route("/models", get(chat::list_models))
-        .route("/models/{model}", get(chat::retrieve_model))
+        .route(
+            "/models/{model}",
+            get(chat::retrieve_model).delete(crate::learned::delete_model),
+        )
 }
 
 /// The whole application.
@@ -147,6 +150,7 @@ pub(crate) fn endpoint_name(method: &Method, pattern: &str) -> &'static str {
         }
         ("GET", "/models") => "models.list",
         ("GET", "/models/{model}") => "models.retrieve",
+        ("DELETE", "/models/{model}") => "models.delete",
         _ => "other",
     }
 }

@@ -63,6 +63,8 @@ pub(crate) struct Store {
     pub jobs: HashMap<String, JobRecord>,
     /// Azure deployments by ARM path (lower case).
     pub deployments: HashMap<String, crate::deployments::DeploymentRecord>,
+    /// Fine-tuned models deleted through `DELETE /models/{model}`.
+    pub deleted_models: std::collections::HashSet<String>,
 }
 
 impl Store {
@@ -101,6 +103,8 @@ pub(crate) struct Inner {
     pub dir: PathBuf,
     /// The temporary folder, removed when taken out and dropped at close.
     pub tempdir: Mutex<Option<tempfile::TempDir>>,
+    /// What each fine-tuned model learned, read once from its training file.
+    pub learned: Mutex<crate::learned::LearnedCache>,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking handler must not wedge the emulator).

@@ -66,6 +66,10 @@ pub fn options_digest(r: &Resolved) -> String {
         "organization": c.organization,
         "project": c.project,
     });
+    let mut v = v;
+    if let Some(split) = o.validation_split {
+        v["validationSplit"] = json!(split);
+    }
     let bytes = serde_json::to_vec(&v).unwrap_or_default();
     Sha256::digest(&bytes)[..16]
         .iter()

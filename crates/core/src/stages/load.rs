@@ -40,9 +40,26 @@ pub async fn load(run: &Run<'_>) -> Result<Loaded> {
         Some(v) => Some(load_one(run, "validation", v).await?),
         None => None,
     };
+    if let (None, Some(fraction)) = (&validation, o.validation_split) {
+        return split(run, training, fraction).await;
+    }
     Ok(Loaded {
         training,
         validation,
+    })
+}
+
+/// `validationSplit`: the training data split into a training and a validation file (see
+/// [`crate::evaluate::split_file`]), both temporary.
+async fn split(run: &Run<'_>, training: LocalData, fraction: f64) -> Result<Loaded> {
+    let (path, dir) = (training.path.clone(), run.journal.dir().to_path_buf());
+    let seed = run.r.opts.seed.unwrap_or(0) as u64;
+    let (t, v) =
+        crate::blocking(move || crate::evaluate::split_file(&path, fraction, seed, &dir)).await?;
+    let stem = training.filename.trim_end_matches(".jsonl").to_string();
+    Ok(Loaded {
+        training: LocalData::temporary(t, format!("{stem}.train.jsonl")),
+        validation: Some(LocalData::temporary(v, format!("{stem}.validation.jsonl"))),
     })
 }
 
@@ -92,10 +109,24 @@ pub async fn check_unchanged(run: &Run<'_>, rec: &RunRecord, job_id: &str) -> Re
     let Some(recorded) = rec.data_digest.as_ref().filter(|_| !any_url) else {
         return Ok(());
     };
-    let paths = std::iter::once(PathBuf::from(&o.source))
-        .chain(o.validation.as_ref().map(PathBuf::from))
-        .collect();
-    if digest(paths).await? != *recorded {
+    let now = match (&o.validation, o.validation_split) {
+        (None, Some(fraction)) => {
+            // The journaled digest is of the split files: split again.
+            let (path, dir) = (PathBuf::from(&o.source), run.journal.dir().to_path_buf());
+            let seed = o.seed.unwrap_or(0) as u64;
+            let (t, v) =
+                crate::blocking(move || crate::evaluate::split_file(&path, fraction, seed, &dir))
+                    .await?;
+            digest(vec![t.to_path_buf(), v.to_path_buf()]).await?
+        }
+        _ => {
+            let paths = std::iter::once(PathBuf::from(&o.source))
+                .chain(o.validation.as_ref().map(PathBuf::from))
+                .collect();
+            digest(paths).await?
+        }
+    };
+    if now != *recorded {
         return Err(Error::new(
             ErrorCode::ModelKeyInProgress,
             format!("job {job_id} for modelKey {:?} is training on an earlier version of the data; wait for it with the same data, or cancel it with cancelFineTune and start again", rec.model_key),

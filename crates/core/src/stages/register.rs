@@ -49,6 +49,15 @@ pub struct RegisteredModel {
     pub deploy_command: Option<String>,
     /// What the caller should know (a base model shutting down soon, an undeployed model…).
     pub warnings: Vec<String>,
+    /// Whether the modelKey resolves to this model now (`promote: "ifBetter"` keeps the
+    /// current one unless the evaluation says `better`).
+    pub promoted: bool,
+    /// The model the key resolved to before, when it was registered.
+    pub previous_model: Option<String>,
+    /// The evaluation against the baseline, when `evaluate` ran.
+    pub evaluation: Option<crate::evaluate::EvaluationReport>,
+    /// Why the evaluation could not run, when it failed (the model is registered anyway).
+    pub evaluation_error: Option<String>,
 }
 
 /// What the stages before registration found, for the entry and the result.
@@ -58,6 +67,8 @@ pub struct Findings {
     pub base: crate::lifecycle::BaseModelCheck,
     /// The deployment stage's outcome.
     pub deployed: super::deploy::Deployed,
+    /// The evaluation after the job, when `evaluate` ran.
+    pub evaluated: crate::evaluate::Evaluated,
 }
 
 /// Unix seconds (or now) as ISO 8601.
@@ -127,13 +138,16 @@ fn entry(
             base_shutdown_date: found.base.shutdown_date.clone(),
             deployment: d.deployment.clone(),
             deploy_command: d.deploy_command.clone(),
+            evaluation: None,
             extra: Default::default(),
         }),
-        extra: Default::default(),
+        ..Default::default()
     }
 }
 
-/// Registers a succeeded job under the run's modelKey and returns what was registered.
+/// Registers a succeeded job under the run's modelKey (a new version of it with
+/// `onExisting: "newVersion"`, made current unless `promote: "ifBetter"` and the evaluation
+/// did not find it better) and returns what was registered.
 pub async fn register(
     run: &Run<'_>,
     rec: &RunRecord,
@@ -150,7 +164,7 @@ pub async fn register(
         .with_job(&job.id));
     };
     let (metrics, curve) = training_metrics(run, &job).await;
-    let e = entry(
+    let mut e = entry(
         run,
         rec,
         &job,
@@ -160,17 +174,25 @@ pub async fn register(
         &found,
     );
     let model_name = e.model.name.clone();
+    let evaluated = found.evaluated;
+    if let (Some(f), Some(r)) = (e.fine_tune.as_mut(), &evaluated.report) {
+        f.evaluation = serde_json::to_value(r).ok();
+    }
     let fine_tune = e.fine_tune.clone().unwrap_or_default();
-    {
+    let promote = evaluated.promote(run.r.opts.promote);
+    let on_existing = run.r.opts.on_existing;
+    let outcome = {
         let (reg, k, job_id) = (run.registry.clone(), key.clone(), job.id.clone());
-        crate::blocking(move || reg.insert_new(&k, &e))
+        crate::blocking(move || {
+            crate::versions::register_version(&reg, &k, e, on_existing, promote)
+        })
             .await
             .map_err(|mut e| {
                 e.message = format!("{} (the job {job_id} succeeded with model {ft_model}; register it by hand if needed)", e.message);
                 e.job_id = Some(job_id);
                 e
-            })?;
-    }
+            })?
+    };
     run.journal.remove(key)?;
     let f = fine_tune;
     let out = RegisteredModel {
@@ -199,6 +221,10 @@ pub async fn register(
             .into_iter()
             .chain(found.deployed.warnings)
             .collect(),
+        promoted: outcome.promoted,
+        previous_model: outcome.previous_model,
+        evaluation: evaluated.report,
+        evaluation_error: evaluated.error,
     };
     run.ctx.emit(ProgressEvent::Registered {
         model_key: out.model_key.clone(),

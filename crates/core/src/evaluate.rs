@@ -1,0 +1,1152 @@
+//! "Did the fine-tune help?": runs a chat-format data set through a candidate model and a
+//! baseline, grades both answers of each example against its reference (see
+//! [`crate::graders`]), and reports per grader each model's mean, the difference, a seeded
+//! paired-bootstrap 95 % confidence interval of the difference and the win/tie/loss counts.
+//! `better` is true when the interval of the primary grader lies above 0.
+//!
+//! Each example's messages up to its last assistant message are the prompt (its `tools` are
+//! sent with it); that assistant message is the reference. Requests run concurrently through
+//! the client's one request path (retries, `retry-after`), abortable, with progress events;
+//! the cost is estimated before the first request and `maxCostUsd` refuses to start beyond it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use futures::StreamExt;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::error::{Error, ErrorCode, Result};
+use crate::graders::{self, Answer, Grader};
+use crate::options::{self, ConnectionOptions};
+use crate::progress::{ProgressEvent, RunContext};
+use crate::registry::Registry;
+
+/// How an evaluation runs (shared by `evaluateModel` and the pipeline's `evaluate`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvalSettings {
+    /// Chat-format JSONL (path or URL); default the entry's validation data.
+    pub data: Option<String>,
+    /// The model to compare against (a model name or a modelKey).
+    pub baseline: Option<String>,
+    /// Grader names (`exact`, `contains`, `json`, `toolCalls`, `similarity`, `judge`).
+    pub graders: Option<Vec<String>>,
+    /// The grader `better` is decided on.
+    pub primary_grader: Option<String>,
+    /// The model `judge` asks (default `gpt-4o-mini`).
+    pub judge_model: Option<String>,
+    /// The rubric `judge` grades with.
+    pub judge_rubric: Option<String>,
+    /// Requests in flight at once (default 8).
+    pub concurrency: Option<u32>,
+    /// Refuse to start when the estimated cost is above this.
+    pub max_cost_usd: Option<f64>,
+    /// Only the first N examples.
+    pub max_examples: Option<u64>,
+    /// Seed of the bootstrap (and of the requests' `seed`), default 0.
+    pub seed: Option<u64>,
+    /// Bootstrap resamples (default 2000).
+    pub bootstrap_samples: Option<u32>,
+    /// Where the answers file goes (default beside the registry, in `evaluations/`).
+    pub output_path: Option<String>,
+    /// Sampling temperature of both models (default 0).
+    pub temperature: Option<f64>,
+}
+
+/// Options of `evaluateModel`: the candidate, the settings, the registry and the connection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvaluateOptions {
+    /// The modelKey whose model is the candidate.
+    pub model_key: Option<String>,
+    /// A model name (or modelKey) as the candidate, instead of `modelKey`.
+    pub model: Option<String>,
+    pub data: Option<String>,
+    pub baseline: Option<String>,
+    pub graders: Option<Vec<String>>,
+    pub primary_grader: Option<String>,
+    pub judge_model: Option<String>,
+    pub judge_rubric: Option<String>,
+    pub concurrency: Option<u32>,
+    pub max_cost_usd: Option<f64>,
+    pub max_examples: Option<u64>,
+    pub seed: Option<u64>,
+    pub bootstrap_samples: Option<u32>,
+    pub output_path: Option<String>,
+    pub temperature: Option<f64>,
+    pub registry_path: Option<String>,
+    pub api_key: Option<String>,
+    pub base_url: Option<String>,
+    pub organization: Option<String>,
+    pub project: Option<String>,
+    pub azure_endpoint: Option<String>,
+    pub api_version: Option<String>,
+    pub max_retries: Option<u32>,
+}
+
+/// The pipeline's `evaluate`: `true` or the settings.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum EvaluateSetting {
+    On(bool),
+    With(Box<EvalSettings>),
+}
+
+impl EvaluateSetting {
+    /// The settings, when evaluation is on.
+    pub fn settings(&self) -> Option<EvalSettings> {
+        match self {
+            EvaluateSetting::On(true) => Some(EvalSettings::default()),
+            EvaluateSetting::On(false) => None,
+            EvaluateSetting::With(s) => Some((**s).clone()),
+        }
+    }
+}
+
+/// One grader's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GraderScore {
+    pub name: String,
+    /// Examples this grader applied to.
+    pub examples: u64,
+    pub candidate_mean: f64,
+    pub baseline_mean: f64,
+    /// `candidateMean - baselineMean`.
+    pub difference: f64,
+    /// 2.5th percentile of the paired-bootstrap difference.
+    pub ci_low: f64,
+    /// 97.5th percentile.
+    pub ci_high: f64,
+    pub wins: u64,
+    pub ties: u64,
+    pub losses: u64,
+}
+
+/// Tokens used, per model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvalUsage {
+    pub candidate_prompt_tokens: u64,
+    pub candidate_completion_tokens: u64,
+    pub baseline_prompt_tokens: u64,
+    pub baseline_completion_tokens: u64,
+    pub judge_prompt_tokens: u64,
+    pub judge_completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// What an evaluation found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvaluationReport {
+    pub candidate: String,
+    pub baseline: String,
+    pub model_key: Option<String>,
+    /// The data set (a path, a URL without its secrets, or `file-…` for the entry's
+    /// validation file).
+    pub data: String,
+    pub examples: u64,
+    pub primary_grader: String,
+    /// The 95 % interval of the primary grader's difference lies above 0.
+    pub better: bool,
+    pub graders: Vec<GraderScore>,
+    pub usage: EvalUsage,
+    /// Estimated before the first request; `None` when a model's price is unknown.
+    pub estimated_cost_usd: Option<f64>,
+    /// From the tokens used.
+    pub cost_usd: Option<f64>,
+    /// The date the prices were taken.
+    pub price_date: String,
+    /// JSONL: every example's reference, both answers and their scores.
+    pub output_path: String,
+    pub seed: u64,
+    pub duration_ms: u64,
+    pub evaluated_at: String,
+}
+
+/// USD per 1M input and output tokens of chat completions, base and fine-tuned, taken from
+/// OpenAI's price page on [`INFERENCE_PRICE_DATE`]. (The dataset crate's table holds training
+/// prices only; inference prices are used only here.)
+const INFERENCE_PRICES: &[(&str, [f64; 2], [f64; 2])] = &[
+    ("gpt-4o-mini", [0.15, 0.60], [0.30, 1.20]),
+    ("gpt-4o", [2.50, 10.00], [3.75, 15.00]),
+    ("gpt-4.1-nano", [0.10, 0.40], [0.20, 0.80]),
+    ("gpt-4.1-mini", [0.40, 1.60], [0.80, 3.20]),
+    ("gpt-4.1", [2.00, 8.00], [3.00, 12.00]),
+    ("gpt-3.5-turbo", [0.50, 1.50], [3.00, 6.00]),
+];
+/// When [`INFERENCE_PRICES`] were taken.
+pub const INFERENCE_PRICE_DATE: &str = "2025-06-01";
+
+/// Input and output price per 1M tokens of `model`, if known.
+pub fn price(model: &str) -> Option<[f64; 2]> {
+    let (ft, base) = match model.strip_prefix("ft:") {
+        Some(rest) => (true, rest.split(':').next().unwrap_or(rest)),
+        None => (false, model),
+    };
+    INFERENCE_PRICES
+        .iter()
+        .find(|(p, _, _)| base.starts_with(p))
+        .map(|(_, b, f)| if ft { *f } else { *b })
+}
+
+fn cost(model: &str, prompt: u64, completion: u64) -> Option<f64> {
+    let [i, o] = price(model)?;
+    Some((prompt as f64 * i + completion as f64 * o) / 1e6)
+}
+
+/// One example of the data set.
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub line: usize,
+    pub prompt: Vec<Value>,
+    pub tools: Option<Value>,
+    pub reference: Answer,
+    pub reference_message: Value,
+}
+
+/// Reads chat examples from JSONL text: each line's messages up to its last assistant message
+/// are the prompt, that message the reference. Lines without an assistant message are
+/// skipped; a line that is not a JSON object with `messages` is `ERR_INVALID_TRAINING_DATA`.
+pub fn parse_examples(text: &str) -> Result<Vec<Example>> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: &str| {
+            Error::new(
+                ErrorCode::InvalidTrainingData,
+                format!("evaluation data, line {}: {why}", i + 1),
+            )
+            .with_param("data")
+        };
+        let v: Value = serde_json::from_str(line).map_err(|e| bad(&format!("not JSON ({e})")))?;
+        let messages = v
+            .get("messages")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no \"messages\" array (chat format is required)"))?;
+        let Some(last) = messages
+            .iter()
+            .rposition(|m| m.get("role").and_then(Value::as_str) == Some("assistant"))
+        else {
+            continue;
+        };
+        if last == 0 {
+            continue;
+        }
+        let prompt: Vec<Value> = messages[..last]
+            .iter()
+            .map(|m| {
+                let mut m = m.clone();
+                if let Some(o) = m.as_object_mut() {
+                    o.remove("weight");
+                }
+                m
+            })
+            .collect();
+        out.push(Example {
+            line: i + 1,
+            prompt,
+            tools: v.get("tools").filter(|t| t.is_array()).cloned(),
+            reference: Answer::from_message(&messages[last]),
+            reference_message: messages[last].clone(),
+        });
+    }
+    Ok(out)
+}
+
+/// The default graders of a data set: `exact`, `toolCalls` when a reference has tool calls,
+/// `similarity` when a reference has text. The primary one is `toolCalls` when most
+/// references have tool calls, else `similarity`.
+pub fn default_graders(examples: &[Example]) -> (Vec<Grader>, Grader) {
+    let calls = examples
+        .iter()
+        .filter(|e| !e.reference.tool_calls.is_empty())
+        .count();
+    let texts = examples
+        .iter()
+        .filter(|e| !e.reference.content.is_empty())
+        .count();
+    let mut g = vec![Grader::Exact];
+    if calls > 0 {
+        g.push(Grader::ToolCalls);
+    }
+    if texts > 0 || calls == 0 {
+        g.push(Grader::Similarity);
+    }
+    let primary = if calls * 2 > examples.len() {
+        Grader::ToolCalls
+    } else {
+        Grader::Similarity
+    };
+    (g, primary)
+}
+
+fn invalid(param: &str, msg: String) -> Error {
+    Error::new(ErrorCode::InvalidOption, msg).with_param(param)
+}
+
+/// The graders and primary grader the settings ask for.
+fn graders_of(s: &EvalSettings, examples: &[Example]) -> Result<(Vec<Grader>, Grader)> {
+    let (defaults, default_primary) = default_graders(examples);
+    let graders = match &s.graders {
+        None => defaults,
+        Some(names) if names.is_empty() => defaults,
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                Grader::parse(n).ok_or_else(|| {
+                    invalid(
+                        "graders",
+                        format!(
+                            "unknown grader {n:?}; graders are {}",
+                            Grader::ALL.map(Grader::name).join(", ")
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>>>()?,
+    };
+    let primary = match &s.primary_grader {
+        Some(n) => Grader::parse(n)
+            .filter(|g| graders.contains(g))
+            .ok_or_else(|| {
+                invalid(
+                    "primaryGrader",
+                    format!("primaryGrader {n:?} is not one of the graders"),
+                )
+            })?,
+        None if graders.contains(&default_primary) => default_primary,
+        None => graders[0],
+    };
+    Ok((graders, primary))
+}
+
+/// The seeded paired bootstrap: the 2.5th and 97.5th percentiles of the mean of `diffs`
+/// resampled with replacement `samples` times (`rand`'s seeded `StdRng`).
+pub fn bootstrap_ci(diffs: &[f64], samples: u32, seed: u64) -> (f64, f64) {
+    if diffs.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let n = diffs.len();
+    let mut means: Vec<f64> = (0..samples.max(1))
+        .map(|_| (0..n).map(|_| diffs[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| means[((q * (means.len() - 1) as f64).round() as usize).min(means.len() - 1)];
+    (at(0.025), at(0.975))
+}
+
+/// Everything one evaluation needs, resolved.
+pub struct Plan {
+    pub candidate: String,
+    pub baseline: String,
+    pub model_key: Option<String>,
+    pub data_shown: String,
+    pub examples: Vec<Example>,
+    pub settings: EvalSettings,
+    pub output_path: PathBuf,
+}
+
+/// Loads the data: a path, a URL, or a file id of the API (`file-…`).
+pub async fn load_data(
+    client: &Client,
+    data: &str,
+    dir: &Path,
+    ctx: &RunContext,
+) -> Result<(String, String)> {
+    if data.starts_with("file-") && !Path::new(data).exists() {
+        let text = client.file_content(data, &ctx.cancel).await?;
+        return Ok((text, data.to_string()));
+    }
+    let local = if crate::source::is_url(data) {
+        std::fs::create_dir_all(dir).ok();
+        crate::source::download(
+            "data",
+            data,
+            dir,
+            &crate::source::DownloadLimits::default(),
+            &ctx.cancel,
+        )
+        .await?
+    } else {
+        crate::source::open_local("data", data)?
+    };
+    let path = local.path.clone();
+    let text = crate::blocking(move || {
+        std::fs::read_to_string(&path).map_err(|e| {
+            Error::new(ErrorCode::SourceNotFound, format!("cannot read data: {e}"))
+                .with_param("data")
+        })
+    })
+    .await?;
+    let shown = if crate::source::is_url(data) {
+        crate::source::redact_url(data)
+    } else {
+        data.to_string()
+    };
+    Ok((text, shown))
+}
+
+fn default_output(registry: &Registry, name: &str) -> PathBuf {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%3fZ");
+    registry
+        .dir()
+        .join("evaluations")
+        .join(format!("{safe}-{stamp}.jsonl"))
+}
+
+/// `evaluateModel`: resolves the candidate, the baseline and the data from the options and
+/// the registry, then [`run`]s.
+pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<EvaluationReport> {
+    let EvaluateOptions {
+        model_key,
+        model,
+        data,
+        baseline,
+        graders,
+        primary_grader,
+        judge_model,
+        judge_rubric,
+        concurrency,
+        max_cost_usd,
+        max_examples,
+        seed,
+        bootstrap_samples,
+        output_path,
+        temperature,
+        registry_path,
+        api_key,
+        base_url,
+        organization,
+        project,
+        azure_endpoint,
+        api_version,
+        max_retries,
+    } = o;
+    let settings = EvalSettings {
+        data,
+        baseline,
+        graders,
+        primary_grader,
+        judge_model,
+        judge_rubric,
+        concurrency,
+        max_cost_usd,
+        max_examples,
+        seed,
+        bootstrap_samples,
+        output_path,
+        temperature,
+    };
+    let conn = options::connection(ConnectionOptions {
+        api_key,
+        base_url,
+        organization,
+        project,
+        max_retries,
+        azure_endpoint,
+        api_version,
+    })?;
+    let registry = Registry::new(options::registry_path(registry_path));
+    let key = model_key.filter(|k| !k.trim().is_empty());
+    let entry = match &key {
+        Some(k) => {
+            let (r, k2) = (registry.clone(), k.clone());
+            Some(crate::blocking(move || r.get(&k2)).await?.ok_or_else(|| {
+                Error::new(
+                    ErrorCode::NotFound,
+                    format!(
+                        "modelKey {k:?} is not registered in {}",
+                        registry.path().display()
+                    ),
+                )
+                .with_param("modelKey")
+            })?)
+        }
+        None => None,
+    };
+    let resolve =
+        |m: &str| crate::registry::resolve_model(m, Some(registry.path().display().to_string()));
+    let candidate = match (&model, &entry) {
+        (Some(m), _) => resolve(m)?,
+        (None, Some(e)) => e.model.name.clone(),
+        (None, None) => {
+            return Err(Error::new(
+                ErrorCode::MissingOption,
+                "missing required option: modelKey or model (the candidate)".to_string(),
+            )
+            .with_param("modelKey"))
+        }
+    };
+    let baseline = match &settings.baseline {
+        Some(b) => resolve(b)?,
+        None => entry
+            .as_ref()
+            .and_then(|e| {
+                e.fine_tune
+                    .as_ref()
+                    .map(|f| f.base_model.clone())
+                    .filter(|b| !b.is_empty())
+                    .or_else(|| e.previous.last().cloned())
+            })
+            .or_else(|| {
+                candidate
+                    .strip_prefix("ft:")
+                    .and_then(|r| r.split(':').next())
+                    .map(str::to_string)
+            })
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorCode::MissingOption,
+                    "no baseline: pass baseline (the candidate has no registered base model)"
+                        .to_string(),
+                )
+                .with_param("baseline")
+            })?,
+    };
+    let data = settings.data.clone().or_else(|| {
+        entry
+            .as_ref()
+            .and_then(|e| e.fine_tune.as_ref())
+            .and_then(|f| f.validation_file_id.clone())
+    });
+    let Some(data) = data else {
+        return Err(Error::new(
+            ErrorCode::MissingOption,
+            "no evaluation data: pass data (the entry has no validation file)".to_string(),
+        )
+        .with_param("data"));
+    };
+    let client = Client::new(conn)?;
+    run(
+        &client, &registry, candidate, baseline, key, &data, settings, &ctx,
+    )
+    .await
+}
+
+/// Loads the data and runs the evaluation of `candidate` against `baseline`.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    client: &Client,
+    registry: &Registry,
+    candidate: String,
+    baseline: String,
+    model_key: Option<String>,
+    data: &str,
+    settings: EvalSettings,
+    ctx: &RunContext,
+) -> Result<EvaluationReport> {
+    if let Some(c) = settings.concurrency {
+        if c == 0 || c > 256 {
+            return Err(invalid(
+                "concurrency",
+                format!("concurrency is {c}; allowed: 1 to 256"),
+            ));
+        }
+    }
+    let tmp = registry.dir().join(".runs");
+    let (text, data_shown) = load_data(client, data, &tmp, ctx).await?;
+    let mut examples = crate::blocking(move || parse_examples(&text)).await?;
+    if let Some(n) = settings.max_examples {
+        examples.truncate(n as usize);
+    }
+    if examples.is_empty() {
+        return Err(Error::new(
+            ErrorCode::InvalidTrainingData,
+            format!(
+                "the evaluation data {data_shown:?} holds no chat example with an assistant answer"
+            ),
+        )
+        .with_param("data"));
+    }
+    let output_path = settings
+        .output_path
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| default_output(registry, model_key.as_deref().unwrap_or(&candidate)));
+    let plan = Plan {
+        candidate,
+        baseline,
+        model_key,
+        data_shown,
+        examples,
+        settings,
+        output_path,
+    };
+    execute(client, plan, ctx).await
+}
+
+/// The token estimate of a request: each message's content plus 3, plus 3.
+fn prompt_tokens(model: &str, prompt: &[Value]) -> u64 {
+    let enc = fine_tune_dataset::encoding_for_model(model);
+    prompt
+        .iter()
+        .map(|m| {
+            let t = Answer::from_message(m).shown();
+            fine_tune_dataset::count_tokens(&t, enc) as u64 + 3
+        })
+        .sum::<u64>()
+        + 3
+}
+
+/// One model's answer to one example.
+#[derive(Debug, Clone, Default)]
+struct Reply {
+    answer: Answer,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+fn reply_of(v: &Value) -> Reply {
+    let msg = &v["choices"][0]["message"];
+    let u = |k: &str| v["usage"][k].as_u64().unwrap_or(0);
+    Reply {
+        answer: Answer::from_message(msg),
+        prompt_tokens: u("prompt_tokens"),
+        completion_tokens: u("completion_tokens"),
+    }
+}
+
+/// Runs a resolved plan.
+pub async fn execute(client: &Client, plan: Plan, ctx: &RunContext) -> Result<EvaluationReport> {
+    let started = Instant::now();
+    let s = &plan.settings;
+    let (graders, primary) = graders_of(s, &plan.examples)?;
+    let judge = graders.contains(&Grader::Judge);
+    let judge_model = s
+        .judge_model
+        .clone()
+        .unwrap_or_else(|| "gpt-4o-mini".into());
+    let rubric = s
+        .judge_rubric
+        .clone()
+        .unwrap_or_else(|| graders::DEFAULT_RUBRIC.to_string());
+    let seed = s.seed.unwrap_or(0);
+    let concurrency = s.concurrency.unwrap_or(8) as usize;
+    let temperature = s.temperature.unwrap_or(0.0);
+    let n = plan.examples.len();
+
+    // The estimate: the prompts as sent, and answers as long as the references.
+    let (est_tokens, est_cost) = {
+        let mut tokens = 0u64;
+        let mut cost_sum = Some(0.0);
+        let enc = fine_tune_dataset::encoding_for_model(&plan.candidate);
+        for e in &plan.examples {
+            let completion = fine_tune_dataset::count_tokens(&e.reference.shown(), enc) as u64;
+            for m in [&plan.candidate, &plan.baseline] {
+                let p = prompt_tokens(m, &e.prompt)
+                    + e.tools.as_ref().map_or(0, |t| {
+                        fine_tune_dataset::count_tokens(&t.to_string(), enc) as u64
+                    });
+                tokens += p + completion;
+                cost_sum = cost_sum.zip(cost(m, p, completion)).map(|(a, b)| a + b);
+                if judge {
+                    let jp = 2 * completion + 80;
+                    tokens += jp + 20;
+                    cost_sum = cost_sum.zip(cost(&judge_model, jp, 20)).map(|(a, b)| a + b);
+                }
+            }
+        }
+        (tokens, cost_sum)
+    };
+    ctx.emit(ProgressEvent::EvaluationStarted {
+        candidate: plan.candidate.clone(),
+        baseline: plan.baseline.clone(),
+        examples: n as u64,
+        requests: (n * if judge { 4 } else { 2 }) as u64,
+        estimated_tokens: est_tokens,
+        estimated_cost_usd: est_cost,
+    });
+    if let Some(max) = s.max_cost_usd {
+        match est_cost {
+            Some(c) if c <= max => {}
+            Some(c) => {
+                return Err(Error::new(
+                    ErrorCode::CostLimit,
+                    format!("the evaluation is estimated at ${c:.4} ({est_tokens} tokens), above maxCostUsd ${max}; nothing was sent"),
+                )
+                .with_param("maxCostUsd"))
+            }
+            None => {
+                return Err(Error::new(
+                    ErrorCode::CostLimit,
+                    format!("the cost of {} or {} cannot be estimated (unknown price), so maxCostUsd cannot be honoured; nothing was sent", plan.candidate, plan.baseline),
+                )
+                .with_param("maxCostUsd"))
+            }
+        }
+    }
+
+    // Both models' answers, `concurrency` requests at a time.
+    let total = (n * if judge { 4 } else { 2 }) as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let step = (total / 100).max(1);
+    let tick = || {
+        let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        if d.is_multiple_of(step) || d == total {
+            ctx.emit(ProgressEvent::EvaluationProgress { done: d, total });
+        }
+    };
+    let models = [plan.candidate.as_str(), plan.baseline.as_str()];
+    let jobs = (0..n).flat_map(|i| (0..2).map(move |w| (i, w)));
+    let mut replies: Vec<[Reply; 2]> = vec![Default::default(); n];
+    {
+        let mut stream = futures::stream::iter(jobs)
+            .map(|(i, w)| {
+                let e = &plan.examples[i];
+                let mut body = json!({
+                    "model": models[w],
+                    "messages": e.prompt,
+                    "temperature": temperature,
+                    "seed": seed,
+                });
+                if let Some(t) = &e.tools {
+                    body["tools"] = t.clone();
+                }
+                async move {
+                    let v = client.chat_completion(&body, &ctx.cancel).await;
+                    (i, w, v)
+                }
+            })
+            .buffer_unordered(concurrency);
+        while let Some((i, w, v)) = stream.next().await {
+            let v = v.map_err(|mut e| {
+                e.message = format!(
+                    "{} (evaluating {} on example at line {})",
+                    e.message, models[w], plan.examples[i].line
+                );
+                e
+            })?;
+            replies[i][w] = reply_of(&v);
+            tick();
+        }
+    }
+
+    // Scores: scores[g][i] = Some([candidate, baseline]) where the grader applies.
+    let mut scores: Vec<Vec<Option<[f64; 2]>>> = graders
+        .iter()
+        .map(|g| {
+            plan.examples
+                .iter()
+                .zip(&replies)
+                .map(|(e, r)| {
+                    (*g != Grader::Judge && g.applies(&e.reference)).then(|| {
+                        [
+                            g.score(&e.reference, &r[0].answer),
+                            g.score(&e.reference, &r[1].answer),
+                        ]
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let mut judge_usage = (0u64, 0u64);
+    if let Some(gi) = graders.iter().position(|g| *g == Grader::Judge) {
+        let jobs = (0..n).flat_map(|i| (0..2).map(move |w| (i, w)));
+        let mut stream = futures::stream::iter(jobs)
+            .map(|(i, w)| {
+                let e = &plan.examples[i];
+                let question = e
+                    .prompt
+                    .iter()
+                    .rev()
+                    .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+                    .map(|m| Answer::from_message(m).content)
+                    .unwrap_or_default();
+                let body = json!({
+                    "model": judge_model,
+                    "messages": graders::judge_messages(&rubric, &question, &e.reference, &replies[i][w].answer),
+                    "temperature": 0,
+                    "seed": seed,
+                });
+                async move { (i, w, client.chat_completion(&body, &ctx.cancel).await) }
+            })
+            .buffer_unordered(concurrency);
+        let mut judged = vec![[0.0f64; 2]; n];
+        while let Some((i, w, v)) = stream.next().await {
+            let v = v?;
+            let r = reply_of(&v);
+            judge_usage.0 += r.prompt_tokens;
+            judge_usage.1 += r.completion_tokens;
+            judged[i][w] = graders::parse_judge(&r.answer.content).unwrap_or(0.0);
+            tick();
+        }
+        scores[gi] = judged.into_iter().map(Some).collect();
+    }
+
+    // The report.
+    let bootstrap = s.bootstrap_samples.unwrap_or(2000);
+    let results: Vec<GraderScore> = graders
+        .iter()
+        .zip(&scores)
+        .map(|(g, sc)| {
+            let pairs: Vec<[f64; 2]> = sc.iter().flatten().copied().collect();
+            let m = pairs.len().max(1) as f64;
+            let diffs: Vec<f64> = pairs.iter().map(|p| p[0] - p[1]).collect();
+            let (ci_low, ci_high) = bootstrap_ci(&diffs, bootstrap, seed);
+            let cm = pairs.iter().map(|p| p[0]).sum::<f64>() / m;
+            let bm = pairs.iter().map(|p| p[1]).sum::<f64>() / m;
+            GraderScore {
+                name: g.name().to_string(),
+                examples: pairs.len() as u64,
+                candidate_mean: cm,
+                baseline_mean: bm,
+                difference: cm - bm,
+                ci_low,
+                ci_high,
+                wins: diffs.iter().filter(|d| **d > 1e-12).count() as u64,
+                ties: diffs.iter().filter(|d| d.abs() <= 1e-12).count() as u64,
+                losses: diffs.iter().filter(|d| **d < -1e-12).count() as u64,
+            }
+        })
+        .collect();
+    let primary_score = &results[graders.iter().position(|g| *g == primary).unwrap_or(0)];
+    let better = primary_score.examples > 0 && primary_score.ci_low > 0.0;
+    let mut usage = EvalUsage {
+        judge_prompt_tokens: judge_usage.0,
+        judge_completion_tokens: judge_usage.1,
+        ..Default::default()
+    };
+    for r in &replies {
+        usage.candidate_prompt_tokens += r[0].prompt_tokens;
+        usage.candidate_completion_tokens += r[0].completion_tokens;
+        usage.baseline_prompt_tokens += r[1].prompt_tokens;
+        usage.baseline_completion_tokens += r[1].completion_tokens;
+    }
+    usage.total_tokens = usage.candidate_prompt_tokens
+        + usage.candidate_completion_tokens
+        + usage.baseline_prompt_tokens
+        + usage.baseline_completion_tokens
+        + usage.judge_prompt_tokens
+        + usage.judge_completion_tokens;
+    let cost_usd = [
+        cost(
+            &plan.candidate,
+            usage.candidate_prompt_tokens,
+            usage.candidate_completion_tokens,
+        ),
+        cost(
+            &plan.baseline,
+            usage.baseline_prompt_tokens,
+            usage.baseline_completion_tokens,
+        ),
+        if judge {
+            cost(
+                &judge_model,
+                usage.judge_prompt_tokens,
+                usage.judge_completion_tokens,
+            )
+        } else {
+            Some(0.0)
+        },
+    ]
+    .into_iter()
+    .try_fold(0.0, |a, c| c.map(|c| a + c));
+
+    // The answers file.
+    let lines: Vec<String> = plan
+        .examples
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let mut sc = BTreeMap::new();
+            for (g, s) in graders.iter().zip(&scores) {
+                if let Some([c, b]) = s[i] {
+                    sc.insert(g.name(), json!({"candidate": c, "baseline": b}));
+                }
+            }
+            json!({
+                "line": e.line,
+                "prompt": e.prompt,
+                "reference": e.reference.to_json(),
+                "candidate": replies[i][0].answer.to_json(),
+                "baseline": replies[i][1].answer.to_json(),
+                "scores": sc,
+            })
+            .to_string()
+        })
+        .collect();
+    let out = plan.output_path.clone();
+    crate::blocking(move || {
+        if let Some(d) = out.parent() {
+            std::fs::create_dir_all(d).map_err(|e| {
+                Error::new(
+                    ErrorCode::RegistryIo,
+                    format!("cannot create {}: {e}", d.display()),
+                )
+            })?;
+        }
+        let mut text = lines.join("\n");
+        text.push('\n');
+        std::fs::write(&out, text).map_err(|e| {
+            Error::new(
+                ErrorCode::RegistryIo,
+                format!("cannot write {}: {e}", out.display()),
+            )
+        })
+    })
+    .await?;
+
+    let report = EvaluationReport {
+        candidate: plan.candidate,
+        baseline: plan.baseline,
+        model_key: plan.model_key,
+        data: plan.data_shown,
+        examples: n as u64,
+        primary_grader: primary.name().to_string(),
+        better,
+        graders: results,
+        usage,
+        estimated_cost_usd: est_cost,
+        cost_usd,
+        price_date: INFERENCE_PRICE_DATE.to_string(),
+        output_path: plan.output_path.display().to_string(),
+        seed,
+        duration_ms: started.elapsed().as_millis() as u64,
+        evaluated_at: crate::stages::register::iso(None),
+    };
+    ctx.emit(ProgressEvent::EvaluationFinished {
+        better: report.better,
+        primary_grader: report.primary_grader.clone(),
+        difference: primary_score_diff(&report),
+    });
+    Ok(report)
+}
+
+fn primary_score_diff(r: &EvaluationReport) -> f64 {
+    r.graders
+        .iter()
+        .find(|g| g.name == r.primary_grader)
+        .map_or(0.0, |g| g.difference)
+}
+
+/// The pipeline's evaluation of a new model: its report, or why it could not run.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluated {
+    pub report: Option<EvaluationReport>,
+    pub error: Option<String>,
+}
+
+impl Evaluated {
+    /// Whether the new model becomes current: always with `promote: "always"`; with
+    /// `"ifBetter"`, only when the evaluation ran and says `better`.
+    pub fn promote(&self, policy: crate::versions::Promote) -> bool {
+        match policy {
+            crate::versions::Promote::Always => true,
+            crate::versions::Promote::IfBetter => self.report.as_ref().is_some_and(|r| r.better),
+        }
+    }
+}
+
+/// The pipeline's `evaluate`, after the job succeeded: the new model against the model the
+/// key resolves to now (when it is registered), else the base model, on `evaluate.data`, else
+/// the run's validation file (given, or held out by `validationSplit`). An abort stops the
+/// run (the job stays journaled); any other failure is reported in the result and the model
+/// is registered anyway.
+pub async fn after_job(
+    st: &crate::stages::Run<'_>,
+    rec: &crate::journal::RunRecord,
+    job: &crate::api::Job,
+) -> Result<Evaluated> {
+    let o = &st.r.opts;
+    let Some(settings) = o.evaluate.as_ref().and_then(EvaluateSetting::settings) else {
+        return Ok(Evaluated::default());
+    };
+    let Some(candidate) = job.fine_tuned_model.clone().filter(|m| !m.is_empty()) else {
+        return Ok(Evaluated::default());
+    };
+    let current = {
+        let (r, k) = (st.registry.clone(), o.model_key.clone());
+        crate::blocking(move || r.get(&k)).await?
+    };
+    let baseline = match &settings.baseline {
+        Some(b) => {
+            crate::registry::resolve_model(b, Some(st.registry.path().display().to_string()))?
+        }
+        None => current
+            .map(|e| e.model.name)
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| o.base_model.clone()),
+    };
+    let data = settings.data.clone().or_else(|| {
+        rec.validation_file_id
+            .clone()
+            .or_else(|| job.validation_file.clone())
+    });
+    let Some(data) = data else {
+        return Ok(Evaluated {
+            report: None,
+            error: Some(
+                "no evaluation data: pass validation, validationSplit or evaluate.data".into(),
+            ),
+        });
+    };
+    match run(
+        st.client,
+        st.registry,
+        candidate,
+        baseline,
+        Some(o.model_key.clone()),
+        &data,
+        settings,
+        st.ctx,
+    )
+    .await
+    {
+        Ok(r) => Ok(Evaluated {
+            report: Some(r),
+            error: None,
+        }),
+        Err(e) if e.is_abort() => Err(e),
+        Err(e) => Ok(Evaluated {
+            report: None,
+            error: Some(format!("{}: {}", e.code, e.message)),
+        }),
+    }
+}
+
+/// Holds out a seeded, stable fraction of a JSONL file: a line goes to validation when the
+/// SHA-256 of the seed and the line falls under `fraction` (so a line's side never depends on
+/// the other lines or their order). Writes the two files into `dir`; returns their paths.
+pub fn split_file(
+    source: &Path,
+    fraction: f64,
+    seed: u64,
+    dir: &Path,
+) -> Result<(tempfile::TempPath, tempfile::TempPath)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{BufRead, Write};
+    let io = |what: &str, e: std::io::Error| {
+        Error::new(
+            ErrorCode::SourceNotFound,
+            format!("validationSplit: cannot {what}: {e}"),
+        )
+        .with_param("source")
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io("create the folder", e))?;
+    let input = std::fs::File::open(source).map_err(|e| io("read the training data", e))?;
+    let mut train = tempfile::Builder::new()
+        .prefix("split-train-")
+        .suffix(".jsonl")
+        .tempfile_in(dir)
+        .map_err(|e| io("write", e))?;
+    let mut valid = tempfile::Builder::new()
+        .prefix("split-validation-")
+        .suffix(".jsonl")
+        .tempfile_in(dir)
+        .map_err(|e| io("write", e))?;
+    {
+        let mut tw = std::io::BufWriter::new(train.as_file_mut());
+        let mut vw = std::io::BufWriter::new(valid.as_file_mut());
+        for line in std::io::BufReader::new(input).lines() {
+            let line = line.map_err(|e| io("read the training data", e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let h = Sha256::new()
+                .chain_update(seed.to_le_bytes())
+                .chain_update(line.as_bytes())
+                .finalize();
+            let x =
+                u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8])) as f64 / u64::MAX as f64;
+            let w = if x < fraction { &mut vw } else { &mut tw };
+            writeln!(w, "{line}").map_err(|e| io("write", e))?;
+        }
+        tw.flush().map_err(|e| io("write", e))?;
+        vw.flush().map_err(|e| io("write", e))?;
+    }
+    Ok((train.into_temp_path(), valid.into_temp_path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bootstrap_is_seeded_and_brackets_the_mean() {
+        let d: Vec<f64> = (0..100)
+            .map(|i| if i % 4 == 0 { 0.0 } else { 1.0 })
+            .collect();
+        let (lo, hi) = bootstrap_ci(&d, 1000, 7);
+        assert_eq!((lo, hi), bootstrap_ci(&d, 1000, 7));
+        assert!(lo > 0.6 && hi < 0.9 && lo < 0.75 && hi > 0.75, "{lo} {hi}");
+        assert_eq!(bootstrap_ci(&[0.0; 10], 100, 1), (0.0, 0.0));
+    }
+
+    #[test]
+    fn examples_and_default_graders() {
+        let text = concat!(
+            r#"{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b"}]}"#,
+            "\n",
+            r#"{"messages":[{"role":"user","content":"c"},{"role":"assistant","tool_calls":[{"id":"1","type":"function","function":{"name":"f","arguments":"{}"}}]}],"tools":[]}"#,
+            "\n",
+            r#"{"messages":[{"role":"user","content":"no answer"}]}"#,
+            "\n",
+        );
+        let ex = parse_examples(text).unwrap();
+        assert_eq!(ex.len(), 2);
+        assert_eq!(ex[1].reference.tool_calls[0].0, "f");
+        let (g, p) = default_graders(&ex);
+        assert_eq!(g, [Grader::Exact, Grader::ToolCalls, Grader::Similarity]);
+        assert_eq!(p, Grader::Similarity);
+        assert_eq!(
+            parse_examples("nope").unwrap_err().code,
+            ErrorCode::InvalidTrainingData
+        );
+    }
+
+    #[test]
+    fn prices_know_fine_tuned_models() {
+        assert_eq!(
+            price("ft:gpt-4o-mini-2024-07-18:org::x"),
+            Some([0.30, 1.20])
+        );
+        assert_eq!(price("gpt-4o-2024-08-06"), Some([2.50, 10.00]));
+        assert_eq!(price("claude"), None);
+    }
+
+    #[test]
+    fn the_split_is_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("t.jsonl");
+        let lines: Vec<String> = (0..200).map(|i| format!("{{\"i\":{i}}}")).collect();
+        std::fs::write(&src, lines.join("\n")).unwrap();
+        let (t, v) = split_file(&src, 0.2, 1, dir.path()).unwrap();
+        let v1 = std::fs::read_to_string(&v).unwrap();
+        let n = v1.lines().count();
+        assert!((20..=60).contains(&n), "{n}");
+        assert_eq!(
+            std::fs::read_to_string(&t).unwrap().lines().count() + n,
+            200
+        );
+        // Reordered input: the same lines are held out.
+        let mut rev = lines.clone();
+        rev.reverse();
+        std::fs::write(&src, rev.join("\n")).unwrap();
+        let (_, v2) = split_file(&src, 0.2, 1, dir.path()).unwrap();
+        let mut a: Vec<_> = v1.lines().collect();
+        let s2 = std::fs::read_to_string(&v2).unwrap();
+        let mut b: Vec<_> = s2.lines().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
+}
