@@ -42,6 +42,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class Emulator {
   /** The base URL to use as `baseUrl` (or `OPENAI_BASE_URL`), e.g. `http://127.0.0.1:43123/v1`. */
   get url(): string
+  /**
+   * The emulated Azure control plane (Azure Resource Manager's role): pass it as
+   * `azureDeployment.managementUrl`. It takes the API key as its Bearer (Entra ID) token.
+   */
+  get managementUrl(): string
   /** The API key the emulator accepts. */
   get apiKey(): string
   /** Counters for tests: requests, injected faults, files, uploads, parts and jobs created. */
@@ -78,6 +83,15 @@ export interface CancelOptions {
   /** Retries per request (default 2). */
   maxRetries?: number
 }
+
+/**
+ * Re-reads from the API (`GET /models/{model}`'s `shutdown_date`; Azure: its models list)
+ * the shutdown date of every registered model's base, and says for each whether and when it
+ * stops answering. `failing` marks a model past its date or within `withinDays` (default
+ * 90) of it, or an undeployed Azure model: `fine-tune doctor` exits non-zero on any.
+ * Connection options as `getFineTuneJob`; without an API key, the recorded dates are used.
+ */
+export declare function checkRegisteredModels(options?: (CancelOptions & { withinDays?: number | null }) | null): Promise<ModelCheck[]>
 
 /** One kind of problem: how often it occurs, where, and its first occurrence. */
 export interface DatasetIssue {
@@ -143,12 +157,13 @@ export interface EmulatorFaults {
   /**
    * Kinds drawn from when a fault hits: `"500"`, `"503"`, `"429"` (with `retry-after`),
    * `"quota"`, `"daily_limit"`, `"drop"` (connection closed, nothing done), `"slow"`,
-   * `"lost"` (done, then the answer is lost). Default: 500, 503 and 429.
+   * `"lost"` (done, then the answer is lost), `"late"` (done at once, the answer delayed by
+   * `slowMs`). Default: 500, 503 and 429.
    */
   kinds?: Array<string>
   /** The delay advertised by injected 429s, in ms (default 100). */
   retryAfterMs?: number
-  /** The delay of `"slow"` answers, in ms (default 1000). */
+  /** The delay of `"slow"` and `"late"` answers, in ms (default 1000). */
   slowMs?: number
   /** At most this many faults in the emulator's life. */
   maxFaults?: number
@@ -172,6 +187,17 @@ export interface EmulatorOptions {
   organization?: string
   /** Faults to inject, for testing clients under failure. */
   faults?: EmulatorFaults
+  /**
+   * Shutdown dates (`YYYY-MM-DD`) by model, served as `shutdown_date` by `GET /models`
+   * (Azure: `deprecation`). A model past its date answers no chat and cannot be fine-tuned;
+   * its fine-tuned models end with it.
+   */
+  modelShutdownDates?: Record<string, string> | null
+  /**
+   * Refuse `POST /fine_tuning/jobs` as OpenAI's wind-down does for an organization that may
+   * no longer fine-tune (403).
+   */
+  fineTuningUnavailable?: boolean
 }
 
 /** What the emulator has seen and done, for tests. */
@@ -352,7 +378,7 @@ export interface EvaluationUsage {
 }
 
 /** The stable codes of `FineTuneError.code`, as the README's error table lists them. */
-export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ERR_JOB_NOT_FINISHED' | 'ERR_COST_LIMIT' | 'ABORT_ERR' | 'ERR_INTERNAL'
+export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ERR_JOB_NOT_FINISHED' | 'ERR_COST_LIMIT' | 'ABORT_ERR' | 'ERR_FINE_TUNING_UNAVAILABLE' | 'ERR_DEPLOYMENT_FAILED' | 'ERR_INTERNAL'
 
 /** A fine-tuning job as the API reports it now. */
 export interface FineTuneJob {
@@ -444,14 +470,31 @@ export interface FineTuneOptions {
   /** How often the job is polled, in ms (default 5000). */
   pollIntervalMs?: number | null
   /**
-   * Give up waiting after this many ms with `ERR_TIMEOUT` (the job keeps running and a
-   * later call with the same options resumes it). Default: wait as long as it takes.
+   * The whole call (download, checks, upload and the wait for the job) gives up after this
+   * many ms with `ERR_TIMEOUT`; a job keeps running and a later call with the same options
+   * resumes it. Default: wait as long as it takes.
    */
   timeoutMs?: number | null
+  /**
+   * Give up waiting for an uploaded file to be processed after this many ms with
+   * `ERR_TIMEOUT` naming the file and its status (default 30 minutes; `timeoutMs` bounds it
+   * too). The file stays journaled: a later call waits for it again, never uploads again.
+   */
+  fileProcessingTimeoutMs?: number | null
   /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
   maxRetries?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
+   * (default 60000).
+   */
+  downloadIdleTimeoutMs?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
+   * than this over any 30 s (default 1024; 0: no minimum).
+   */
+  downloadMinBytesPerSecond?: number | null
   /** Files larger than this go up through the Uploads API in parts (default 100 MiB). */
   uploadThresholdBytes?: number | null
   /** Size of each part of such an upload (default and maximum 64 MiB). */
@@ -476,8 +519,8 @@ export interface FineTuneOptions {
   /** Seed for reproducible training (0 to 2147483647). */
   seed?: number | null
   /**
-   * Extra job metadata (at most 13 keys of 64 chars, values of 512), merged with the
-   * `model_key`, `agent_name` and `run_id` this library sets.
+   * Extra job metadata (at most 12 keys of 64 chars, values of 512), merged with the
+   * `model_key`, `agent_name`, `run_id` and `idempotency_key` this library sets.
    */
   metadata?: Record<string, string> | null
   /**
@@ -485,6 +528,24 @@ export interface FineTuneOptions {
    * `[{ type: "wandb", wandb: { project, name?, entity?, tags? } }]`.
    */
   integrations?: Array<{ type: 'wandb'; wandb: { project: string; name?: string; entity?: string; tags?: string[] } }> | null
+  /**
+   * Azure OpenAI: deploy the fine-tuned model so that it answers, through Azure's control
+   * plane (`PUT …/Microsoft.CognitiveServices/accounts/{resourceName}/deployments/
+   * {deploymentName}`, api-version 2024-10-01), waiting until it has `Succeeded`. Needs a
+   * Microsoft Entra ID token: `azureToken`, else `AZURE_ACCESS_TOKEN`. The entry then names
+   * the deployment (the model an agent's client sends) and Azure's v1 `baseUrl`. Without
+   * this option or a token, an Azure run registers the model id with `deployment: null`
+   * and the `az` command that deploys it. `sku`: `Developer` (deployments live 24 hours),
+   * `Standard` (default) or `GlobalStandard`; `capacity` default 1; `deploymentName`
+   * default: from the modelKey; `managementUrl` default `https://management.azure.com`.
+   */
+  azureDeployment?: { subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Developer' | 'Standard' | 'GlobalStandard' | null; capacity?: number | null; managementUrl?: string | null } | null
+  /**
+   * Gives the Microsoft Entra ID access token for `azureDeployment` (e.g. from
+   * `@azure/identity`'s `getToken("https://management.azure.com/.default")`); default
+   * `AZURE_ACCESS_TOKEN`. Never logged or stored.
+   */
+  azureToken?: (() => Promise<string>) | null
   /**
    * When `modelKey` is registered: `"error"` (default) refuses with
    * `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
@@ -534,7 +595,10 @@ export interface FineTuneOptionSpec {
  */
 export declare function getFineTuneJob(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
 
-/** The registered model of `modelKey`, or `null`. Reads the registry fresh. */
+/**
+ * The registered model of `modelKey`, or `null`. The registry is parsed once per change of
+ * the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`.
+ */
 export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
 
 /**
@@ -640,6 +704,25 @@ export declare function listModelVersions(modelKey: string, options?: RegistryOp
 /** Every registered model, in registry order, optionally only those of one agent. */
 export declare function listRegisteredModels(options?: ListModelsOptions | undefined | null): Array<RegistryEntry>
 
+/** One registered model, as `checkRegisteredModels` found it. */
+export interface ModelCheck {
+  modelKey: string
+  agentName?: string
+  /** The model the agent's client sends. */
+  model: string
+  /** The model whose shutdown date applies (the fine-tuned model's base). */
+  baseModel: string
+  /** The base model's shutdown date as the API gives it now (else as recorded). */
+  baseShutdownDate?: string
+  /** The date was read from the API now (`false`: the recorded one, or none). */
+  refreshed: boolean
+  stopsAnswering: StopsAnswering
+  /** Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero. */
+  failing: boolean
+  /** Other facts (Azure's rule for idle deployments…). */
+  notes: Array<string>
+}
+
 /** One model a modelKey has had. */
 export interface ModelVersion {
   /** The model's name (`ft:…`). */
@@ -660,6 +743,13 @@ export interface ModelVersion {
   evaluation?: EvaluationReport | null
 }
 
+/**
+ * Pauses the fine-tuning job of a modelKey (its run in flight, else its registered entry) or
+ * of a job id (`POST /fine_tuning/jobs/{id}/pause`). A call waiting for the job keeps
+ * waiting (a paused job is not final). Resolves to the job (status `paused`).
+ */
+export declare function pauseFineTune(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
+
 /** One step of a run, passed to `onProgress`; `type` tells which. */
 export type ProgressEvent =
   | { type: 'dataChecked'; file: string; report: DatasetReport }
@@ -671,6 +761,9 @@ export type ProgressEvent =
   | { type: 'status'; jobId: string; status: string }
   | { type: 'jobEvent'; jobId: string; eventId: string; level: string; message: string; /** Unix seconds. */
   createdAt?: number; step?: number; totalSteps?: number; trainLoss?: number; validLoss?: number; trainAccuracy?: number }
+  | { type: 'modelShutdownWarning'; model: string; /** `YYYY-MM-DD`. */
+  shutdownDate: string; daysLeft: number }
+  | { type: 'deployment'; deployment: string; provisioningState: string }
   | { type: 'evaluationStarted'; candidate: string; baseline: string; examples: number; requests: number; estimatedTokens: number; estimatedCostUsd?: number }
   | { type: 'evaluationProgress'; done: number; total: number }
   | { type: 'evaluationFinished'; better: boolean; primaryGrader: string; difference: number }
@@ -709,6 +802,30 @@ export interface RegisteredModel {
   /** The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn. */
   curvePath?: string
   /**
+   * The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
+   * fine-tuned model stops answering then.
+   */
+  baseShutdownDate?: string
+  /**
+   * The model an agent's client sends: the Azure deployment's name once deployed, else
+   * `fineTunedModel`.
+   */
+  model: string
+  /** Where the model answers when not at OpenAI: Azure OpenAI's v1 base URL. */
+  baseUrl?: string
+  /**
+   * Azure: the deployment (`name`, `sku`, `capacity`, `provisioningState`, `deployedAt`,
+   * `expiresAt` for Developer-tier…), or `null` when not deployed; absent on OpenAI.
+   */
+  deployment?: Record<string, unknown> | null | undefined
+  /** Azure, not deployed: the `az` command that deploys the model. */
+  deployCommand?: string
+  /**
+   * What to know: a base model shutting down within 90 days, an undeployed model, Azure's
+   * rules for idle and Developer-tier deployments.
+   */
+  warnings: Array<string>
+  /**
    * Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
    * current model unless the evaluation says `better`).
    */
@@ -730,6 +847,11 @@ export interface RegistryEntry {
    * createdAt, finishedAt…); absent on entries this library did not write.
    */
   fineTune?: Record<string, unknown> | undefined
+  /**
+   * Whether and when the model stops answering, from what the entry records (the base
+   * model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
+   */
+  stopsAnswering: StopsAnswering
 }
 
 /** The `model` part of a registry entry: what TaskForce's loader reads. */
@@ -739,6 +861,8 @@ export interface RegistryModel {
   provider: string
   supportsTools: boolean
   maxContextTokens: number
+  /** Where the model answers when not at OpenAI (Azure OpenAI's v1 base URL). */
+  baseUrl?: string
 }
 
 /** Where the registry is. */
@@ -787,6 +911,9 @@ export declare function removeRegisteredModel(modelKey: string, options?: Remove
  */
 export declare function resolveModel(modelOrKey: string, options?: RegistryOptions | undefined | null): string
 
+/** Resumes a paused fine-tuning job (see `pauseFineTune`). */
+export declare function resumeFineTune(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
+
 /**
  * Goes back to the model `modelKey` resolved to before its last promotion (each call goes
  * one further back); returns the model it resolves to now. `ERR_NOT_FOUND` when there is no
@@ -805,6 +932,22 @@ export declare function rollbackModel(modelKey: string, options?: RegistryOption
  * start for another reason (the system's error is in the message).
  */
 export declare function startEmulator(options?: EmulatorOptions | undefined | null): Promise<Emulator>
+
+/** Whether and when a registered model stops answering. */
+export interface StopsAnswering {
+  /** The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known. */
+  at?: string
+  /** Whole days from today (negative: already passed). */
+  daysLeft?: number
+  /**
+   * `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
+   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
+   * (no date announced).
+   */
+  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'
+  /** Why, in words. */
+  reason: string
+}
 
 /** Tokens per example, counted with the base model's encoding as OpenAI's cookbook does. */
 export interface TokenStats {
@@ -862,6 +1005,16 @@ export interface ValidateOptions {
   nEpochs?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) after this many ms without a byte
+   * (default 60000).
+   */
+  downloadIdleTimeoutMs?: number | null
+  /**
+   * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
+   * than this over any 30 s (default 1024; 0: no minimum).
+   */
+  downloadMinBytesPerSecond?: number | null
 }
 
 /**

@@ -209,60 +209,20 @@ fn job_files(job: &crate::api::Job) -> Vec<String> {
 /// run's idempotency key (another machine's, or an earlier call's whose answer was lost).
 /// When the job is final, the files the run uploaded and the job does not use are deleted.
 async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
-    let key = &run.r.opts.model_key;
     let resumed = rec.job_id.clone();
-    // Before any upload: a base model already shut down is refused, one shutting down soon warned about.
-    let base = crate::lifecycle::check_base_model(run, resumed.is_none()).await?;
-    let job_id = match &resumed {
+    let (job_id, base) = match &resumed {
         Some(id) => {
+            let base = crate::lifecycle::check_base_model(run, false).await?;
             load::check_unchanged(run, &rec, id).await?;
             run.ctx.emit(ProgressEvent::JobCreated {
                 job_id: id.clone(),
                 resumed: true,
             });
-            id.clone()
+            (id.clone(), base)
         }
-        None => {
-            let data = load::load(run).await?;
-            stages::check::check(run, &data).await?;
-            load::journal_digest(run, &mut rec, &data).await?;
-            let existing = if rec.training_file_id.is_none() && !rec.job_requested {
-                job::adopt_existing(run, &mut rec).await?
-            } else {
-                None
-            };
-            match existing {
-                Some(j) => j.id,
-                None => {
-                    stages::upload::upload(run, &mut rec, &data).await?;
-                    // Temporary downloads are removed here (and on any early return).
-                    drop(data);
-                    match job::create(run, &mut rec).await {
-                        Ok(j) => j.id,
-                        Err(e) => return Err(crate::lifecycle::on_job_refused(run, &rec, e).await),
-                    }
-                }
-            }
-        }
+        None => start_job(run, &mut rec).await?,
     };
-    let job = match job::wait(run, &job_id).await {
-        Ok(j) => j,
-        Err(e) if matches!(e.code, ErrorCode::JobFailed | ErrorCode::JobCancelled) => {
-            let keep = [rec.training_file_id.clone(), rec.validation_file_id.clone()];
-            let keep: Vec<String> = keep.into_iter().flatten().collect();
-            let _ = stages::upload::clean_up(run.client, &rec, &keep, &run.ctx.cancel).await;
-            run.journal.remove(key)?;
-            return Err(e);
-        }
-        Err(mut e) if e.status == Some(404) && resumed.is_some() => {
-            e.message = format!(
-                "{} (the journaled job {job_id} no longer exists at this API; clear the run with cancelFineTune({key:?}) and start again)",
-                e.message
-            );
-            return Err(e);
-        }
-        Err(e) => return Err(e),
-    };
+    let job = wait_for_job(run, &rec, &job_id, resumed.is_some()).await?;
     // Best effort: the model is trained either way; a clean-up that fails after its retries
     // leaves files behind rather than the model unregistered.
     let mut keep = job_files(&job);
@@ -280,4 +240,61 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
         evaluated,
     };
     stages::register::register(run, &rec, job, found).await
+}
+
+/// The data stages and the job's creation (or adoption): load → check → base-model dates →
+/// upload → create. Every local check runs before the first request; a base model already
+/// shut down is refused, one shutting down soon warned about, before anything is uploaded.
+async fn start_job(
+    run: &Run<'_>,
+    rec: &mut RunRecord,
+) -> Result<(String, crate::lifecycle::BaseModelCheck)> {
+    let data = load::load(run).await?;
+    stages::check::check(run, &data).await?;
+    load::journal_digest(run, rec, &data).await?;
+    let base = crate::lifecycle::check_base_model(run, true).await?;
+    let existing = if rec.training_file_id.is_none() && !rec.job_requested {
+        job::adopt_existing(run, rec).await?
+    } else {
+        None
+    };
+    if let Some(j) = existing {
+        return Ok((j.id, base));
+    }
+    stages::upload::upload(run, rec, &data).await?;
+    // Temporary downloads are removed here (and on any early return).
+    drop(data);
+    match job::create(run, rec).await {
+        Ok(j) => Ok((j.id, base)),
+        Err(e) => Err(crate::lifecycle::on_job_refused(run, rec, e).await),
+    }
+}
+
+/// Waits for the job. A failed or cancelled job ends the run (its files are cleaned up); a
+/// journaled job the API no longer knows says how to clear the run.
+async fn wait_for_job(
+    run: &Run<'_>,
+    rec: &RunRecord,
+    job_id: &str,
+    resumed: bool,
+) -> Result<crate::api::Job> {
+    let key = &run.r.opts.model_key;
+    match job::wait(run, job_id).await {
+        Ok(j) => Ok(j),
+        Err(e) if matches!(e.code, ErrorCode::JobFailed | ErrorCode::JobCancelled) => {
+            let keep = [rec.training_file_id.clone(), rec.validation_file_id.clone()];
+            let keep: Vec<String> = keep.into_iter().flatten().collect();
+            let _ = stages::upload::clean_up(run.client, rec, &keep, &run.ctx.cancel).await;
+            run.journal.remove(key)?;
+            Err(e)
+        }
+        Err(mut e) if e.status == Some(404) && resumed => {
+            e.message = format!(
+                "{} (the journaled job {job_id} no longer exists at this API; clear the run with cancelFineTune({key:?}) and start again)",
+                e.message
+            );
+            Err(e)
+        }
+        Err(e) => Err(e),
+    }
 }
