@@ -19,7 +19,10 @@ function nativeAddonError(cause) {
   const name = `${pkg.name}-${id}`
   const reasons = []
   for (let c = cause; c && reasons.length < 20; c = c.cause) {
-    if (c.message && !c.message.startsWith('Cannot find native binding')) reasons.push(c.message)
+    // (This package has no WASI build: the generated loader's attempts at one are noise.)
+    if (c.message && !c.message.startsWith('Cannot find native binding') && !/wasm32-wasi|\.wasi\.cjs/.test(c.message)) {
+      reasons.push(c.message)
+    }
   }
   let installed = null
   try {
@@ -56,6 +59,7 @@ function nativeAddonError(cause) {
   const error = new Error(lines.join('\n'))
   error.code = 'ERR_NATIVE_ADDON_NOT_LOADED'
   error.platformPackage = name
-  error.cause = cause
+  // The loader's own errors, without its "Cannot find native binding. npm has a bug…" wrapper.
+  error.cause = cause && /^Cannot find native binding/.test(cause.message) && cause.cause ? cause.cause : cause
   return error
 }

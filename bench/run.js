@@ -130,6 +130,9 @@ async function main() {
     await emulator.close()
   }
   console.table(rows)
+  // A fresh process per run (bench/first-call.js): the vocabulary's load and the addon's size.
+  const first = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'first-call.js'), '5'], { encoding: 'utf8' }))
+  console.table([first])
   console.log(`node ${process.version}, ${require('node:os').cpus().length} cores; datasets in ${work}`)
 }
 
