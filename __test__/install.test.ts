@@ -62,6 +62,7 @@ const addon = path.join(root, addonFileName())
 const dirs: string[] = []
 let mainTgz = ''
 let platformTgz = ''
+let brokenTgz = ''
 
 beforeAll(() => {
   if (!fs.existsSync(addon)) throw new Error(`${addon} is missing: run npm run build first`)
@@ -81,10 +82,31 @@ beforeAll(() => {
   fs.copyFileSync(addon, path.join(plat, addonFileName()))
   mainTgz = pack(main, work)
   platformTgz = pack(plat, work)
+  // A platform package whose addon cannot load here (as one built for a newer glibc would not).
+  const broken = path.join(work, 'broken')
+  fs.mkdirSync(broken)
+  fs.cpSync(path.join(root, 'npm', platformId()), broken, { recursive: true })
+  fs.writeFileSync(path.join(broken, addonFileName()), 'not a shared library')
+  brokenTgz = pack(broken, work)
 }, 240_000)
 
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+const cargo = spawnSync('cargo', ['--version'], { shell: win }).status === 0
+
+// What the install script builds from when no prebuilt addon loads (with cargo on the PATH).
+;(cargo ? test : test.skip)('the main tarball carries the Rust workspace (cargo metadata reads it)', () => {
+  const dir = tempDir()
+  dirs.push(dir)
+  ok(run('tar', ['-xzf', mainTgz, '-C', dir], dir, { ...process.env } as Record<string, string>), 'tar')
+  const meta = JSON.parse(
+    ok(run('cargo', ['metadata', '--offline', '--format-version', '1', '--no-deps'], path.join(dir, 'package'), { ...process.env } as Record<string, string>), 'cargo metadata'),
+  )
+  expect(meta.packages.map((p: { name: string }) => p.name).sort()).toEqual(
+    ['fine-tune-core', 'fine-tune-dataset', 'fine-tune-emulator', 'taskforce-fine-tune'].sort(),
+  )
 })
 
 describe('installed from the two tarballs, without cargo', () => {
@@ -174,5 +196,18 @@ describe('installed without the platform package, without cargo', () => {
     expect(r.stderr).toContain('error [ERR_NATIVE_ADDON_NOT_LOADED]: taskforce-fine-tune could not load its native addon')
     expect(r.stderr).toContain(platformPackage)
     expect(r.stderr).not.toContain('ERR_UNEXPECTED')
+  })
+})
+
+describe('installed with a platform package whose addon does not load, without cargo', () => {
+  test("require says it found the package, and gives the loader's reason", () => {
+    const dir = project([mainTgz, brokenTgz])
+    dirs.push(dir)
+    const r = run(process.execPath, ['-e', "require('taskforce-fine-tune')"], dir)
+    expect(r.status).not.toBe(0)
+    expect(r.stderr).toContain(`It found the platform package ${platformPackage}`)
+    expect(r.stderr).toContain('but it failed to load')
+    expect(r.stderr).toContain(addonFileName()) // the dlopen error names the file
+    expect(r.stderr).toContain('Two ways out')
   })
 })
