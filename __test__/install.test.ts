@@ -7,6 +7,7 @@
 // and the ways out. (The git+file install, which builds from source, is `npm run test:install-git`.)
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 import { tempDir, writeFile, chatJsonl } from './helpers'
 
@@ -29,7 +30,7 @@ function userEnv(): Record<string, string> {
     .split(path.delimiter)
     .filter((dir) => dir && !['cargo', 'cargo.exe'].some((c) => fs.existsSync(path.join(dir, c))))
     .join(path.delimiter)
-  env.CARGO_HOME = path.join(tempDir(), 'no-cargo')
+  env.CARGO_HOME = path.join(os.tmpdir(), 'ft-install-test-no-cargo-home')
   env.npm_config_registry = 'http://127.0.0.1:9/'
   env.npm_config_update_notifier = 'false'
   return env
