@@ -88,7 +88,8 @@ beforeAll(() => {
   fs.mkdirSync(broken)
   fs.cpSync(path.join(root, 'npm', platformId()), broken, { recursive: true })
   fs.writeFileSync(path.join(broken, addonFileName()), 'not a shared library')
-  brokenTgz = pack(broken, work)
+  fs.mkdirSync(path.join(work, 'broken-tgz'))
+  brokenTgz = pack(broken, path.join(work, 'broken-tgz')) // same file name as the good one
 }, 240_000)
 
 afterAll(() => {
