@@ -110,3 +110,12 @@ test('index.js is the hand-written wrapper around the generated binding.js', () 
   expect(pkg.main).toBe('index.js')
   expect(pkg.types).toBe('index.d.ts')
 })
+
+// The portability check itself: Node's own binary links libstdc++ (and needs glibc 2.28), so it fails.
+;(process.platform === 'linux' ? test : test.skip)('check:portable fails on a binary that is not portable', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { spawnSync } = require('node:child_process')
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-portable.js'), process.execPath], { encoding: 'utf8' })
+  expect(r.status).toBe(1)
+  expect(r.stdout).toMatch(/FAIL: (needs GLIBC_2\.(1[89]|[2-9]\d)|links libstdc\+\+)/)
+})
