@@ -163,6 +163,9 @@ async function main() {
   console.table(rows)
   // The evaluation: 1,000 examples against the emulator, with the event loop free.
   console.table([await require('./eval').benchEval()])
+  // A fresh process per run (bench/first-call.js): the vocabulary's load and the addon's size.
+  const first = JSON.parse(execFileSync(process.execPath, [path.join(__dirname, 'first-call.js'), '5'], { encoding: 'utf8' }))
+  console.table([first])
   console.log(`node ${process.version}, ${require('node:os').cpus().length} cores; datasets in ${work}`)
 }
 

@@ -10,7 +10,15 @@ const { parseArgs } = require('node:util')
 // The addon is loaded on first use, so `--help` and usage errors never need it.
 let lib
 function ft() {
-  if (!lib) lib = require('..')
+  if (!lib) {
+    try {
+      lib = require('..')
+    } catch (e) {
+      // No addon for this platform: the package's message says what was looked for and what to do.
+      process.stderr.write(`error [${(e && e.code) || 'ERR_NATIVE_ADDON_NOT_LOADED'}]: ${e && e.message}\n`)
+      process.exit(1)
+    }
+  }
   return lib
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Makes `npm run demo`, `npm test` and `npm run bench` work on a fresh clone:
 // installs the npm dev dependencies when they are missing and (re)builds the
-// native addon when it is missing or older than its Rust sources.
+// native addon when it is missing or older than its Rust sources (scripts/build.js: with zig for
+// glibc 2.17 when zig and cargo-zigbuild are there, as in CI).
 'use strict'
 const { execSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -34,6 +35,6 @@ const sources = Math.max(
   fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs,
 )
 if (!addon || fs.statSync(path.join(root, addon)).mtimeMs < sources) {
-  console.error('[ensure-built] building the native addon (napi build --platform --release)…')
-  run('npx napi build --platform --release')
+  console.error('[ensure-built] building the native addon (npm run build)…')
+  run('node scripts/build.js --release')
 }

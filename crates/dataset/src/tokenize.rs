@@ -5,14 +5,15 @@
 //! hand-written matcher that implements the same two patterns (leftmost-first alternation, greedy
 //! quantifiers with backtracking, the `\s+(?!\S)` look-ahead) over a per-code-point class table
 //! built from `regex-syntax`'s own Unicode tables, the tables tiktoken's regex engine uses. The
-//! byte-pair encoding of a piece comes from the `bpe-openai` crate (vocabularies embedded in the
-//! crate) and is cached per piece, so natural text, which repeats its pieces, spends its time in
+//! byte-pair encoding of a piece comes from the `bpe` crate, its vocabularies built from
+//! `bpe-openai`'s by `build.rs` (trimmed to what counting needs, zstd-compressed, and decompressed
+//! on first use), and is cached per piece, so natural text, which repeats its pieces, spends its time in
 //! the pre-tokenizer. Long strings seen twice (system prompts, tool definitions) are counted once.
 
 use std::hash::BuildHasher;
 use std::sync::LazyLock;
 
-use bpe_openai::byte_pair_encoding::BytePairEncoding;
+use bpe::byte_pair_encoding::BytePairEncoding;
 use hashbrown::{HashMap, HashSet, HashTable};
 
 /// A tiktoken encoding.
@@ -34,11 +35,32 @@ impl Encoding {
     }
 
     fn bpe(self) -> &'static BytePairEncoding {
+        static CL100K_BASE: LazyLock<BytePairEncoding> = LazyLock::new(|| {
+            load_vocabulary(include_bytes!(concat!(
+                env!("OUT_DIR"),
+                "/cl100k_base.bpe.zst"
+            )))
+        });
+        static O200K_BASE: LazyLock<BytePairEncoding> = LazyLock::new(|| {
+            load_vocabulary(include_bytes!(concat!(
+                env!("OUT_DIR"),
+                "/o200k_base.bpe.zst"
+            )))
+        });
         match self {
-            Encoding::Cl100kBase => &bpe_openai::cl100k_base().bpe,
-            Encoding::O200kBase => &bpe_openai::o200k_base().bpe,
+            Encoding::Cl100kBase => &CL100K_BASE,
+            Encoding::O200kBase => &O200K_BASE,
         }
     }
+}
+
+/// A vocabulary written by `build.rs`: its serialized size (u64, little-endian), then the
+/// zstd-compressed MessagePack of the `BytePairEncoding`.
+fn load_vocabulary(file: &[u8]) -> BytePairEncoding {
+    let (len, packed) = file.split_at(8);
+    let len = u64::from_le_bytes(len.try_into().expect("8 bytes")) as usize;
+    let raw = zstd::bulk::decompress(packed, len).expect("the embedded vocabulary decompresses");
+    rmp_serde::from_slice(&raw).expect("the embedded vocabulary deserializes")
 }
 
 impl serde::Serialize for Encoding {
