@@ -18,7 +18,7 @@ use crate::options::{Connection, Resolved};
 pub const DEFAULT_MANAGEMENT_URL: &str = "https://management.azure.com";
 /// The `Microsoft.CognitiveServices` api-version used for deployments (GA; the version of
 /// Microsoft's "deploy a fine-tuned model" REST example).
-pub const MANAGEMENT_API_VERSION: &str = "2024-10-01";
+pub const MANAGEMENT_API_VERSION: &str = "2024-10-21";
 /// The deployment SKUs Azure offers for fine-tuned models.
 pub const SKUS: [&str; 3] = ["Developer", "Standard", "GlobalStandard"];
 /// The SKU used when none is given.
