@@ -176,8 +176,10 @@ mod tests {
     use crate::uploads::{PartRecord, UploadRecord};
 
     fn sample(dir: &Path) -> Store {
-        let mut store = Store::default();
-        store.seq = 7;
+        let mut store = Store {
+            seq: 7,
+            ..Default::default()
+        };
         store.files.insert(
             "file-a".into(),
             FileRecord {
