@@ -198,6 +198,14 @@ export interface EmulatorOptions {
    * no longer fine-tune (403).
    */
   fineTuningUnavailable?: boolean
+  /**
+   * A folder where files, Uploads, jobs and fine-tuned models are kept across restarts
+   * (`state.json` and `files/`; created if missing, never removed, the API key never
+   * written): an emulator started again on it serves them as before. Default: a temporary
+   * folder removed at `close()`. A state file that is corrupt or from a newer version
+   * rejects the start (`ERR_INVALID_OPTION`, `param: "stateDir"`).
+   */
+  stateDir?: string
 }
 
 /** What the emulator has seen and done, for tests. */

@@ -242,7 +242,7 @@ the recorded dates (baseShutdownDate) are used.`,
   },
   emulate: {
     summary: 'run the offline OpenAI-compatible fine-tuning emulator',
-    usage: 'fine-tune emulate [--port N] [--api-key KEY] [--job-duration-ms N]',
+    usage: 'fine-tune emulate [--port N] [--api-key KEY] [--job-duration-ms N] [--state-dir DIR]',
     description: `Starts the emulator on 127.0.0.1 and prints the two lines to use it:
   OPENAI_BASE_URL=http://127.0.0.1:PORT/v1
   OPENAI_API_KEY=KEY
@@ -252,6 +252,7 @@ It runs until Ctrl-C or SIGTERM.`,
       'api-key': { type: 'string', arg: 'KEY', help: 'the key the emulator accepts (default sk-emulator)' },
       'job-duration-ms': { type: 'string', arg: 'N', help: 'how long a job takes (default 3000)' },
       organization: { type: 'string', arg: 'ID', help: 'the organization in model names (default org-emulator)' },
+      'state-dir': { type: 'string', arg: 'DIR', help: 'keep files, jobs and models in DIR across restarts' },
       ...JSON_FLAG,
       ...HELP_FLAG,
     },
@@ -1122,6 +1123,7 @@ async function runEmulate({ values }) {
     apiKey: values['api-key'],
     jobDurationMs: values['job-duration-ms'] !== undefined ? toNumber('job-duration-ms', values['job-duration-ms']) : undefined,
     organization: values.organization,
+    stateDir: values['state-dir'],
   })
   // Rejects with ERR_INVALID_OPTION (exit 2) for a bad option, a port in use included.
   const emu = await ft().startEmulator(opts)

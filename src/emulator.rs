@@ -31,6 +31,12 @@ pub struct EmulatorOptions {
     /// Refuse `POST /fine_tuning/jobs` as OpenAI's wind-down does for an organization that may
     /// no longer fine-tune (403).
     pub fine_tuning_unavailable: Option<bool>,
+    /// A folder where files, Uploads, jobs and fine-tuned models are kept across restarts
+    /// (`state.json` and `files/`; created if missing, never removed, the API key never
+    /// written): an emulator started again on it serves them as before. Default: a temporary
+    /// folder removed at `close()`. A state file that is corrupt or from a newer version
+    /// rejects the start (`ERR_INVALID_OPTION`, `param: "stateDir"`).
+    pub state_dir: Option<String>,
 }
 
 /// Seeded fault injection: the same seed and request order give the same faults.
@@ -136,7 +142,14 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         faults,
         model_shutdown_dates,
         fine_tuning_unavailable,
+        state_dir,
     } = o;
+    if state_dir.as_deref() == Some("") {
+        return Err(invalid(
+            "stateDir",
+            "must be a folder path, got an empty string",
+        ));
+    }
     let mut dates = std::collections::BTreeMap::new();
     for (model, date) in model_shutdown_dates.unwrap_or_default() {
         if chrono_like_date(&date).is_none() {
@@ -160,6 +173,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         faults,
         model_shutdown_dates: dates,
         fine_tuning_unavailable: fine_tuning_unavailable.unwrap_or(false),
+        state_dir: state_dir.map(std::path::PathBuf::from),
     })
 }
 
@@ -179,6 +193,7 @@ fn chrono_like_date(s: &str) -> Option<(u32, u32, u32)> {
 fn start_error(e: emu::StartError) -> core::Error {
     match &e {
         emu::StartError::Listen { port, .. } if *port != 0 => invalid("port", &e),
+        emu::StartError::State { .. } => invalid("stateDir", &e),
         _ => core::Error::new(core::ErrorCode::Internal, e.to_string()),
     }
 }

@@ -29,7 +29,7 @@ const SKUS: [&str; 3] = ["Developer", "Standard", "GlobalStandard"];
 const DEVELOPER_LIFETIME_MS: i64 = 24 * 3600 * 1000;
 
 /// One deployment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct DeploymentRecord {
     /// Its ARM id (`/subscriptions/…/deployments/{name}`).
     id: String,

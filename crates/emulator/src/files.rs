@@ -28,7 +28,7 @@ pub(crate) const FILE_PURPOSES: &[&str] = &[
 ];
 
 /// A stored file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct FileRecord {
     /// `file-…`.
     pub id: String,

@@ -21,19 +21,21 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 
 /// One event of a job's planned timeline.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TimedEvent {
     id: String,
     at_ms: i64,
     seq: u64,
-    level: &'static str,
+    #[serde(deserialize_with = "crate::persist::static_str")]
+    level: crate::persist::Word,
     message: String,
-    kind: &'static str,
+    #[serde(deserialize_with = "crate::persist::static_str")]
+    kind: crate::persist::Word,
     data: Value,
 }
 
 /// A checkpoint, visible once its time has come.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Checkpoint {
     id: String,
     at_ms: i64,
@@ -43,7 +45,7 @@ pub(crate) struct Checkpoint {
 }
 
 /// How a job ends.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Outcome {
     Succeeded,
     Failed(JobError),
@@ -51,7 +53,7 @@ pub(crate) enum Outcome {
 }
 
 /// A fine-tuning job and its plan.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct JobRecord {
     id: String,
     created_ms: i64,

@@ -23,6 +23,7 @@ mod job_params;
 mod jobs;
 mod learned;
 mod models;
+mod persist;
 mod server;
 mod state;
 mod training;
@@ -72,6 +73,11 @@ pub struct EmulatorOptions {
     /// `POST /fine_tuning/jobs` is refused as OpenAI's wind-down notice describes: 403,
     /// `permission_denied`, for an organization no longer allowed to fine-tune.
     pub fine_tuning_unavailable: bool,
+    /// A folder where files (contents included), Uploads, jobs, deployments and deleted models
+    /// are kept across restarts: `state.json` (rewritten after every request that may change
+    /// something, and at close; never the API key) and `files/`. Created if missing, never
+    /// removed. Default: a temporary folder removed at close.
+    pub state_dir: Option<std::path::PathBuf>,
 }
 
 /// Why [`Emulator::start`] failed.
@@ -87,6 +93,14 @@ pub enum StartError {
     },
     /// Another local failure (e.g. the temporary folder cannot be created).
     Io(std::io::Error),
+    /// The state file of [`EmulatorOptions::state_dir`] cannot be used (unreadable, corrupt,
+    /// or written by a newer emulator). Nothing was changed.
+    State {
+        /// The state file.
+        path: std::path::PathBuf,
+        /// Why.
+        message: String,
+    },
 }
 
 impl fmt::Display for StartError {
@@ -99,6 +113,11 @@ impl fmt::Display for StartError {
                 write!(f, "cannot listen on 127.0.0.1:{port}: {source}")
             }
             StartError::Io(e) => write!(f, "cannot start the emulator: {e}"),
+            StartError::State { path, message } => write!(
+                f,
+                "cannot start the emulator on the state file {}: {message}",
+                path.display()
+            ),
         }
     }
 }
@@ -107,6 +126,7 @@ impl std::error::Error for StartError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StartError::Listen { source, .. } | StartError::Io(source) => Some(source),
+            StartError::State { .. } => None,
         }
     }
 }
@@ -115,6 +135,7 @@ impl From<StartError> for std::io::Error {
     fn from(e: StartError) -> Self {
         let kind = match &e {
             StartError::Listen { source, .. } | StartError::Io(source) => source.kind(),
+            StartError::State { .. } => std::io::ErrorKind::InvalidData,
         };
         std::io::Error::new(kind, e.to_string())
     }
@@ -132,15 +153,28 @@ pub struct Emulator {
 impl Emulator {
     /// Binds 127.0.0.1 and spawns the server on the current tokio runtime.
     pub async fn start(options: EmulatorOptions) -> Result<Emulator, StartError> {
+        // The state first: a state file that cannot be used stops the start before any port.
+        let (tempdir, dir, store) = match &options.state_dir {
+            Some(state_dir) => {
+                let dir = state_dir.join(persist::CONTENT_DIR);
+                std::fs::create_dir_all(&dir).map_err(StartError::Io)?;
+                let store = persist::load(state_dir, &dir)?;
+                (None, dir, store)
+            }
+            None => {
+                let tempdir = tempfile::Builder::new()
+                    .prefix("fine-tune-emulator-")
+                    .tempdir()
+                    .map_err(StartError::Io)?;
+                let dir = tempdir.path().to_path_buf();
+                (Some(tempdir), dir, Store::default())
+            }
+        };
         let port = options.port.unwrap_or(0);
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .await
             .map_err(|source| StartError::Listen { port, source })?;
         let addr = listener.local_addr().map_err(StartError::Io)?;
-        let tempdir = tempfile::Builder::new()
-            .prefix("fine-tune-emulator-")
-            .tempdir()
-            .map_err(StartError::Io)?;
         let state = AppState(Arc::new(Inner {
             api_key: options
                 .api_key
@@ -153,10 +187,12 @@ impl Emulator {
             faults: options.faults,
             model_shutdown_dates: options.model_shutdown_dates,
             fine_tuning_unavailable: options.fine_tuning_unavailable,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             stats: Mutex::new(EmulatorStats::default()),
-            dir: tempdir.path().to_path_buf(),
-            tempdir: Mutex::new(Some(tempdir)),
+            dir,
+            tempdir: Mutex::new(tempdir),
+            state_dir: options.state_dir,
+            save_lock: Mutex::new(None),
             learned: Mutex::new(Default::default()),
         }));
         let (shutdown, rx) = watch::channel(false);
@@ -198,12 +234,14 @@ impl Emulator {
     }
 
     /// Stops the server: closes the listener, lets open connections finish (3 s at most),
-    /// removes the emulator's temporary files. Idempotent; returns when all is stopped.
+    /// removes the emulator's temporary files (with a `state_dir`: saves the state, keeps the
+    /// folder). Idempotent; returns when all is stopped.
     pub async fn close(&self) {
         let _ = self.shutdown.send(true);
         let mut server = self.server.lock().await;
         if let Some(handle) = server.take() {
             let _ = handle.await;
+            persist::save(&self.state).await;
             let dir = lock(&self.state.0.tempdir).take();
             if let Some(dir) = dir {
                 let _ = dir.close();

@@ -1,10 +1,10 @@
-//! `fine-tune-emulator [--port N] [--api-key K] [--job-duration-ms N] [--organization ORG]`:
+//! `fine-tune-emulator [--port N] [--api-key K] [--job-duration-ms N] [--organization ORG] [--state-dir DIR]`:
 //! serves the emulator on 127.0.0.1 until Ctrl-C.
 
 use fine_tune_emulator::{Emulator, EmulatorOptions};
 
 fn usage() -> ! {
-    eprintln!("usage: fine-tune-emulator [--port N] [--api-key K] [--job-duration-ms N] [--organization ORG]");
+    eprintln!("usage: fine-tune-emulator [--port N] [--api-key K] [--job-duration-ms N] [--organization ORG] [--state-dir DIR]");
     std::process::exit(2)
 }
 
@@ -27,6 +27,7 @@ fn parse_args() -> EmulatorOptions {
                 options.job_duration_ms = Some(value.parse().unwrap_or_else(|_| usage()))
             }
             "--organization" => options.organization = Some(value),
+            "--state-dir" => options.state_dir = Some(value.into()),
             _ => usage(),
         }
     }

@@ -155,11 +155,22 @@ pub(crate) fn endpoint_name(method: &Method, pattern: &str) -> &'static str {
     }
 }
 
+/// Whether a request may change the store (and so the state file): not a read, not a chat.
+fn may_change(method: &Method, path: &str) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        && !path.ends_with("/chat/completions")
+}
+
 /// Outer middleware: counts every request and stamps `x-request-id` on every answer.
 async fn tag(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
     state.count(|s| s.requests_total += 1);
+    let mutating = may_change(req.method(), req.uri().path());
     let mut resp = next.run(req).await;
+    if mutating {
+        // Before the answer leaves: an answered request survives a crash.
+        crate::persist::save(&state).await;
+    }
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id()) {
         h.insert("x-request-id", v);
@@ -283,6 +294,8 @@ async fn guard(
         FaultKind::LostResponse => {
             let resp = next.run(req).await;
             drop(resp);
+            // Done, then the answer is lost: the change is kept all the same.
+            crate::persist::save(&state).await;
             drop_connection(kill).await
         }
         other => match other.error() {

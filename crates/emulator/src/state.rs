@@ -51,7 +51,7 @@ pub struct EmulatorStats {
 }
 
 /// All objects served by the emulator.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Serialize, serde::Deserialize)]
 pub(crate) struct Store {
     /// Monotonic sequence, to order objects created within the same second.
     pub seq: u64,
@@ -99,10 +99,16 @@ pub(crate) struct Inner {
     pub store: Mutex<Store>,
     /// Counters.
     pub stats: Mutex<EmulatorStats>,
-    /// Folder holding file contents and upload parts (inside `tempdir`).
+    /// Folder holding file contents and upload parts (inside `tempdir`, or `state_dir/files`).
     pub dir: PathBuf,
-    /// The temporary folder, removed when taken out and dropped at close.
+    /// The temporary folder, removed when taken out and dropped at close (none with a
+    /// `state_dir`).
     pub tempdir: Mutex<Option<tempfile::TempDir>>,
+    /// Where the store is kept across restarts (`state.json`), if anywhere.
+    pub state_dir: Option<PathBuf>,
+    /// Held while `state.json` is written: the text last written (unchanged text is not
+    /// written again).
+    pub save_lock: Mutex<Option<String>>,
     /// What each fine-tuned model learned, read once from its training file.
     pub learned: Mutex<crate::learned::LearnedCache>,
 }

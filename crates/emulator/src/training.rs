@@ -20,7 +20,7 @@ pub(crate) enum DataFormat {
 }
 
 /// Why a job failed: the `error` object of a failed `fine_tuning.job`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct JobError {
     /// Machine-readable code.
     pub code: String,

@@ -40,7 +40,7 @@ const JSONL_MIME: &[&str] = &[
 ];
 
 /// One received part.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct PartRecord {
     /// Size in bytes.
     pub bytes: u64,
@@ -49,7 +49,7 @@ pub(crate) struct PartRecord {
 }
 
 /// An Upload.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct UploadRecord {
     /// `upload_…`.
     pub id: String,
@@ -62,7 +62,8 @@ pub(crate) struct UploadRecord {
     /// Announced size.
     pub bytes: u64,
     /// `pending`, `completed` or `cancelled` (`expired` is computed).
-    pub status: &'static str,
+    #[serde(deserialize_with = "crate::persist::static_str")]
+    pub status: crate::persist::Word,
     /// Unix seconds.
     pub expires_at: i64,
     /// Parts by id.
