@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Job;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::{self, ConnectionOptions};
+use crate::options;
 use crate::registry::{self, FineTuneRecord, ModelRef, Registry, RegistryEntry};
 use crate::stages::register::iso;
 
@@ -290,21 +290,14 @@ pub struct Removed {
     pub deleted_remote: Vec<String>,
 }
 
+crate::options::remote_options! {
 /// Options of `removeRegisteredModel`: the registry, `deleteRemote`, and how to reach the API
 /// (only used with `deleteRemote`).
-#[derive(Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Default)]
 pub struct RemoveOptions {
     #[serde(default)]
     pub delete_remote: bool,
-    pub registry_path: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    pub max_retries: Option<u32>,
+}
 }
 
 /// Removes `key` from the registry; with `delete_remote`, first deletes each of its
@@ -313,24 +306,9 @@ pub struct RemoveOptions {
 pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
     let RemoveOptions {
         delete_remote,
-        registry_path,
-        api_key,
-        base_url,
-        organization,
-        project,
-        azure_endpoint,
-        api_version,
-        max_retries,
+        remote,
     } = o;
-    let conn = ConnectionOptions {
-        api_key,
-        base_url,
-        organization,
-        project,
-        max_retries,
-        azure_endpoint,
-        api_version,
-    };
+    let (registry_path, conn) = remote.split();
     let reg = Registry::new(options::registry_path(registry_path));
     let e = {
         let (r, k) = (reg.clone(), key.to_string());
@@ -366,9 +344,9 @@ pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
     })
 }
 
+crate::options::remote_options! {
 /// Options of `importFineTuneJob`.
-#[derive(Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Default)]
 pub struct ImportOptions {
     #[serde(default)]
     pub agent_name: String,
@@ -377,14 +355,7 @@ pub struct ImportOptions {
     /// What to do when the key is registered (default `error`).
     #[serde(default)]
     pub on_existing: OnExisting,
-    pub registry_path: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    pub max_retries: Option<u32>,
+}
 }
 
 /// Registers the succeeded job `job_id` (started elsewhere) under `modelKey`. A job that is
@@ -406,16 +377,7 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<crate::Registe
         .with_param(missing.join(",")));
     }
     options::check_model_key(&o.model_key)?;
-    let registry_path = o.registry_path.clone();
-    let conn = ConnectionOptions {
-        api_key: o.api_key.clone(),
-        base_url: o.base_url.clone(),
-        organization: o.organization.clone(),
-        project: o.project.clone(),
-        max_retries: o.max_retries,
-        azure_endpoint: o.azure_endpoint.clone(),
-        api_version: o.api_version.clone(),
-    };
+    let (registry_path, conn) = o.remote.clone().split();
     let reg = Registry::new(options::registry_path(registry_path));
     if o.on_existing == OnExisting::Error {
         let (r, k) = (reg.clone(), o.model_key.clone());
