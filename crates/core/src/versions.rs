@@ -17,7 +17,7 @@ use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
 use crate::options;
 use crate::registry::{self, FineTuneRecord, ModelRef, Registry, RegistryEntry};
-use crate::stages::register::iso;
+use crate::stages::register::{iso, model_ref, record_of_job};
 
 /// One model a modelKey has had.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -426,30 +426,15 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<crate::Registe
         crate::blocking(move || register_version(&r, &k, entry, on, true)).await?
     };
     Ok(crate::RegisteredModel {
-        model_key: o.model_key.clone(),
-        model: model.clone(),
-        base_url: None,
-        base_shutdown_date: f.base_shutdown_date,
-        deployment: f.deployment,
-        deploy_command: f.deploy_command,
-        warnings: Vec::new(),
-        fine_tuned_model: model,
-        agent_name: f.agent_name,
-        base_model: f.base_model,
-        job_id: f.job_id,
-        training_file_id: f.training_file_id,
-        validation_file_id: f.validation_file_id,
-        suffix: f.suffix,
-        trained_tokens: f.trained_tokens,
-        created_at: f.created_at,
-        finished_at: f.finished_at,
-        registry_path: reg.path().display().to_string(),
         metrics: metrics.and_then(|m| serde_json::from_value(m).ok()),
-        curve_path: None,
-        promoted: outcome.promoted,
-        previous_model: outcome.previous_model,
-        evaluation: None,
-        evaluation_error: None,
+        ..crate::RegisteredModel::of_record(
+            o.model_key.clone(),
+            model.clone(),
+            model,
+            f,
+            &reg,
+            outcome,
+        )
     })
 }
 
@@ -464,48 +449,15 @@ async fn import_metrics(client: &Client, job: &Job, cancel: &CancellationToken) 
 
 /// The registry entry of a job trained elsewhere.
 fn entry_of_job(job: &Job, model: &str, agent_name: &str, metrics: Option<Value>) -> RegistryEntry {
-    let base = job.model.clone().unwrap_or_default();
-    let family = crate::models::family(&base).or_else(|| crate::models::family(model));
-    let method = job
-        .method
-        .as_ref()
-        .and_then(|m| m.get("type"))
-        .and_then(Value::as_str)
-        .unwrap_or("supervised")
-        .to_string();
-    let suffix = model.split(':').nth(3).unwrap_or_default().to_string();
-    let hyperparameters = job
-        .method
-        .as_ref()
-        .and_then(|m| m.get(&method))
-        .and_then(|m| m.get("hyperparameters"))
-        .cloned()
-        .or_else(|| job.hyperparameters.clone());
+    let of_job = record_of_job(job, job.method_name());
+    let family = crate::models::family(&of_job.base_model).or_else(|| crate::models::family(model));
     RegistryEntry {
-        model: ModelRef {
-            name: model.to_string(),
-            provider: "openai".into(),
-            supports_tools: family.as_ref().is_some_and(|f| f.supports_tools),
-            max_context_tokens: family
-                .as_ref()
-                .map_or(4096, |f| f.max_context_tokens as u64),
-            base_url: None,
-            extra: Map::new(),
-        },
+        model: model_ref(model.to_string(), family.as_ref()),
         fine_tune: Some(FineTuneRecord {
             agent_name: agent_name.to_string(),
-            base_model: base,
-            job_id: job.id.clone(),
-            training_file_id: job.training_file.clone().unwrap_or_default(),
-            validation_file_id: job.validation_file.clone(),
-            suffix,
-            method,
-            hyperparameters,
-            trained_tokens: job.trained_tokens,
+            suffix: model.split(':').nth(3).unwrap_or_default().to_string(),
             metrics,
-            created_at: iso(job.created_at),
-            finished_at: iso(job.finished_at),
-            ..Default::default()
+            ..of_job
         }),
         ..Default::default()
     }
