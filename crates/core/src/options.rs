@@ -501,27 +501,33 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
     Ok(())
 }
 
+/// `ERR_MISSING_OPTION` naming every required option (name, value) whose value is empty or
+/// blank, in the order given; `Ok` when none is.
+pub fn require(required: &[(&str, &String)]) -> Result<()> {
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::MissingOption,
+        format!("missing required option(s): {}", missing.join(", ")),
+    )
+    .with_param(missing.join(",")))
+}
+
 /// Runs every check that needs no disk and no network, in the order a user would want the
 /// answers, and fills in the environment fallbacks.
 pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
-    let mut missing = Vec::new();
-    for (name, value) in [
+    require(&[
         ("agentName", &o.agent_name),
         ("modelKey", &o.model_key),
         ("baseModel", &o.base_model),
         ("source", &o.source),
-    ] {
-        if value.trim().is_empty() {
-            missing.push(name);
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::new(
-            ErrorCode::MissingOption,
-            format!("missing required option(s): {}", missing.join(", ")),
-        )
-        .with_param(missing.join(",")));
-    }
+    ])?;
     o.base_model = o.base_model.trim().to_string();
     o.source = o.source.trim().to_string();
     o.validation = non_empty(o.validation.take());

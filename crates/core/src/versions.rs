@@ -362,20 +362,7 @@ pub struct ImportOptions {
 /// not `succeeded` is refused with its status: `ERR_JOB_FAILED`, `ERR_JOB_CANCELLED`, or
 /// `ERR_JOB_NOT_FINISHED` while it runs.
 pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<crate::RegisteredModel> {
-    let mut missing = Vec::new();
-    if o.agent_name.trim().is_empty() {
-        missing.push("agentName");
-    }
-    if o.model_key.trim().is_empty() {
-        missing.push("modelKey");
-    }
-    if !missing.is_empty() {
-        return Err(Error::new(
-            ErrorCode::MissingOption,
-            format!("missing required option(s): {}", missing.join(", ")),
-        )
-        .with_param(missing.join(",")));
-    }
+    options::require(&[("agentName", &o.agent_name), ("modelKey", &o.model_key)])?;
     options::check_model_key(&o.model_key)?;
     let (registry_path, conn) = o.remote.clone().split();
     let reg = Registry::new(options::registry_path(registry_path));
