@@ -263,12 +263,21 @@ impl Job {
         self.metadata.as_ref()?.get(key)?.as_str()
     }
 
-    /// The hyperparameters the job ran with (under its method, else the deprecated top-level
-    /// field).
-    pub fn hyperparameters_used(&self, method: Method) -> Option<Value> {
+    /// The method the job ran (its `method.type`; `supervised` when the API does not say).
+    pub fn method_name(&self) -> &str {
         self.method
             .as_ref()
-            .and_then(|m| m.get(method.as_str()))
+            .and_then(|m| m.get("type"))
+            .and_then(Value::as_str)
+            .unwrap_or("supervised")
+    }
+
+    /// The hyperparameters the job ran with (under its method, named as the API names it,
+    /// else the deprecated top-level field).
+    pub fn hyperparameters_used(&self, method: &str) -> Option<Value> {
+        self.method
+            .as_ref()
+            .and_then(|m| m.get(method))
             .and_then(|m| m.get("hyperparameters"))
             .cloned()
             .or_else(|| self.hyperparameters.clone())

@@ -86,23 +86,11 @@ pub fn deployment_name_of(model_key: &str) -> String {
 
 /// Checks `azureDeployment` (before anything is sent).
 pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPlan> {
-    let mut missing = Vec::new();
-    for (name, v) in [
+    crate::options::require(&[
         ("azureDeployment.subscriptionId", &o.subscription_id),
         ("azureDeployment.resourceGroup", &o.resource_group),
         ("azureDeployment.resourceName", &o.resource_name),
-    ] {
-        if v.trim().is_empty() {
-            missing.push(name);
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::new(
-            ErrorCode::MissingOption,
-            format!("missing required option(s): {}", missing.join(", ")),
-        )
-        .with_param(missing.join(",")));
-    }
+    ])?;
     let segment_ok = |s: &str| !s.contains(['/', '?', '#', '%']);
     for (name, v) in [
         ("azureDeployment.subscriptionId", &o.subscription_id),

@@ -553,14 +553,25 @@ impl Client {
         .map_err(|e| e.with_job(id))
     }
 
-    /// `POST /fine_tuning/jobs/{id}/cancel`.
-    pub async fn cancel_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
+    /// `POST /fine_tuning/jobs/{id}/{action}` (`cancel`, `pause`, `resume`): the job as it is
+    /// after.
+    pub(crate) async fn job_action(
+        &self,
+        id: &str,
+        action: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Job> {
         self.send(
-            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/cancel"))),
+            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/{action}"))),
             cancel,
         )
         .await
         .map_err(|e| e.with_job(id))
+    }
+
+    /// `POST /fine_tuning/jobs/{id}/cancel`.
+    pub async fn cancel_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
+        self.job_action(id, "cancel", cancel).await
     }
 
     /// The events after `after` (an event id), oldest first. The API lists newest first and
@@ -788,26 +799,6 @@ impl Client {
     pub async fn list_models(&self, cancel: &CancellationToken) -> Result<List<Value>> {
         self.send(|| Ok(self.request(Method::GET, "/models")), cancel)
             .await
-    }
-
-    /// `POST /fine_tuning/jobs/{id}/pause`.
-    pub async fn pause_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
-        self.send(
-            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/pause"))),
-            cancel,
-        )
-        .await
-        .map_err(|e| e.with_job(id))
-    }
-
-    /// `POST /fine_tuning/jobs/{id}/resume`.
-    pub async fn resume_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
-        self.send(
-            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/resume"))),
-            cancel,
-        )
-        .await
-        .map_err(|e| e.with_job(id))
     }
 
     /// A JSON request to `path` with `query` (the control plane: a client whose key is the

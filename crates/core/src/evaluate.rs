@@ -21,7 +21,7 @@ use serde_json::{json, Value};
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
 use crate::graders::{self, Answer, Grader};
-use crate::options::{self, ConnectionOptions};
+use crate::options;
 use crate::progress::{ProgressEvent, RunContext};
 use crate::registry::Registry;
 
@@ -57,9 +57,9 @@ pub struct EvalSettings {
     pub temperature: Option<f64>,
 }
 
+crate::options::remote_options! {
 /// Options of `evaluateModel`: the candidate, the settings, the registry and the connection.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Debug, Clone, Default)]
 pub struct EvaluateOptions {
     /// The modelKey whose model is the candidate.
     pub model_key: Option<String>,
@@ -78,14 +78,7 @@ pub struct EvaluateOptions {
     pub bootstrap_samples: Option<u32>,
     pub output_path: Option<String>,
     pub temperature: Option<f64>,
-    pub registry_path: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    pub max_retries: Option<u32>,
+}
 }
 
 /// The pipeline's `evaluate`: `true` or the settings.
@@ -432,14 +425,7 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         bootstrap_samples,
         output_path,
         temperature,
-        registry_path,
-        api_key,
-        base_url,
-        organization,
-        project,
-        azure_endpoint,
-        api_version,
-        max_retries,
+        remote,
     } = o;
     let settings = EvalSettings {
         data,
@@ -456,15 +442,8 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         output_path,
         temperature,
     };
-    let conn = options::connection(ConnectionOptions {
-        api_key,
-        base_url,
-        organization,
-        project,
-        max_retries,
-        azure_endpoint,
-        api_version,
-    })?;
+    let (registry_path, conn) = remote.split();
+    let conn = options::connection(conn)?;
     let registry = Registry::new(options::registry_path(registry_path));
     let key = model_key.filter(|k| !k.trim().is_empty());
     let entry = match &key {

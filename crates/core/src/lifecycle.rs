@@ -214,10 +214,9 @@ pub async fn on_job_refused(run: &Run<'_>, rec: &RunRecord, e: Error) -> Error {
         .into_iter()
         .flatten()
     {
-        match run.client.delete_file(id, &fresh).await {
-            Ok(_) => {}
-            Err(d) if d.status == Some(404) => {}
-            Err(_) => left.push(id.clone()),
+        // (A file the API no longer has counts as deleted.)
+        if run.client.delete_file(id, &fresh).await.is_err() {
+            left.push(id.clone());
         }
     }
     let _ = run.journal.remove(&rec.model_key);
@@ -250,9 +249,7 @@ pub async fn pause_fine_tune(
     registry_path: Option<String>,
     conn: ConnectionOptions,
 ) -> Result<Job> {
-    let (job_id, client) =
-        crate::stages::job::job_target(model_key_or_job_id, registry_path, conn)?;
-    client.pause_job(&job_id, &CancellationToken::new()).await
+    job_action(model_key_or_job_id, registry_path, conn, "pause").await
 }
 
 /// Resumes a paused job (see [`pause_fine_tune`]).
@@ -261,9 +258,22 @@ pub async fn resume_fine_tune(
     registry_path: Option<String>,
     conn: ConnectionOptions,
 ) -> Result<Job> {
+    job_action(model_key_or_job_id, registry_path, conn, "resume").await
+}
+
+/// Sends `action` (`pause`, `resume`) to the job of a modelKey or job id, found as
+/// [`crate::stages::job::job_target`] finds it.
+async fn job_action(
+    model_key_or_job_id: &str,
+    registry_path: Option<String>,
+    conn: ConnectionOptions,
+    action: &str,
+) -> Result<Job> {
     let (job_id, client) =
         crate::stages::job::job_target(model_key_or_job_id, registry_path, conn)?;
-    client.resume_job(&job_id, &CancellationToken::new()).await
+    client
+        .job_action(&job_id, action, &CancellationToken::new())
+        .await
 }
 
 /// When and why a registered model stops answering, from what its entry records.

@@ -501,27 +501,33 @@ pub fn check_knobs(o: &TrainOptions) -> Result<()> {
     Ok(())
 }
 
+/// `ERR_MISSING_OPTION` naming every required option (name, value) whose value is empty or
+/// blank, in the order given; `Ok` when none is.
+pub fn require(required: &[(&str, &String)]) -> Result<()> {
+    let missing: Vec<&str> = required
+        .iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::MissingOption,
+        format!("missing required option(s): {}", missing.join(", ")),
+    )
+    .with_param(missing.join(",")))
+}
+
 /// Runs every check that needs no disk and no network, in the order a user would want the
 /// answers, and fills in the environment fallbacks.
 pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
-    let mut missing = Vec::new();
-    for (name, value) in [
+    require(&[
         ("agentName", &o.agent_name),
         ("modelKey", &o.model_key),
         ("baseModel", &o.base_model),
         ("source", &o.source),
-    ] {
-        if value.trim().is_empty() {
-            missing.push(name);
-        }
-    }
-    if !missing.is_empty() {
-        return Err(Error::new(
-            ErrorCode::MissingOption,
-            format!("missing required option(s): {}", missing.join(", ")),
-        )
-        .with_param(missing.join(",")));
-    }
+    ])?;
     o.base_model = o.base_model.trim().to_string();
     o.source = o.source.trim().to_string();
     o.validation = non_empty(o.validation.take());
@@ -620,47 +626,109 @@ pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
 }
 
 /// The options of calls that reach a run's job (`cancelFineTune`, `getFineTuneJob`): where
-/// the registry is, and how to reach the API. Read like [`TrainOptions`].
-#[derive(Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+/// the registry is, and how to reach the API. Read like [`TrainOptions`]; the options of
+/// other calls that reach the API embed it (see [`remote_options`]).
+#[derive(Debug, Clone, Default)]
 pub struct RemoteOptions {
+    /// Path of `models.json` (see [`registry_path`]).
     pub registry_path: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    pub max_retries: Option<u32>,
+    /// How to reach the API (see [`connection`]).
+    pub connection: ConnectionOptions,
 }
 
 impl RemoteOptions {
     /// Splits into the registry path and the connection options.
     pub fn split(self) -> (Option<String>, ConnectionOptions) {
-        let RemoteOptions {
-            registry_path,
-            api_key,
-            base_url,
-            organization,
-            project,
-            azure_endpoint,
-            api_version,
-            max_retries,
-        } = self;
-        let conn = ConnectionOptions {
-            api_key,
-            base_url,
-            organization,
-            project,
-            max_retries,
-            azure_endpoint,
-            api_version,
-        };
-        (registry_path, conn)
+        (self.registry_path, self.connection)
     }
 }
 
+/// Declares an options struct whose JavaScript object holds, beside its own keys, the keys of
+/// [`RemoteOptions`] (`registryPath`, `apiKey`, `baseUrl`, `organization`, `project`,
+/// `azureEndpoint`, `apiVersion`, `maxRetries`): the struct gets them as one field `remote`,
+/// and reads them from one flat object, camelCase, unknown keys refused, exactly as one
+/// struct listing every field would (serde's `flatten` would not: it loses the path of a
+/// field at fault and the list of expected keys). This is the one list of those keys.
+macro_rules! remote_options {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[doc = $doc:literal])*
+                $(#[serde $serde:tt])*
+                pub $field:ident : $ty:ty,
+            )*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $(
+                $(#[doc = $doc])*
+                pub $field: $ty,
+            )*
+            /// Where the registry is and how to reach the API.
+            pub remote: $crate::options::RemoteOptions,
+        }
+        $crate::options::remote_options!(@deserialize $name {
+            $( $(#[serde $serde])* $field: $ty, )*
+        } |remote| Self { $($field,)* remote });
+    };
+    (@deserialize $name:ident {
+        $( $(#[serde $serde:tt])* $field:ident : $ty:ty, )*
+    } |$remote:ident| $build:expr) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> ::std::result::Result<Self, D::Error> {
+                // The object as it is written: the struct's own keys, then the remote ones.
+                // (Named as the struct is, for serde's messages.)
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "camelCase", deny_unknown_fields)]
+                struct $name {
+                    $( $(#[serde $serde])* $field: $ty, )*
+                    registry_path: Option<String>,
+                    api_key: Option<String>,
+                    base_url: Option<String>,
+                    organization: Option<String>,
+                    project: Option<String>,
+                    azure_endpoint: Option<String>,
+                    api_version: Option<String>,
+                    max_retries: Option<u32>,
+                }
+                let $name {
+                    $($field,)*
+                    registry_path,
+                    api_key,
+                    base_url,
+                    organization,
+                    project,
+                    azure_endpoint,
+                    api_version,
+                    max_retries,
+                } = <$name as serde::Deserialize>::deserialize(d)?;
+                let $remote = $crate::options::RemoteOptions {
+                    registry_path,
+                    connection: $crate::options::ConnectionOptions {
+                        api_key,
+                        base_url,
+                        organization,
+                        project,
+                        max_retries,
+                        azure_endpoint,
+                        api_version,
+                    },
+                };
+                Ok($build)
+            }
+        }
+    };
+}
+pub(crate) use remote_options;
+
+remote_options!(@deserialize RemoteOptions {} |remote| remote);
+
 /// The connection options a caller can set; unset ones fall back to the environment.
+/// `Debug` hides the key.
 #[derive(Clone, Default)]
 pub struct ConnectionOptions {
     pub api_key: Option<String>,
@@ -672,6 +740,23 @@ pub struct ConnectionOptions {
     pub azure_endpoint: Option<String>,
     /// Azure's `api-version`.
     pub api_version: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectionOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionOptions")
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "base_url",
+                &self.base_url.as_deref().map(crate::source::redact_url),
+            )
+            .field("organization", &self.organization)
+            .field("project", &self.project)
+            .field("max_retries", &self.max_retries)
+            .field("azure_endpoint", &self.azure_endpoint)
+            .field("api_version", &self.api_version)
+            .finish()
+    }
 }
 
 /// Azure OpenAI's default `api-version` for fine-tuning.
@@ -1052,5 +1137,64 @@ mod tests {
     fn debug_hides_the_key() {
         let r = resolve(base()).unwrap();
         assert!(!format!("{r:?}").contains("sk-test"));
+    }
+
+    #[test]
+    fn remote_options_read_as_one_flat_object() {
+        let o: RemoteOptions = from_json_object(
+            serde_json::json!({"registryPath": "r.json", "apiKey": "sk-x", "maxRetries": 3, "project": null}),
+            "options",
+        )
+        .unwrap();
+        assert_eq!(o.registry_path.as_deref(), Some("r.json"));
+        assert_eq!(o.connection.api_key.as_deref(), Some("sk-x"));
+        assert_eq!(o.connection.max_retries, Some(3));
+        assert!(!format!("{o:?}").contains("sk-x"));
+        // A field at fault is named by its path, as in TrainOptions.
+        let e =
+            from_json_object::<RemoteOptions>(serde_json::json!({"maxRetries": "x"}), "options")
+                .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("maxRetries"));
+        assert!(
+            e.message.starts_with("option maxRetries: invalid type"),
+            "{}",
+            e.message
+        );
+        // An unknown key is refused with the list of the keys there are.
+        let e = from_json_object::<RemoteOptions>(serde_json::json!({"apikey": "x"}), "options")
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("apikey"));
+        assert_eq!(
+            e.message,
+            "option apikey: unknown field `apikey`, expected one of `registryPath`, `apiKey`, `baseUrl`, \
+             `organization`, `project`, `azureEndpoint`, `apiVersion`, `maxRetries`"
+        );
+        // The options that embed it read its keys beside their own, in the same object.
+        let o: crate::versions::RemoveOptions = from_json_object(
+            serde_json::json!({"deleteRemote": true, "baseUrl": "http://x"}),
+            "options",
+        )
+        .unwrap();
+        assert!(o.delete_remote);
+        assert_eq!(o.remote.connection.base_url.as_deref(), Some("http://x"));
+        let e = from_json_object::<crate::evaluate::EvaluateOptions>(
+            serde_json::json!({"model": "m", "apiVersion": 1}),
+            "options",
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("apiVersion"));
+        let Err(e) = from_json_object::<crate::versions::ImportOptions>(
+            serde_json::json!({"agentName": "a", "signal": 1}),
+            "options",
+        ) else {
+            panic!("an unknown key is refused")
+        };
+        assert_eq!(e.param.as_deref(), Some("signal"));
+        assert!(
+            e.message
+                .contains("expected one of `agentName`, `modelKey`, `onExisting`, `registryPath`"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -15,9 +15,9 @@ use tokio_util::sync::CancellationToken;
 use crate::api::Job;
 use crate::client::Client;
 use crate::error::{Error, ErrorCode, Result};
-use crate::options::{self, ConnectionOptions};
+use crate::options;
 use crate::registry::{self, FineTuneRecord, ModelRef, Registry, RegistryEntry};
-use crate::stages::register::iso;
+use crate::stages::register::{iso, model_ref, record_of_job};
 
 /// One model a modelKey has had.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -290,21 +290,14 @@ pub struct Removed {
     pub deleted_remote: Vec<String>,
 }
 
+crate::options::remote_options! {
 /// Options of `removeRegisteredModel`: the registry, `deleteRemote`, and how to reach the API
 /// (only used with `deleteRemote`).
-#[derive(Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Default)]
 pub struct RemoveOptions {
     #[serde(default)]
     pub delete_remote: bool,
-    pub registry_path: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    pub max_retries: Option<u32>,
+}
 }
 
 /// Removes `key` from the registry; with `delete_remote`, first deletes each of its
@@ -313,24 +306,9 @@ pub struct RemoveOptions {
 pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
     let RemoveOptions {
         delete_remote,
-        registry_path,
-        api_key,
-        base_url,
-        organization,
-        project,
-        azure_endpoint,
-        api_version,
-        max_retries,
+        remote,
     } = o;
-    let conn = ConnectionOptions {
-        api_key,
-        base_url,
-        organization,
-        project,
-        max_retries,
-        azure_endpoint,
-        api_version,
-    };
+    let (registry_path, conn) = remote.split();
     let reg = Registry::new(options::registry_path(registry_path));
     let e = {
         let (r, k) = (reg.clone(), key.to_string());
@@ -366,9 +344,9 @@ pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
     })
 }
 
+crate::options::remote_options! {
 /// Options of `importFineTuneJob`.
-#[derive(Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[derive(Clone, Default)]
 pub struct ImportOptions {
     #[serde(default)]
     pub agent_name: String,
@@ -377,45 +355,16 @@ pub struct ImportOptions {
     /// What to do when the key is registered (default `error`).
     #[serde(default)]
     pub on_existing: OnExisting,
-    pub registry_path: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    pub max_retries: Option<u32>,
+}
 }
 
 /// Registers the succeeded job `job_id` (started elsewhere) under `modelKey`. A job that is
 /// not `succeeded` is refused with its status: `ERR_JOB_FAILED`, `ERR_JOB_CANCELLED`, or
 /// `ERR_JOB_NOT_FINISHED` while it runs.
 pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<crate::RegisteredModel> {
-    let mut missing = Vec::new();
-    if o.agent_name.trim().is_empty() {
-        missing.push("agentName");
-    }
-    if o.model_key.trim().is_empty() {
-        missing.push("modelKey");
-    }
-    if !missing.is_empty() {
-        return Err(Error::new(
-            ErrorCode::MissingOption,
-            format!("missing required option(s): {}", missing.join(", ")),
-        )
-        .with_param(missing.join(",")));
-    }
+    options::require(&[("agentName", &o.agent_name), ("modelKey", &o.model_key)])?;
     options::check_model_key(&o.model_key)?;
-    let registry_path = o.registry_path.clone();
-    let conn = ConnectionOptions {
-        api_key: o.api_key.clone(),
-        base_url: o.base_url.clone(),
-        organization: o.organization.clone(),
-        project: o.project.clone(),
-        max_retries: o.max_retries,
-        azure_endpoint: o.azure_endpoint.clone(),
-        api_version: o.api_version.clone(),
-    };
+    let (registry_path, conn) = o.remote.clone().split();
     let reg = Registry::new(options::registry_path(registry_path));
     if o.on_existing == OnExisting::Error {
         let (r, k) = (reg.clone(), o.model_key.clone());
@@ -464,30 +413,15 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<crate::Registe
         crate::blocking(move || register_version(&r, &k, entry, on, true)).await?
     };
     Ok(crate::RegisteredModel {
-        model_key: o.model_key.clone(),
-        model: model.clone(),
-        base_url: None,
-        base_shutdown_date: f.base_shutdown_date,
-        deployment: f.deployment,
-        deploy_command: f.deploy_command,
-        warnings: Vec::new(),
-        fine_tuned_model: model,
-        agent_name: f.agent_name,
-        base_model: f.base_model,
-        job_id: f.job_id,
-        training_file_id: f.training_file_id,
-        validation_file_id: f.validation_file_id,
-        suffix: f.suffix,
-        trained_tokens: f.trained_tokens,
-        created_at: f.created_at,
-        finished_at: f.finished_at,
-        registry_path: reg.path().display().to_string(),
         metrics: metrics.and_then(|m| serde_json::from_value(m).ok()),
-        curve_path: None,
-        promoted: outcome.promoted,
-        previous_model: outcome.previous_model,
-        evaluation: None,
-        evaluation_error: None,
+        ..crate::RegisteredModel::of_record(
+            o.model_key.clone(),
+            model.clone(),
+            model,
+            f,
+            &reg,
+            outcome,
+        )
     })
 }
 
@@ -502,48 +436,15 @@ async fn import_metrics(client: &Client, job: &Job, cancel: &CancellationToken) 
 
 /// The registry entry of a job trained elsewhere.
 fn entry_of_job(job: &Job, model: &str, agent_name: &str, metrics: Option<Value>) -> RegistryEntry {
-    let base = job.model.clone().unwrap_or_default();
-    let family = crate::models::family(&base).or_else(|| crate::models::family(model));
-    let method = job
-        .method
-        .as_ref()
-        .and_then(|m| m.get("type"))
-        .and_then(Value::as_str)
-        .unwrap_or("supervised")
-        .to_string();
-    let suffix = model.split(':').nth(3).unwrap_or_default().to_string();
-    let hyperparameters = job
-        .method
-        .as_ref()
-        .and_then(|m| m.get(&method))
-        .and_then(|m| m.get("hyperparameters"))
-        .cloned()
-        .or_else(|| job.hyperparameters.clone());
+    let of_job = record_of_job(job, job.method_name());
+    let family = crate::models::family(&of_job.base_model).or_else(|| crate::models::family(model));
     RegistryEntry {
-        model: ModelRef {
-            name: model.to_string(),
-            provider: "openai".into(),
-            supports_tools: family.as_ref().is_some_and(|f| f.supports_tools),
-            max_context_tokens: family
-                .as_ref()
-                .map_or(4096, |f| f.max_context_tokens as u64),
-            base_url: None,
-            extra: Map::new(),
-        },
+        model: model_ref(model.to_string(), family.as_ref()),
         fine_tune: Some(FineTuneRecord {
             agent_name: agent_name.to_string(),
-            base_model: base,
-            job_id: job.id.clone(),
-            training_file_id: job.training_file.clone().unwrap_or_default(),
-            validation_file_id: job.validation_file.clone(),
-            suffix,
-            method,
-            hyperparameters,
-            trained_tokens: job.trained_tokens,
+            suffix: model.split(':').nth(3).unwrap_or_default().to_string(),
             metrics,
-            created_at: iso(job.created_at),
-            finished_at: iso(job.finished_at),
-            ..Default::default()
+            ..of_job
         }),
         ..Default::default()
     }

@@ -1,7 +1,6 @@
 //! Issue 9 against the emulator: never a second job, never a hang, never a file left behind.
 //! Seeded faults make each scenario repeatable; seeds run concurrently (one emulator each).
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,34 +10,8 @@ use fine_tune_core::{
 };
 use fine_tune_emulator::{Emulator, EmulatorOptions, EmulatorStats, FaultKind, FaultOptions};
 
-fn examples(n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            format!(
-                r#"{{"messages":[{{"role":"user","content":"Tagline {i}?"}},{{"role":"assistant","content":"Product {i}: better."}}]}}"#
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-fn options(emu: &Emulator, dir: &Path, key: &str) -> TrainOptions {
-    let source = dir.join("train.jsonl");
-    if !source.exists() {
-        std::fs::write(&source, examples(12)).unwrap();
-    }
-    TrainOptions {
-        agent_name: "Writer".into(),
-        model_key: key.into(),
-        base_model: "gpt-4o-mini-2024-07-18".into(),
-        source: source.display().to_string(),
-        api_key: Some(emu.api_key()),
-        base_url: Some(emu.url()),
-        registry_path: Some(dir.join("fine-tuned/models.json").display().to_string()),
-        poll_interval_ms: Some(20),
-        ..Default::default()
-    }
-}
+mod common;
+use common::options;
 
 fn kinds(names: &[&str]) -> Vec<FaultKind> {
     names

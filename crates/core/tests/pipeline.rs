@@ -3,30 +3,14 @@
 use fine_tune_core::{train_and_register, ErrorCode, RunContext, TrainOptions};
 use fine_tune_emulator::{Emulator, EmulatorOptions};
 
-fn examples(n: usize) -> String {
-    (0..n)
-        .map(|i| {
-            format!(
-                r#"{{"messages":[{{"role":"user","content":"Tagline {i}?"}},{{"role":"assistant","content":"Product {i}: better."}}]}}"#
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
+mod common;
+use common::examples;
 
+/// [`common::options`], polling every 30 ms.
 fn options(emu: &Emulator, dir: &std::path::Path, key: &str) -> TrainOptions {
-    let source = dir.join("train.jsonl");
-    std::fs::write(&source, examples(12)).unwrap();
     TrainOptions {
-        agent_name: "Writer".into(),
-        model_key: key.into(),
-        base_model: "gpt-4o-mini-2024-07-18".into(),
-        source: source.display().to_string(),
-        api_key: Some(emu.api_key()),
-        base_url: Some(emu.url()),
-        registry_path: Some(dir.join("fine-tuned/models.json").display().to_string()),
         poll_interval_ms: Some(30),
-        ..Default::default()
+        ..common::options(emu, dir, key)
     }
 }
 

@@ -11,7 +11,8 @@ use crate::journal::RunRecord;
 use crate::metrics::MetricsSummary;
 use crate::models;
 use crate::progress::ProgressEvent;
-use crate::registry::{FineTuneRecord, ModelRef, RegistryEntry};
+use crate::registry::{FineTuneRecord, ModelRef, Registry, RegistryEntry};
+use crate::versions::VersionOutcome;
 
 use super::Run;
 
@@ -79,6 +80,85 @@ pub fn iso(ts: Option<i64>) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The model as TaskForce reads it: an OpenAI model, with tools and a context window as its
+/// family has them (none, and 4096 tokens, when the family is unknown).
+pub(crate) fn model_ref(name: String, family: Option<&models::ModelInfo>) -> ModelRef {
+    ModelRef {
+        name,
+        base_url: None,
+        provider: "openai".into(),
+        supports_tools: family.is_some_and(|f| f.supports_tools),
+        max_context_tokens: family.map_or(4096, |f| f.max_context_tokens as u64),
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// How a succeeded job was trained, as far as the job says (`method` as the API names it);
+/// the caller adds what it knows (agent, suffix, metrics, deployment…).
+pub(crate) fn record_of_job(job: &Job, method: &str) -> FineTuneRecord {
+    FineTuneRecord {
+        agent_name: String::new(),
+        base_model: job.model.clone().unwrap_or_default(),
+        job_id: job.id.clone(),
+        training_file_id: job.training_file.clone().unwrap_or_default(),
+        validation_file_id: job.validation_file.clone(),
+        suffix: String::new(),
+        method: method.to_string(),
+        hyperparameters: job.hyperparameters_used(method),
+        trained_tokens: job.trained_tokens,
+        metrics: None,
+        loss_curve: None,
+        created_at: iso(job.created_at),
+        finished_at: iso(job.finished_at),
+        base_shutdown_date: None,
+        deployment: None,
+        deploy_command: None,
+        evaluation: None,
+        extra: Default::default(),
+    }
+}
+
+impl RegisteredModel {
+    /// What registering `f` (a succeeded job's record) under `model_key` returns, as far as the
+    /// record and the registration say; the caller adds what only it knows (metrics, curve,
+    /// where the model answers, warnings, the evaluation).
+    pub(crate) fn of_record(
+        model_key: String,
+        fine_tuned_model: String,
+        model: String,
+        f: FineTuneRecord,
+        registry: &Registry,
+        outcome: VersionOutcome,
+    ) -> RegisteredModel {
+        RegisteredModel {
+            model_key,
+            fine_tuned_model,
+            agent_name: f.agent_name,
+            base_model: f.base_model,
+            job_id: f.job_id,
+            training_file_id: f.training_file_id,
+            validation_file_id: f.validation_file_id,
+            suffix: f.suffix,
+            trained_tokens: f.trained_tokens,
+            created_at: f.created_at,
+            finished_at: f.finished_at,
+            registry_path: registry.path().display().to_string(),
+            metrics: None,
+            curve_path: None,
+            base_shutdown_date: f.base_shutdown_date,
+            model,
+            base_url: None,
+            deployment: f.deployment,
+            deploy_command: f.deploy_command,
+            warnings: Vec::new(),
+            promoted: outcome.promoted,
+            previous_model: outcome.previous_model,
+            evaluation: None,
+            evaluation_error: None,
+        }
+    }
+}
+
 /// The registry entry of a succeeded job, in the shape TaskForce's loader reads.
 fn entry(
     run: &Run<'_>,
@@ -97,49 +177,35 @@ fn entry(
         // Where the key comes from: the entry never holds it.
         model_extra.insert("apiKeyEnv".into(), "AZURE_OPENAI_API_KEY".into());
     }
+    let name = if d.model_name.is_empty() {
+        fine_tuned_model.to_string()
+    } else {
+        d.model_name.clone()
+    };
+    let of_job = record_of_job(job, o.method.as_str());
     RegistryEntry {
         model: ModelRef {
-            name: if d.model_name.is_empty() {
-                fine_tuned_model.to_string()
-            } else {
-                d.model_name.clone()
-            },
             base_url: d.base_url.clone(),
-            provider: "openai".into(),
-            supports_tools: family.as_ref().is_some_and(|f| f.supports_tools),
-            max_context_tokens: family
-                .as_ref()
-                .map_or(4096, |f| f.max_context_tokens as u64),
             extra: model_extra,
+            ..model_ref(name, family.as_ref())
         },
         fine_tune: Some(FineTuneRecord {
             agent_name: o.agent_name.clone(),
             base_model: o.base_model.clone(),
-            job_id: job.id.clone(),
             training_file_id: rec
                 .training_file_id
                 .clone()
-                .or(job.training_file.clone())
-                .unwrap_or_default(),
-            validation_file_id: rec
-                .validation_file_id
-                .clone()
-                .or(job.validation_file.clone()),
+                .unwrap_or(of_job.training_file_id),
+            validation_file_id: rec.validation_file_id.clone().or(of_job.validation_file_id),
             suffix: run.r.suffix.clone(),
-            method: o.method.as_str().to_string(),
-            hyperparameters: job.hyperparameters_used(o.method),
-            trained_tokens: job.trained_tokens,
             metrics: metrics.and_then(|m| serde_json::to_value(m).ok()),
             loss_curve: curve
                 .and_then(|p| p.file_name())
                 .map(|n| n.to_string_lossy().into_owned()),
-            created_at: iso(job.created_at),
-            finished_at: iso(job.finished_at),
             base_shutdown_date: found.base.shutdown_date.clone(),
             deployment: d.deployment.clone(),
             deploy_command: d.deploy_command.clone(),
-            evaluation: None,
-            extra: Default::default(),
+            ..of_job
         }),
         ..Default::default()
     }
@@ -194,37 +260,26 @@ pub async fn register(
             })?
     };
     run.journal.remove(key)?;
-    let f = fine_tune;
     let out = RegisteredModel {
-        model_key: key.clone(),
-        fine_tuned_model: ft_model,
-        agent_name: f.agent_name,
-        base_model: f.base_model,
-        job_id: f.job_id,
-        training_file_id: f.training_file_id,
-        validation_file_id: f.validation_file_id,
-        suffix: f.suffix,
-        trained_tokens: f.trained_tokens,
-        created_at: f.created_at,
-        finished_at: f.finished_at,
-        registry_path: run.registry.path().display().to_string(),
         metrics,
         curve_path: curve.map(|p| p.display().to_string()),
-        base_shutdown_date: f.base_shutdown_date,
-        model: model_name,
         base_url: found.deployed.base_url,
-        deployment: f.deployment,
-        deploy_command: f.deploy_command,
         warnings: found
             .base
             .warning
             .into_iter()
             .chain(found.deployed.warnings)
             .collect(),
-        promoted: outcome.promoted,
-        previous_model: outcome.previous_model,
         evaluation: evaluated.report,
         evaluation_error: evaluated.error,
+        ..RegisteredModel::of_record(
+            key.clone(),
+            ft_model,
+            model_name,
+            fine_tune,
+            run.registry,
+            outcome,
+        )
     };
     run.ctx.emit(ProgressEvent::Registered {
         model_key: out.model_key.clone(),
