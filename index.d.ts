@@ -539,7 +539,7 @@ export interface FineTuneOptions {
   /**
    * Azure OpenAI: deploy the fine-tuned model so that it answers, through Azure's control
    * plane (`PUT …/Microsoft.CognitiveServices/accounts/{resourceName}/deployments/
-   * {deploymentName}`, api-version 2024-10-01), waiting until it has `Succeeded`. Needs a
+   * {deploymentName}`, api-version 2024-10-21), waiting until it has `Succeeded`. Needs a
    * Microsoft Entra ID token: `azureToken`, else `AZURE_ACCESS_TOKEN`. The entry then names
    * the deployment (the model an agent's client sends) and Azure's v1 `baseUrl`. Without
    * this option or a token, an Azure run registers the model id with `deployment: null`
