@@ -3,7 +3,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::registry::{remote_options, FineTuneJob};
+use crate::registry::{on_job, FineTuneJob};
 use fine_tune_core as core;
 
 /// Whether and when a registered model stops answering.
@@ -113,11 +113,12 @@ pub fn pause_fine_tune(
     model_key_or_job_id: String,
     options: Option<Object>,
 ) -> Result<AsyncBlock<FineTuneJob>> {
-    let o = remote_options(&env, options.as_ref());
-    crate::settle(&env, async move {
-        let (registry_path, conn) = o?.split();
-        core::pause_fine_tune(&model_key_or_job_id, registry_path, conn).await
-    })
+    on_job(
+        &env,
+        model_key_or_job_id,
+        options,
+        |k, path, conn| async move { core::pause_fine_tune(&k, path, conn).await },
+    )
 }
 
 /// Resumes a paused fine-tuning job (see `pauseFineTune`).
@@ -130,11 +131,12 @@ pub fn resume_fine_tune(
     model_key_or_job_id: String,
     options: Option<Object>,
 ) -> Result<AsyncBlock<FineTuneJob>> {
-    let o = remote_options(&env, options.as_ref());
-    crate::settle(&env, async move {
-        let (registry_path, conn) = o?.split();
-        core::resume_fine_tune(&model_key_or_job_id, registry_path, conn).await
-    })
+    on_job(
+        &env,
+        model_key_or_job_id,
+        options,
+        |k, path, conn| async move { core::resume_fine_tune(&k, path, conn).await },
+    )
 }
 
 /// Re-reads from the API (`GET /models/{model}`'s `shutdown_date`; Azure: its models list)

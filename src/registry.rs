@@ -250,10 +250,30 @@ pub fn get_fine_tune_job(
     model_key_or_job_id: String,
     options: Option<Object>,
 ) -> Result<AsyncBlock<FineTuneJob>> {
-    let o = remote_options(&env, options.as_ref());
-    crate::settle(&env, async move {
+    on_job(
+        &env,
+        model_key_or_job_id,
+        options,
+        |k, path, conn| async move { core::get_job(&k, path, conn).await },
+    )
+}
+
+/// Runs a core call on the job of a modelKey or job id with `CancelOptions` (the one path of
+/// `getFineTuneJob`, `pauseFineTune` and `resumeFineTune`), resolving to the job.
+pub(crate) fn on_job<F, Fut>(
+    env: &Env,
+    model_key_or_job_id: String,
+    options: Option<Object>,
+    call: F,
+) -> Result<AsyncBlock<FineTuneJob>>
+where
+    F: FnOnce(String, Option<String>, core::options::ConnectionOptions) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = core::Result<core::api::Job>> + Send + 'static,
+{
+    let o = remote_options(env, options.as_ref());
+    crate::settle(env, async move {
         let (registry_path, conn) = o?.split();
-        core::get_job(&model_key_or_job_id, registry_path, conn).await
+        call(model_key_or_job_id, registry_path, conn).await
     })
 }
 
