@@ -139,3 +139,16 @@ export function pipelineOptions(emu: Emulator, dir: string, extra: Record<string
     ...extra,
   }
 }
+
+/**
+ * The folder holding a real `taskforce-aiagent` 1.0.15 (`node_modules/taskforce-aiagent`), installed
+ * once by scripts/taskforce-fixture.js (about 2 minutes the first time; give the beforeAll that
+ * calls it a timeout of 300000). Run a TaskForce agent in a child process with this folder's
+ * node_modules on NODE_PATH and its cwd where `fine-tuned/models.json` is: TaskForce reads that file
+ * once, when imported, from the cwd, and needs OPENAI_API_KEY / OPENAI_BASE_URL at import.
+ */
+export function taskforceDir(): string {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { ensureTaskForce } = require('../scripts/taskforce-fixture.js')
+  return ensureTaskForce()
+}
