@@ -186,8 +186,10 @@ describe('job outcomes', () => {
     expect(err.jobId).toMatch(/^ftjob-/)
   })
 
+  // The job takes 60 s; 10 s leaves the upload and the create time to finish on a loaded machine
+  // (300 ms did not: the call timed out before the job existed).
   test('ERR_TIMEOUT carries the job id; the job keeps running', async () => {
-    const err = await rejection(trainAndRegisterFineTunedModel(base({ baseUrl: slow.url, apiKey: slow.apiKey, timeoutMs: 300 })))
+    const err = await rejection(trainAndRegisterFineTunedModel(base({ baseUrl: slow.url, apiKey: slow.apiKey, timeoutMs: 10000 })))
     expect(err.code).toBe('ERR_TIMEOUT')
     expect(err.jobId).toMatch(/^ftjob-/)
     const res = await fetch(`${slow.url}/fine_tuning/jobs/${err.jobId}`, { headers: { Authorization: `Bearer ${slow.apiKey}` } })
