@@ -322,7 +322,10 @@ describe('registry commands', () => {
     writeFile(dir, 'fine-tuned/models.json', JSON.stringify({
       writer_v1: {
         model: { name: 'ft:gpt-4o-mini-2024-07-18:acme:writer:aaa111', provider: 'openai', supportsTools: true, maxContextTokens: 128000 },
-        fineTune: { agentName: 'Writer', baseModel: 'gpt-4o-mini-2024-07-18', jobId: 'ftjob-w1', finishedAt: '2026-01-01T00:00:00Z', metrics: { finalTrainLoss: 0.21, steps: 108 } },
+        fineTune: {
+          agentName: 'Writer', baseModel: 'gpt-4o-mini-2024-07-18', jobId: 'ftjob-w1', finishedAt: '2026-01-01T00:00:00.123Z',
+          lossCurve: 'writer_v1.svg', metrics: { finalTrainLoss: 0.21, steps: 108 },
+        },
       },
       editor_v1: {
         model: { name: 'ft:gpt-4o-mini-2024-07-18:acme:editor:bbb222', provider: 'openai', supportsTools: true, maxContextTokens: 128000 },
@@ -422,8 +425,7 @@ describe('validate', () => {
     // The CLI loads the package as `require('..')`: beside a stub package without the function.
     const pkg = path.join(dir, 'stub-package')
     writeFile(pkg, 'index.js', "module.exports = { listRegisteredModels: () => [] }\n")
-    fs.mkdirSync(path.join(pkg, 'bin'))
-    fs.copyFileSync(CLI, path.join(pkg, 'bin', 'fine-tune.js'))
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(pkg, 'bin'), { recursive: true })
     const r = await new Promise<Run>((resolve) => {
       const child = spawn(process.execPath, [path.join(pkg, 'bin', 'fine-tune.js'), 'validate', source], { env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] })
       let stdout = ''
@@ -458,7 +460,7 @@ describe('usage and help', () => {
     expect(r.stdout).toMatch(new RegExp(`^Usage: fine-tune ${c}\\b`, 'm'))
     expect(r.stdout).toMatch(/^Options:\n/m)
     expect(r.stdout).toMatch(/-h, --help/)
-    expect(r.stdout).toMatch(/^  4 +the job failed or was cancelled/m)
+    expect(r.stdout).toMatch(/^  4 +the job failed, was cancelled, or has not finished/m)
     const short = await cli([c, '-h'])
     expect(short.stdout).toBe(r.stdout)
   })
