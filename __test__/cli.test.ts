@@ -259,6 +259,49 @@ describe('train', () => {
     }
   })
 
+  test('pause and resume a running job, with the connection as flags', async () => {
+    const slow = await startEmulator({ jobDurationMs: 10000, apiKey: KEY })
+    try {
+      // A run in flight: its job created, then the call aborted (the job keeps running).
+      const controller = new AbortController()
+      let jobId = ''
+      await ft
+        .trainAndRegisterFineTunedModel({
+          agentName: 'Writer', modelKey: 'paused_key', baseModel: 'gpt-4o-mini-2024-07-18', source, registryPath,
+          apiKey: slow.apiKey, baseUrl: slow.url, pollIntervalMs: 50, signal: controller.signal,
+          onProgress: (e: any) => {
+            if (e.type === 'jobCreated') {
+              jobId = e.jobId
+              controller.abort()
+            }
+          },
+        })
+        .catch((e) => expect(e.code).toBe('ABORT_ERR'))
+      // Only a running job can be paused: wait for it (a fifth of the job's duration).
+      const deadline = Date.now() + 20000
+      while ((await api(slow.url, slow.apiKey, `/fine_tuning/jobs/${jobId}`)).status !== 'running') {
+        if (Date.now() > deadline) throw new Error('the job did not start running in time')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const flags = ['--registry-path', registryPath, '--api-key', slow.apiKey, '--base-url', slow.url]
+      const paused = await cli(['pause', 'paused_key', ...flags])
+      expect(paused.stderr).toBe('')
+      expect(paused.stdout.trim()).toBe(`paused paused_key: job ${jobId} is paused`)
+      expect((await api(slow.url, slow.apiKey, `/fine_tuning/jobs/${jobId}`)).status).toBe('paused')
+      const resumed = await cli(['resume', 'paused_key', ...flags, '--json'])
+      expect(resumed.stderr).toBe('')
+      expect(JSON.parse(resumed.stdout)).toMatchObject({ type: 'resumed', modelKey: 'paused_key', job: { id: jobId } })
+      expect((await api(slow.url, slow.apiKey, `/fine_tuning/jobs/${jobId}`)).status).toBe('running')
+      // Without the flags (and no env), the core finds no key: exit 2, the key never printed.
+      const noKey = await cli(['pause', 'paused_key', '--registry-path', registryPath, '--base-url', slow.url])
+      expect(noKey.code).toBe(2)
+      expect(noKey.stderr).toMatch(/^error \[ERR_MISSING_API_KEY\]: /m)
+      expect((await cli(['cancel', 'paused_key', ...flags])).code).toBe(0)
+    } finally {
+      await slow.close()
+    }
+  })
+
   // `script` (util-linux) gives the CLI a terminal; the package targets Linux, where it is always there.
   test('in a terminal: a live progress line redrawn with \\r, then the model', async () => {
     const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`

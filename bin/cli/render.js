@@ -123,7 +123,12 @@ function tree(obj, indent = '  ') {
       if (inner) lines.push(inner)
     } else if (Array.isArray(v) && v.some((x) => x && typeof x === 'object')) {
       lines.push(`${indent}${k}:`)
-      for (const item of v) lines.push(tree(item, indent + '  - ').replace(/\n/g, `\n${indent}    `))
+      for (const item of v) {
+        // Each item a block under "- ", its rows aligned with its first.
+        const block = (item && typeof item === 'object' ? tree(item, `${indent}    `) : `${indent}    ${scalar(item)}`).split('\n')
+        block[0] = `${indent}  - ${block[0].slice(indent.length + 4)}`
+        lines.push(block.join('\n'))
+      }
     } else {
       lines.push(`${indent}${k.padEnd(w)}  ${scalar(v, k)}`)
     }

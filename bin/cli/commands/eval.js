@@ -41,7 +41,8 @@ function verdictFailures(report, requireBetter, mins) {
         { param: 'min-score' },
       )
     }
-    if (g.candidateMean < min) failures.push(`${name} ${fmtNum(g.candidateMean, 3)} is below --min-score ${name}=${min}`)
+    if (g.examples === 0) failures.push(`${name} applied to none of the examples, so it has no score to hold to --min-score ${name}=${min}`)
+    else if (g.candidateMean < min) failures.push(`${name} ${fmtNum(g.candidateMean, 3)} is below --min-score ${name}=${min}`)
   }
   return failures
 }

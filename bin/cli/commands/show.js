@@ -6,7 +6,7 @@ const path = require('node:path')
 const { ft } = require('../addon')
 const { EXIT, cliError } = require('../errors')
 const { registryFlag, JSON_FLAG, HELP_FLAG, registryPathOf, without } = require('../options')
-const { state, out, jsonLine, table, tree } = require('../render')
+const { state, out, jsonLine, table, tree, verdictLine } = require('../render')
 
 /** The entry's loss curve (`fineTune.lossCurve`, a file beside the registry), when it exists. */
 function curvePathOf(entry, registryPath) {
@@ -37,8 +37,11 @@ async function run({ values, positionals }) {
   ]))
   const f = entry.fineTune
   if (f && typeof f === 'object') {
-    const { metrics, ...rest } = f
+    const { metrics, evaluation, ...rest } = f
     out('fine-tune:')
+    // The evaluation in one line (the whole report is in --json).
+    if (evaluation && typeof evaluation === 'object' && Array.isArray(evaluation.graders)) rest.evaluation = verdictLine(evaluation)
+    else if (evaluation) rest.evaluation = evaluation
     out(tree(rest))
     if (metrics && typeof metrics === 'object') {
       out('metrics:')
