@@ -125,7 +125,9 @@ describe('eval as a CI gate', () => {
     const fail = await cli(evalArgs('poet', ['--min-score', 'toolCalls=0.5', '--min-score', 'exact=0']), env())
     expect(fail.code).toBe(6)
     expect(fail.stdout).toMatch(/^verdict: NOT MET: toolCalls 0 is below --min-score toolCalls=0\.5$/m)
-    expect(fail.stdout.match(/^verdict: /gm)).toHaveLength(1)
+    // exact applies to no example of tool-call data: it has no score to hold to a minimum, even 0.
+    expect(fail.stdout).toMatch(/^verdict: NOT MET: exact applied to none of the examples, so it has no score to hold to --min-score exact=0$/m)
+    expect(fail.stdout.match(/^verdict: /gm)).toHaveLength(2)
   })
 
   test('a bad --min-score is refused (exit 2) before any request', async () => {

@@ -179,6 +179,7 @@ describe('train', () => {
     const dup = await cli(trainArgs(), conn())
     expect(dup.code).toBe(2)
     expect(dup.stderr).toMatch(/^error \[ERR_DUPLICATE_MODEL_KEY\]: /m)
+    expect(dup.stderr).toMatch(/--on-existing newVersion/)
     // Refused before anything was uploaded.
     expect(await counts(emu.url, emu.apiKey)).toEqual(before)
   })

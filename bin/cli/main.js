@@ -20,6 +20,9 @@ function optionHint(e, code, message) {
   if ((code === 'ERR_MISSING_OPTION' || code === 'ERR_INVALID_OPTION') && option) {
     return `  (the --${flagOf(option)} flag, or "${option}" in --config)`
   }
+  if (code === 'ERR_DUPLICATE_MODEL_KEY' && !/onExisting|on-existing/.test(message)) {
+    return '  (--on-existing newVersion registers a new version of the key instead)'
+  }
   if (code === 'ERR_MISSING_OPTION' && /missing required option/.test(message)) {
     const missing = names.filter((o) => new RegExp(`\\b${o}\\b`).test(message))
     if (missing.length) return `  (pass ${missing.map((o) => `--${flagOf(o)}`).join(', ')})`
