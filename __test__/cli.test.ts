@@ -4,38 +4,9 @@ import * as path from 'node:path'
 import * as ft from 'taskforce-fine-tune'
 import { startEmulator, type Emulator } from 'taskforce-fine-tune'
 import { api, chatJsonl, counts, tempDir, writeFile } from './helpers'
+import { CLI, ROOT, childEnv, cli, jsonLines } from './cli-helpers'
 
-const ROOT = path.join(__dirname, '..')
-const CLI = path.join(ROOT, 'bin', 'fine-tune.js')
 const KEY = 'sk-cli-test-secret-4711'
-
-type Run = { code: number | null; signal: string | null; stdout: string; stderr: string }
-
-/** The child's environment: the parent's, without the variables the CLI reads, plus `env`. */
-function childEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const merged: Record<string, string> = {}
-  const base = { ...process.env }
-  for (const k of ['OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENAI_ORG_ID', 'OPENAI_PROJECT_ID', 'FINE_TUNED_MODELS_PATH']) delete base[k]
-  for (const [k, v] of Object.entries({ ...base, ...env })) if (v !== undefined) merged[k] = v
-  return merged
-}
-
-/** Runs the CLI in a child process (stdout and stderr piped) and waits for it to exit. */
-function cli(args: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), 45000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-  })
-}
 
 /** Waits until `cond` holds. */
 async function until(cond: () => boolean, ms = 20000): Promise<void> {
@@ -44,13 +15,6 @@ async function until(cond: () => boolean, ms = 20000): Promise<void> {
     if (Date.now() > end) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 20))
   }
-}
-
-function jsonLines(stdout: string): any[] {
-  return stdout
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .map((l) => JSON.parse(l))
 }
 
 let emu: Emulator
@@ -215,6 +179,7 @@ describe('train', () => {
     const dup = await cli(trainArgs(), conn())
     expect(dup.code).toBe(2)
     expect(dup.stderr).toMatch(/^error \[ERR_DUPLICATE_MODEL_KEY\]: /m)
+    expect(dup.stderr).toMatch(/--on-existing newVersion/)
     // Refused before anything was uploaded.
     expect(await counts(emu.url, emu.apiKey)).toEqual(before)
   })
@@ -267,6 +232,7 @@ describe('train', () => {
       expect(all.code).toBe(0)
       expect(all.stdout).toMatch(/^slow_key$/m)
       expect(all.stdout).toMatch(new RegExp(`jobId +${jobId}`))
+      expect(all.stdout).toMatch(/^ +startedAt +\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/m)
       const one = await cli(['status', 'slow_key', '--registry-path', registryPath, '--json'], conn(slow))
       expect(one.code).toBe(0)
       const [run] = JSON.parse(one.stdout)
@@ -289,6 +255,49 @@ describe('train', () => {
       const none = await cli(['status', '--registry-path', registryPath], {})
       expect(none.code).toBe(0)
       expect(none.stdout).toMatch(/^no runs in flight/)
+    } finally {
+      await slow.close()
+    }
+  })
+
+  test('pause and resume a running job, with the connection as flags', async () => {
+    const slow = await startEmulator({ jobDurationMs: 10000, apiKey: KEY })
+    try {
+      // A run in flight: its job created, then the call aborted (the job keeps running).
+      const controller = new AbortController()
+      let jobId = ''
+      await ft
+        .trainAndRegisterFineTunedModel({
+          agentName: 'Writer', modelKey: 'paused_key', baseModel: 'gpt-4o-mini-2024-07-18', source, registryPath,
+          apiKey: slow.apiKey, baseUrl: slow.url, pollIntervalMs: 50, signal: controller.signal,
+          onProgress: (e: any) => {
+            if (e.type === 'jobCreated') {
+              jobId = e.jobId
+              controller.abort()
+            }
+          },
+        })
+        .catch((e) => expect(e.code).toBe('ABORT_ERR'))
+      // Only a running job can be paused: wait for it (a fifth of the job's duration).
+      const deadline = Date.now() + 20000
+      while ((await api(slow.url, slow.apiKey, `/fine_tuning/jobs/${jobId}`)).status !== 'running') {
+        if (Date.now() > deadline) throw new Error('the job did not start running in time')
+        await new Promise((r) => setTimeout(r, 50))
+      }
+      const flags = ['--registry-path', registryPath, '--api-key', slow.apiKey, '--base-url', slow.url]
+      const paused = await cli(['pause', 'paused_key', ...flags])
+      expect(paused.stderr).toBe('')
+      expect(paused.stdout.trim()).toBe(`paused paused_key: job ${jobId} is paused`)
+      expect((await api(slow.url, slow.apiKey, `/fine_tuning/jobs/${jobId}`)).status).toBe('paused')
+      const resumed = await cli(['resume', 'paused_key', ...flags, '--json'])
+      expect(resumed.stderr).toBe('')
+      expect(JSON.parse(resumed.stdout)).toMatchObject({ type: 'resumed', modelKey: 'paused_key', job: { id: jobId } })
+      expect((await api(slow.url, slow.apiKey, `/fine_tuning/jobs/${jobId}`)).status).toBe('running')
+      // Without the flags (and no env), the core finds no key: exit 2, the key never printed.
+      const noKey = await cli(['pause', 'paused_key', '--registry-path', registryPath, '--base-url', slow.url])
+      expect(noKey.code).toBe(2)
+      expect(noKey.stderr).toMatch(/^error \[ERR_MISSING_API_KEY\]: /m)
+      expect((await cli(['cancel', 'paused_key', ...flags])).code).toBe(0)
     } finally {
       await slow.close()
     }
@@ -322,7 +331,10 @@ describe('registry commands', () => {
     writeFile(dir, 'fine-tuned/models.json', JSON.stringify({
       writer_v1: {
         model: { name: 'ft:gpt-4o-mini-2024-07-18:acme:writer:aaa111', provider: 'openai', supportsTools: true, maxContextTokens: 128000 },
-        fineTune: { agentName: 'Writer', baseModel: 'gpt-4o-mini-2024-07-18', jobId: 'ftjob-w1', finishedAt: '2026-01-01T00:00:00Z', metrics: { finalTrainLoss: 0.21, steps: 108 } },
+        fineTune: {
+          agentName: 'Writer', baseModel: 'gpt-4o-mini-2024-07-18', jobId: 'ftjob-w1', finishedAt: '2026-01-01T00:00:00.123Z',
+          lossCurve: 'writer_v1.svg', metrics: { finalTrainLoss: 0.21, steps: 108 },
+        },
       },
       editor_v1: {
         model: { name: 'ft:gpt-4o-mini-2024-07-18:acme:editor:bbb222', provider: 'openai', supportsTools: true, maxContextTokens: 128000 },
@@ -340,6 +352,8 @@ describe('registry commands', () => {
     expect(rows[0]).toMatch(/^MODEL KEY +MODEL +AGENT +FINISHED +STOPS ANSWERING$/)
     expect(rows.slice(1).map((l) => l.split(/ +/)[0])).toEqual(['writer_v1', 'editor_v1'])
     expect(rows[1]).toContain('ft:gpt-4o-mini-2024-07-18:acme:writer:aaa111')
+    // Times in the one format: ISO 8601 to the second (the entry has milliseconds).
+    expect(rows[1]).toMatch(/  2026-01-01T00:00:00Z  /)
 
     const one = await cli(['list', '--agent-name', 'Editor', '--registry-path', registryPath, '--json'])
     expect(one.code).toBe(0)
@@ -382,6 +396,22 @@ describe('registry commands', () => {
     expect(jsonLines(r.stdout)).toEqual([expect.objectContaining({ type: 'error', code: 'ERR_NOT_FOUND' })])
   })
 
+  test('doctor passes --azure-endpoint and --api-version through: it asks Azure, not OpenAI', async () => {
+    seedRegistry()
+    const endpoint = emu.url.replace(/\/v1$/, '')
+    const before = { ...emu.stats().requests }
+    const r = await cli(['doctor', '--azure-endpoint', endpoint, '--api-version', '2024-10-21', '--api-key', KEY, '--registry-path', registryPath, '--json'])
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    const report = JSON.parse(r.stdout)
+    expect(report.models.map((m: any) => [m.modelKey, m.refreshed])).toEqual([['writer_v1', true], ['editor_v1', true]])
+    const after = emu.stats().requests
+    const used = Object.keys(after).filter((k) => after[k] !== (before[k] ?? 0))
+    // Azure's models list (the emulator refuses an Azure route without api-version), never /v1.
+    expect(used).toEqual(['GET /openai/models'])
+    expect(r.stdout + r.stderr).not.toContain(KEY)
+  })
+
   test('status of an unknown key exits 2; of a registered key says so', async () => {
     seedRegistry()
     const unknown = await cli(['status', 'nope', '--registry-path', registryPath])
@@ -422,16 +452,8 @@ describe('validate', () => {
     // The CLI loads the package as `require('..')`: beside a stub package without the function.
     const pkg = path.join(dir, 'stub-package')
     writeFile(pkg, 'index.js', "module.exports = { listRegisteredModels: () => [] }\n")
-    fs.mkdirSync(path.join(pkg, 'bin'))
-    fs.copyFileSync(CLI, path.join(pkg, 'bin', 'fine-tune.js'))
-    const r = await new Promise<Run>((resolve) => {
-      const child = spawn(process.execPath, [path.join(pkg, 'bin', 'fine-tune.js'), 'validate', source], { env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d) => (stdout += d))
-      child.stderr.on('data', (d) => (stderr += d))
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }))
-    })
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(pkg, 'bin'), { recursive: true })
+    const r = await cli(['validate', source], {}, ROOT, path.join(pkg, 'bin', 'fine-tune.js'))
     expect(r.code).toBe(1)
     expect(r.stdout).toBe('')
     expect(r.stderr).toMatch(/^error \[ERR_NOT_SUPPORTED\]: this build of taskforce-fine-tune does not export validateTrainingData/m)
@@ -439,30 +461,6 @@ describe('validate', () => {
 })
 
 describe('usage and help', () => {
-  const commands = ['train', 'validate', 'status', 'list', 'show', 'cancel', 'emulate']
-
-  test('--help of the tool lists every command and the exit codes', async () => {
-    for (const flag of ['--help', '-h']) {
-      const r = await cli([flag])
-      expect(r.code).toBe(0)
-      for (const c of commands) expect(r.stdout).toMatch(new RegExp(`^  ${c} +\\S`, 'm'))
-      expect(r.stdout).toMatch(/^Exit codes:/m)
-      expect(r.stdout).toMatch(/^  130 +aborted/m)
-    }
-  })
-
-  test.each(commands)('%s --help', async (c) => {
-    const r = await cli([c, '--help'])
-    expect(r.code).toBe(0)
-    expect(r.stderr).toBe('')
-    expect(r.stdout).toMatch(new RegExp(`^Usage: fine-tune ${c}\\b`, 'm'))
-    expect(r.stdout).toMatch(/^Options:\n/m)
-    expect(r.stdout).toMatch(/-h, --help/)
-    expect(r.stdout).toMatch(/^  4 +the job failed or was cancelled/m)
-    const short = await cli([c, '-h'])
-    expect(short.stdout).toBe(r.stdout)
-  })
-
   test('train --help documents the pipeline flags', async () => {
     const r = await cli(['train', '--help'])
     for (const f of ['--agent-name', '--model-key', '--base-model', '--source', '--validation', '--suffix', '--api-key', '--base-url', '--registry-path', '--poll-interval-ms', '--timeout-ms', '--max-retries', '--n-epochs', '--batch-size', '--learning-rate-multiplier', '--method', '--beta', '--seed', '--metadata', '--cancel-on-abort', '--config', '--json']) {
