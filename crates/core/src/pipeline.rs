@@ -82,7 +82,7 @@ fn resume_or_start(r: &Resolved, journal: &Journal) -> Result<RunRecord> {
             suffix: r.suffix.clone(),
             // Never a secret on disk: without user info and query values.
             base_url: redact_url(&r.connection.base_url),
-            api_version: r.connection.azure_api_version.clone(),
+            api_version: r.connection.api_version().map(str::to_string),
             started_at: iso(None),
             ..Default::default()
         }),

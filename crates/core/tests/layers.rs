@@ -498,6 +498,18 @@ fn the_core_has_no_cycle_and_no_upward_import() {
         "crates/core/src imports a higher layer:\n  {}",
         up.join("\n  ")
     );
+    // The pipeline passes what one stage returns to the next: a stage never imports another.
+    let across: Vec<String> = g
+        .edges
+        .iter()
+        .filter(|(from, _)| from.starts_with("stages::"))
+        .flat_map(|(from, tos)| {
+            tos.iter()
+                .filter(|to| to.starts_with("stages::"))
+                .map(move |to| format!("{from} -> {to}"))
+        })
+        .collect();
+    assert!(across.is_empty(), "a stage imports another: {across:?}");
 }
 
 /// The binding's root (`lib.rs`) is napi's entry point: it re-exports every module's

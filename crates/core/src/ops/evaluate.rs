@@ -30,7 +30,8 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         bootstrap_samples,
         output_path,
         temperature,
-        remote,
+        registry_path,
+        connection: conn,
     } = o;
     let settings = EvalSettings {
         data,
@@ -47,7 +48,6 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         output_path,
         temperature,
     };
-    let (registry_path, conn) = remote.split();
     let conn = connection(conn)?;
     let registry = Registry::new(registry::registry_path(registry_path));
     let key = model_key.filter(|k| !k.trim().is_empty());

@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::infra::client::{Client, IDEMPOTENCY_KEY};
-use crate::infra::connection::connection;
+use crate::infra::connection::{connection, names_an_api};
 use crate::infra::journal::{Journal, RunRecord};
 use crate::infra::registry::{self, Registry};
 use crate::stages::upload::clean_up;
@@ -174,12 +174,7 @@ pub fn job_target(
         )
         .with_param("modelKey"));
     }
-    let env_set = |k: &str| std::env::var(k).is_ok_and(|v| !v.trim().is_empty());
-    let unset = conn.base_url.is_none()
-        && conn.azure_endpoint.is_none()
-        && !env_set("OPENAI_BASE_URL")
-        && !env_set("AZURE_OPENAI_ENDPOINT");
-    if let Some(r) = rec.filter(|_| unset) {
+    if let Some(r) = rec.filter(|_| !names_an_api(&conn)) {
         match r.api_version {
             Some(v) => {
                 conn.azure_endpoint = Some(r.base_url.trim_end_matches("/openai").to_string());

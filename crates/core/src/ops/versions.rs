@@ -109,9 +109,9 @@ pub fn rollback(key: &str, registry_path: Option<String>) -> Result<String> {
 pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
     let RemoveOptions {
         delete_remote,
-        remote,
+        registry_path,
+        connection: conn,
     } = o;
-    let (registry_path, conn) = remote.split();
     let reg = Registry::new(registry::registry_path(registry_path));
     let e = {
         let (r, k) = (reg.clone(), key.to_string());
@@ -153,7 +153,7 @@ pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
 pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<RegisteredModel> {
     require(&[("agentName", &o.agent_name), ("modelKey", &o.model_key)])?;
     check_model_key(&o.model_key)?;
-    let (registry_path, conn) = o.remote.clone().split();
+    let (registry_path, conn) = (o.registry_path.clone(), o.connection.clone());
     let reg = Registry::new(registry::registry_path(registry_path));
     if o.on_existing == OnExisting::Error {
         let (r, k) = (reg.clone(), o.model_key.clone());

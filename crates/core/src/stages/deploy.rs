@@ -13,23 +13,12 @@ use serde_json::{json, Value};
 use crate::calc::azure::{self, DeploymentPlan};
 use crate::calc::lifecycle::{AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS};
 use crate::infra::client::{arm, Client};
+use crate::infra::connection::control_plane_token;
 use crate::types::error::{Error, ErrorCode, Result};
 use crate::types::progress::ProgressEvent;
 use crate::types::results::Deployed;
 
 use super::Run;
-
-/// The access token for the control plane: the callback, else `AZURE_ACCESS_TOKEN`.
-async fn token(run: &Run<'_>) -> Result<Option<String>> {
-    if let Some(f) = &run.ctx.azure_token {
-        let t = f().await?;
-        return Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty()));
-    }
-    Ok(std::env::var("AZURE_ACCESS_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty()))
-}
 
 /// Deploys the fine-tuned model on Azure (see the module's documentation).
 pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Deployed> {
@@ -58,7 +47,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         format!("https://{res}.openai.azure.com/openai/v1")
     };
     let token = match &plan {
-        Some(_) => token(run).await?,
+        Some(_) => control_plane_token(run.ctx.azure_token.as_ref()).await?,
         None => None,
     };
     let (Some(plan), Some(token)) = (plan.clone(), token) else {

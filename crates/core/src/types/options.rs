@@ -18,9 +18,10 @@ pub const DEFAULT_REGISTRY_PATH: &str = "fine-tuned/models.json";
 pub use super::api::{Auto, Hyperparameters, Integration, Method, WandbIntegration};
 
 /// Everything a caller can set for one run, as JavaScript passes it (camelCase keys; `null`
-/// is the same as absent; unknown keys are refused). Connection fields left `None` fall back
-/// to the environment variables openai-node reads. Every field is listed in [`OPTIONS`], from
-/// which the CLI's flags and `--config` keys are made.
+/// is the same as absent; unknown keys are refused).
+/// Connection fields left `None` fall back to the environment variables openai-node reads.
+/// Every field is listed in [`OPTIONS`], from which the CLI's flags and `--config` keys are
+/// made.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(test, derive(serde::Serialize))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -35,20 +36,14 @@ pub struct TrainOptions {
     pub source: String,
     pub validation: Option<String>,
     pub suffix: Option<String>,
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    /// Azure OpenAI endpoint (see `infra::connection`).
-    pub azure_endpoint: Option<String>,
-    /// Azure `api-version`.
-    pub api_version: Option<String>,
+    /// How to reach the API (`apiKey`, `baseUrl`… at the top level of the object).
+    #[serde(flatten)]
+    pub connection: ConnectionOptions,
     pub registry_path: Option<String>,
     pub poll_interval_ms: Option<u64>,
     pub timeout_ms: Option<u64>,
     /// How long an uploaded file may stay unprocessed (default 30 minutes).
     pub file_processing_timeout_ms: Option<u64>,
-    pub max_retries: Option<u32>,
     #[serde(default)]
     pub cancel_on_abort: bool,
     #[serde(default)]
@@ -106,17 +101,39 @@ pub fn from_json_object<T: serde::de::DeserializeOwned>(
         ));
     };
     map.retain(|_, v| !v.is_null());
-    serde_path_to_error::deserialize(serde_json::Value::Object(map)).map_err(|e| {
+    serde_path_to_error::deserialize(serde_json::Value::Object(map.clone())).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if path == "." {
-            // Unknown keys are reported at the top level.
-            Error::new(ErrorCode::InvalidOption, format!("{what}: {inner}"))
-                .with_param(unknown_field(&inner).unwrap_or_default())
+            top_level_error(&map, &inner, what)
         } else {
             Error::new(ErrorCode::InvalidOption, format!("option {path}: {inner}")).with_param(path)
         }
     })
+}
+
+/// An error serde reports at the top level: an unknown key, or a wrong value of a field of a
+/// flattened [`ConnectionOptions`] (serde loses its path: the key is found again here).
+fn top_level_error(
+    map: &serde_json::Map<String, serde_json::Value>,
+    inner: &str,
+    what: &str,
+) -> Error {
+    if let Some(key) = unknown_field(inner) {
+        return Error::new(ErrorCode::InvalidOption, format!("option {key}: {inner}"))
+            .with_param(key);
+    }
+    for (key, value) in map {
+        let one = serde_json::Value::Object([(key.clone(), value.clone())].into_iter().collect());
+        if let Err(e) = serde_json::from_value::<ConnectionOptions>(one) {
+            let e = e.to_string();
+            if unknown_field(&e).is_none() {
+                return Error::new(ErrorCode::InvalidOption, format!("option {key}: {e}"))
+                    .with_param(key.as_str());
+            }
+        }
+    }
+    Error::new(ErrorCode::InvalidOption, format!("{what}: {inner}"))
 }
 
 fn unknown_field(msg: &str) -> Option<String> {
@@ -236,121 +253,24 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("validationSplit", K::Number, "X", "without --validation, hold out this fraction of the training data (above 0, at most 0.5)", true),
 ];
 
-/// The options of calls that reach a run's job (`cancelFineTune`, `getFineTuneJob`): where
-/// the registry is, and how to reach the API. Read like [`TrainOptions`]; the options of
-/// other calls that reach the API embed it (see [`remote_options`]).
-#[derive(Debug, Clone, Default)]
-pub struct RemoteOptions {
-    /// Path of `models.json` (see `infra::registry::registry_path`).
-    pub registry_path: Option<String>,
-    /// How to reach the API (see `infra::connection`).
-    pub connection: ConnectionOptions,
-}
-
-impl RemoteOptions {
-    /// Splits into the registry path and the connection options.
-    pub fn split(self) -> (Option<String>, ConnectionOptions) {
-        (self.registry_path, self.connection)
-    }
-}
-
-/// Declares an options struct whose JavaScript object holds, beside its own keys, the keys of
-/// [`RemoteOptions`] (`registryPath`, `apiKey`, `baseUrl`, `organization`, `project`,
-/// `azureEndpoint`, `apiVersion`, `maxRetries`): the struct gets them as one field `remote`,
-/// and reads them from one flat object, camelCase, unknown keys refused, exactly as one
-/// struct listing every field would (serde's `flatten` would not: it loses the path of a
-/// field at fault and the list of expected keys). This is the one list of those keys.
-macro_rules! remote_options {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident {
-            $(
-                $(#[doc = $doc:literal])*
-                $(#[serde $serde:tt])*
-                pub $field:ident : $ty:ty,
-            )*
-        }
-    ) => {
-        $(#[$meta])*
-        pub struct $name {
-            $(
-                $(#[doc = $doc])*
-                pub $field: $ty,
-            )*
-            /// Where the registry is and how to reach the API.
-            pub remote: $crate::types::options::RemoteOptions,
-        }
-        $crate::types::options::remote_options!(@deserialize $name {
-            $( $(#[serde $serde])* $field: $ty, )*
-        } |remote| Self { $($field,)* remote });
-    };
-    (@deserialize $name:ident {
-        $( $(#[serde $serde:tt])* $field:ident : $ty:ty, )*
-    } |$remote:ident| $build:expr) => {
-        impl<'de> serde::Deserialize<'de> for $name {
-            fn deserialize<D: serde::Deserializer<'de>>(
-                d: D,
-            ) -> ::std::result::Result<Self, D::Error> {
-                // The object as it is written: the struct's own keys, then the remote ones.
-                // (Named as the struct is, for serde's messages.)
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "camelCase", deny_unknown_fields)]
-                struct $name {
-                    $( $(#[serde $serde])* $field: $ty, )*
-                    registry_path: Option<String>,
-                    api_key: Option<String>,
-                    base_url: Option<String>,
-                    organization: Option<String>,
-                    project: Option<String>,
-                    azure_endpoint: Option<String>,
-                    api_version: Option<String>,
-                    max_retries: Option<u32>,
-                }
-                let $name {
-                    $($field,)*
-                    registry_path,
-                    api_key,
-                    base_url,
-                    organization,
-                    project,
-                    azure_endpoint,
-                    api_version,
-                    max_retries,
-                } = <$name as serde::Deserialize>::deserialize(d)?;
-                let $remote = $crate::types::options::RemoteOptions {
-                    registry_path,
-                    connection: $crate::types::options::ConnectionOptions {
-                        api_key,
-                        base_url,
-                        organization,
-                        project,
-                        max_retries,
-                        azure_endpoint,
-                        api_version,
-                    },
-                };
-                Ok($build)
-            }
-        }
-    };
-}
-pub(crate) use remote_options;
-
-remote_options!(@deserialize RemoteOptions {} |remote| remote);
-
-/// The connection options a caller can set; unset ones fall back to the environment.
+/// The connection options a caller can set; unset ones fall back to the environment (see
+/// `infra::connection`, the one place that reads it). Every call that reaches the API embeds
+/// this struct once, flattened (`#[serde(flatten)]`), so JavaScript passes `apiKey`, `baseUrl`…
+/// at the top level of its options object (each embedding struct refuses unknown keys).
 /// `Debug` hides the key.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectionOptions {
     pub api_key: Option<String>,
     pub base_url: Option<String>,
     pub organization: Option<String>,
     pub project: Option<String>,
-    pub max_retries: Option<u32>,
     /// Azure OpenAI resource endpoint, e.g. `https://my-resource.openai.azure.com`.
     pub azure_endpoint: Option<String>,
     /// Azure's `api-version`.
     pub api_version: Option<String>,
+    pub max_retries: Option<u32>,
 }
 
 impl std::fmt::Debug for ConnectionOptions {
@@ -363,10 +283,29 @@ impl std::fmt::Debug for ConnectionOptions {
             )
             .field("organization", &self.organization)
             .field("project", &self.project)
-            .field("max_retries", &self.max_retries)
             .field("azure_endpoint", &self.azure_endpoint)
             .field("api_version", &self.api_version)
+            .field("max_retries", &self.max_retries)
             .finish()
+    }
+}
+
+/// The options of calls that reach a run's job (`cancelFineTune`, `getFineTuneJob`…): where
+/// the registry is, and how to reach the API.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RemoteOptions {
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
+    /// How to reach the API.
+    #[serde(flatten)]
+    pub connection: ConnectionOptions,
+}
+
+impl RemoteOptions {
+    /// Splits into the registry path and the connection options.
+    pub fn split(self) -> (Option<String>, ConnectionOptions) {
+        (self.registry_path, self.connection)
     }
 }
 
@@ -501,9 +440,9 @@ pub struct EvalSettings {
     pub temperature: Option<f64>,
 }
 
-remote_options! {
 /// Options of `evaluateModel`: the candidate, the settings, the registry and the connection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EvaluateOptions {
     /// The modelKey whose model is the candidate.
     pub model_key: Option<String>,
@@ -522,7 +461,11 @@ pub struct EvaluateOptions {
     pub bootstrap_samples: Option<u32>,
     pub output_path: Option<String>,
     pub temperature: Option<f64>,
-}
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
+    /// How to reach the API.
+    #[serde(flatten)]
+    pub connection: ConnectionOptions,
 }
 
 /// The pipeline's `evaluate`: `true` or the settings.
@@ -544,19 +487,23 @@ impl EvaluateSetting {
     }
 }
 
-remote_options! {
 /// Options of `removeRegisteredModel`: the registry, `deleteRemote`, and how to reach the API
 /// (only used with `deleteRemote`).
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoveOptions {
     #[serde(default)]
     pub delete_remote: bool,
-}
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
+    /// How to reach the API.
+    #[serde(flatten)]
+    pub connection: ConnectionOptions,
 }
 
-remote_options! {
 /// Options of `importFineTuneJob`.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportOptions {
     #[serde(default)]
     pub agent_name: String,
@@ -565,7 +512,11 @@ pub struct ImportOptions {
     /// What to do when the key is registered (default `error`).
     #[serde(default)]
     pub on_existing: OnExisting,
-}
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
+    /// How to reach the API.
+    #[serde(flatten)]
+    pub connection: ConnectionOptions,
 }
 
 /// Options of `validateTrainingData`, as JavaScript passes them (camelCase; `null` is

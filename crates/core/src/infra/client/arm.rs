@@ -9,12 +9,12 @@ use super::transport::Client;
 use crate::calc::azure::{
     deployment_body, deployment_path, DeploymentPlan, MANAGEMENT_API_VERSION,
 };
-use crate::infra::connection::Connection;
+use crate::infra::connection::{Connection, Secret};
 use crate::types::error::{Error, ErrorCode, Result};
 
 impl Client {
-    /// A JSON request to `path` with `query` (the control plane: a client whose key is the
-    /// Entra token and whose base URL is the management endpoint; always Bearer auth).
+    /// A JSON request to `path` with `query` (the control plane: a client of
+    /// [`Connection::control_plane`]).
     pub async fn json_request(
         &self,
         method: Method,
@@ -25,11 +25,7 @@ impl Client {
     ) -> Result<Value> {
         self.send(
             || {
-                let mut rb = self
-                    .http
-                    .request(method.clone(), format!("{}{}", self.conn.base_url, path))
-                    .bearer_auth(&self.conn.api_key)
-                    .query(query);
+                let mut rb = self.request(method.clone(), path).query(query);
                 if let Some(b) = body {
                     rb = rb.json(b);
                 }
@@ -41,20 +37,17 @@ impl Client {
     }
 }
 
-/// A control-plane client: Bearer `token` at the management URL.
+/// A control-plane client: the Microsoft Entra ID `token` at the plan's management URL.
 pub fn management_client(
     data_plane: &Connection,
     plan: &DeploymentPlan,
-    token: String,
+    token: Secret,
 ) -> Result<Client> {
-    Client::new(Connection {
-        api_key: token,
-        base_url: plan.management_url.clone(),
-        organization: None,
-        project: None,
-        max_retries: data_plane.max_retries,
-        azure_api_version: None,
-    })
+    Client::new(Connection::control_plane(
+        &plan.management_url,
+        token,
+        data_plane,
+    ))
 }
 
 /// `PUT` the deployment (idempotent: the same body again is a no-op).

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::infra::connection::Connection;
+use crate::infra::connection::{Auth, Connection, Retry};
 use crate::types::error::{Error, ErrorCode, Result};
 use crate::types::redact::error_chain;
 
@@ -18,8 +18,6 @@ fn aborted() -> Error {
     Error::aborted()
 }
 
-const INITIAL_RETRY_DELAY: Duration = Duration::from_millis(500);
-const MAX_RETRY_DELAY: Duration = Duration::from_secs(8);
 /// A `retry-after` longer than this is not honoured (the default backoff is used instead).
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(600);
@@ -100,12 +98,15 @@ impl Client {
         let mut rb = self
             .http
             .request(method, format!("{}{}", self.conn.base_url, path));
-        rb = match &self.conn.azure_api_version {
-            Some(version) => rb
-                .header("api-key", &self.conn.api_key)
-                .query(&[("api-version", version.as_str())]),
-            None => rb.bearer_auth(&self.conn.api_key),
+        rb = match &self.conn.auth {
+            Auth::Bearer(key) => rb.bearer_auth(key.expose()),
+            Auth::ApiKey(key) => rb.header("api-key", key.expose()),
+            // Asked for before each attempt (see `authorized`).
+            Auth::Entra { .. } => rb,
         };
+        if let Some(version) = self.conn.api_version() {
+            rb = rb.query(&[("api-version", version)]);
+        }
         if let Some(org) = &self.conn.organization {
             rb = rb.header("OpenAI-Organization", org);
         }
@@ -115,7 +116,20 @@ impl Client {
         rb
     }
 
+    /// The request with a fresh Microsoft Entra ID token, when the connection authenticates
+    /// with one (a provider that fails ends the call).
+    async fn authorized(&self, rb: RequestBuilder) -> std::result::Result<RequestBuilder, Failure> {
+        match &self.conn.auth {
+            Auth::Entra { scope, provider } => {
+                let token = provider(scope).await.map_err(Failure::Fatal)?;
+                Ok(rb.bearer_auth(token.trim()))
+            }
+            _ => Ok(rb),
+        }
+    }
+
     async fn attempt(&self, rb: RequestBuilder) -> std::result::Result<Answer, Failure> {
+        let rb = self.authorized(rb).await?;
         let resp = match rb.send().await {
             Ok(r) => r,
             Err(e) => {
@@ -215,10 +229,10 @@ impl Client {
                             }
                         }
                     }
-                    if retries >= self.conn.max_retries {
+                    if retries >= self.conn.retry.max_retries {
                         return Err(error);
                     }
-                    let delay = after.unwrap_or_else(|| backoff(retries));
+                    let delay = after.unwrap_or_else(|| backoff(&self.conn.retry, retries));
                     retries += 1;
                     tokio::select! {
                         _ = cancel.cancelled() => return Err(aborted()),
@@ -281,10 +295,11 @@ fn header_str(resp: &Response, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// openai-node's backoff: 0.5 s doubling to 8 s, minus up to 25 % jitter.
-fn backoff(retries: u32) -> Duration {
-    let base = INITIAL_RETRY_DELAY.saturating_mul(1u32 << retries.min(10));
-    let base = base.min(MAX_RETRY_DELAY);
+/// openai-node's backoff: the initial delay (0.5 s) doubling to the longest (8 s), minus up to
+/// 25 % jitter.
+fn backoff(retry: &Retry, retries: u32) -> Duration {
+    let base = retry.initial_delay.saturating_mul(1u32 << retries.min(10));
+    let base = base.min(retry.max_delay);
     let jitter = 1.0 - rand::rng().random::<f64>() * 0.25;
     base.mul_f64(jitter)
 }
@@ -370,9 +385,10 @@ pub fn api_error(status: StatusCode, body: &[u8], request_id: Option<String>) ->
 }
 
 impl Client {
-    /// Whether this client talks to Azure OpenAI's data plane (`api-key`, `api-version`).
+    /// Whether this client talks to Azure OpenAI's dated data plane (`api-version`), where
+    /// models are listed with their deprecation dates and a 403 is Azure's own access rule.
     pub fn is_azure(&self) -> bool {
-        self.conn.azure_api_version.is_some()
+        self.conn.api_version().is_some()
     }
 }
 
@@ -382,16 +398,25 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
+        let retry = Retry::default();
         for r in 0..12 {
-            let d = backoff(r);
-            assert!(d <= MAX_RETRY_DELAY, "{d:?}");
+            let d = backoff(&retry, r);
+            assert!(d <= retry.max_delay, "{d:?}");
             assert!(
-                d >= INITIAL_RETRY_DELAY
+                d >= retry
+                    .initial_delay
                     .mul_f64(0.75)
-                    .min(MAX_RETRY_DELAY.mul_f64(0.75))
+                    .min(retry.max_delay.mul_f64(0.75))
             );
         }
-        assert!(backoff(3) > backoff(0));
+        assert!(backoff(&retry, 3) > backoff(&retry, 0));
+        // A setting: tests shorten it.
+        let fast = Retry {
+            initial_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(4),
+            ..Retry::default()
+        };
+        assert!((0..12).all(|r| backoff(&fast, r) <= Duration::from_millis(4)));
     }
 
     #[test]
