@@ -3,41 +3,8 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::registry::{on_job, FineTuneJob};
+use crate::registry::{on_job, FineTuneJob, StopsAnswering};
 use fine_tune_core as core;
-
-/// Whether and when a registered model stops answering.
-#[napi(object, object_from_js = false)]
-pub struct StopsAnswering {
-    /// The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known.
-    pub at: Option<String>,
-    /// Whole days from today (negative: already passed).
-    pub days_left: Option<f64>,
-    /// `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
-    /// `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
-    /// (no date announced).
-    #[napi(ts_type = "'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'")]
-    pub status: String,
-    /// Why, in words.
-    pub reason: String,
-}
-
-impl From<core::lifecycle::StopsAnswering> for StopsAnswering {
-    fn from(s: core::lifecycle::StopsAnswering) -> Self {
-        let core::lifecycle::StopsAnswering {
-            at,
-            days_left,
-            status,
-            reason,
-        } = s;
-        StopsAnswering {
-            at,
-            days_left: days_left.map(|d| d as f64),
-            status,
-            reason,
-        }
-    }
-}
 
 /// One registered model, as `checkRegisteredModels` found it.
 #[napi(object, object_from_js = false)]

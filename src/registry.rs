@@ -35,6 +35,39 @@ pub struct RegistryModel {
     pub base_url: Option<String>,
 }
 
+/// Whether and when a registered model stops answering.
+#[napi(object, object_from_js = false)]
+pub struct StopsAnswering {
+    /// The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known.
+    pub at: Option<String>,
+    /// Whole days from today (negative: already passed).
+    pub days_left: Option<f64>,
+    /// `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
+    /// `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
+    /// (no date announced).
+    #[napi(ts_type = "'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'")]
+    pub status: String,
+    /// Why, in words.
+    pub reason: String,
+}
+
+impl From<core::lifecycle::StopsAnswering> for StopsAnswering {
+    fn from(s: core::lifecycle::StopsAnswering) -> Self {
+        let core::lifecycle::StopsAnswering {
+            at,
+            days_left,
+            status,
+            reason,
+        } = s;
+        StopsAnswering {
+            at,
+            days_left: days_left.map(|d| d as f64),
+            status,
+            reason,
+        }
+    }
+}
+
 /// One registered model.
 #[napi(object, object_from_js = false)]
 pub struct RegistryEntry {
@@ -46,7 +79,7 @@ pub struct RegistryEntry {
     pub fine_tune: Option<Value>,
     /// Whether and when the model stops answering, from what the entry records (the base
     /// model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
-    pub stops_answering: crate::lifecycle::StopsAnswering,
+    pub stops_answering: StopsAnswering,
 }
 
 fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {

@@ -1,48 +1,107 @@
 //! The fine-tuning pipeline, free of any Node.js types. The public surface is here; the napi
 //! binding at the repository root is a thin layer over it.
 //!
-//! - [`options`]: the run's options (one typed, serde-read struct, one table of them for the
-//!   CLI) and their checks and environment fallbacks.
-//! - [`api`]: OpenAI's wire types; [`client`]: the one request path (auth flavour, retries,
-//!   error mapping).
-//! - [`stages`]: one file per stage of a run; [`pipeline`]: the run as the list of stages.
-//! - [`registry`]: `models.json` and its typed entry; [`journal`]: the runs in flight.
-//! - [`error`], [`progress`]: errors as data, progress events.
+//! The modules are layers, and a module imports only from its own layer and those below (a
+//! test, `tests/layers.rs`, fails on any import cycle and on any import of a higher layer):
+//!
+//! - [`types`]: data only (the API's wire types, the options schema and every option enum, the
+//!   registry entry, errors, progress events, results). Imports nothing else.
+//! - [`calc`]: pure computations over the types (option checks, the Azure deployment plan,
+//!   lifecycle dates, graders, training metrics and the loss chart).
+//! - [`infra`]: the outside world (the API client and its one connection, the registry store,
+//!   the journal, data sources, the run's resolved options).
+//! - [`stages`]: one step of a run each; a stage never imports another.
+//! - [`ops`]: the exported calls other than a run (a job's get/cancel/pause/resume, versions,
+//!   doctor, evaluateModel, validateTrainingData).
+//! - [`pipeline`]: `trainAndRegisterFineTunedModel` as the list of stages.
+//!
+//! This file only re-exports, under the module names the binding uses.
 
-pub mod api;
-pub mod azure;
-pub mod checks;
-pub mod client;
-pub mod error;
-pub mod evaluate;
-pub mod graders;
-pub mod journal;
-pub mod lifecycle;
-pub mod metrics;
-pub mod models;
-pub mod options;
+pub mod calc;
+pub mod infra;
+pub mod ops;
 pub mod pipeline;
-pub mod progress;
-pub mod registry;
-pub mod source;
 pub mod stages;
-pub mod versions;
+pub mod types;
 
-pub use api::{Auto, Hyperparameters, Method};
-pub use error::{Error, ErrorCode, Result};
-pub use lifecycle::{check_registered_models, pause_fine_tune, resume_fine_tune};
-pub use options::TrainOptions;
+pub use ops::doctor::check_registered_models;
+pub use ops::job::{cancel_fine_tune, get_job, pause_fine_tune, resume_fine_tune};
 pub use pipeline::train_and_register;
-pub use progress::{ProgressEvent, ProgressFn, RunContext};
-pub use stages::job::{cancel_fine_tune, get_job};
-pub use stages::register::RegisteredModel;
 pub use tokio_util::sync::CancellationToken;
+pub use types::api::{Auto, Hyperparameters, Method};
+pub use types::error::{Error, ErrorCode, Result};
+pub use types::options::TrainOptions;
+pub use types::progress::{ProgressEvent, ProgressFn, RunContext};
+pub use types::results::RegisteredModel;
 
-/// Runs blocking work (file I/O, the CPU-bound checker) off the async threads.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorCode::Internal, format!("worker thread failed: {e}")))?
+/// The options: their schema, checks and resolution.
+pub mod options {
+    pub use crate::calc::checks::*;
+    pub use crate::infra::connection::*;
+    pub use crate::infra::registry::registry_path;
+    pub use crate::infra::resolve::*;
+    pub use crate::types::options::*;
+}
+
+/// OpenAI's wire types.
+pub mod api {
+    pub use crate::types::api::*;
+}
+
+/// Errors as data.
+pub mod error {
+    pub use crate::types::error::*;
+}
+
+/// Progress events of a run.
+pub mod progress {
+    pub use crate::types::progress::*;
+}
+
+/// `models.json`: the store and its entry.
+pub mod registry {
+    pub use crate::infra::registry::*;
+    pub use crate::types::entry::*;
+}
+
+/// The runs in flight.
+pub mod journal {
+    pub use crate::infra::journal::*;
+}
+
+/// Versions of a modelKey.
+pub mod versions {
+    pub use crate::infra::versions::*;
+    pub use crate::ops::versions::*;
+    pub use crate::types::entry::ModelVersion;
+    pub use crate::types::options::{ImportOptions, OnExisting, Promote, RemoveOptions};
+    pub use crate::types::results::{Removed, VersionInfo, VersionOutcome};
+}
+
+/// Lifecycle facts and the registry's health check.
+pub mod lifecycle {
+    pub use crate::calc::lifecycle::*;
+    pub use crate::ops::doctor::*;
+    pub use crate::types::results::{ModelCheck, StopsAnswering};
+}
+
+/// Evaluation of a model against its baseline.
+pub mod evaluate {
+    pub use crate::ops::evaluate::*;
+    pub use crate::stages::evaluate::*;
+    pub use crate::types::options::{EvalSettings, EvaluateOptions, EvaluateSetting};
+    pub use crate::types::results::{EvalUsage, Evaluated, EvaluationReport, GraderScore};
+}
+
+/// Training metrics.
+pub mod metrics {
+    pub use crate::calc::metrics::*;
+    pub use crate::types::results::MetricsSummary;
+}
+
+/// The dataset checker's bridge.
+pub mod checks {
+    pub use crate::ops::validate::*;
+    pub use crate::stages::check::{check_file, validate_options, Checked};
+    pub use crate::types::options::ValidateDataOptions;
 }

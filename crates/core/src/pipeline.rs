@@ -1,18 +1,26 @@
 //! The whole run. [`train_and_register`] makes every check that needs no network, takes the
 //! modelKey's run lock and reads its journal; [`run`] is then the list of stages:
 //! base-model dates → load → check → upload → job → deploy (Azure) → register (see
-//! [`crate::stages`], [`crate::lifecycle`]).
+//! [`crate::stages`]).
 
 use std::time::Duration;
 
-use crate::client::Client;
-use crate::error::{Error, ErrorCode, Result};
-use crate::journal::{Journal, RunRecord};
-use crate::options::{self, Resolved, TrainOptions};
-use crate::progress::{ProgressEvent, RunContext};
-use crate::registry::{self, Registry};
-use crate::source;
-use crate::stages::{self, job, load, register::RegisteredModel, Run};
+use crate::calc::azure;
+use crate::calc::lifecycle::iso;
+use crate::infra::client::Client;
+use crate::infra::journal::{Journal, RunRecord};
+use crate::infra::registry::{self, Registry};
+use crate::infra::resolve::{resolve, Resolved};
+use crate::infra::source;
+use crate::infra::task::blocking;
+use crate::ops::job::cancel_run;
+use crate::stages::{self, base_model, job, load, Run};
+use crate::types::api::Job;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::options::{OnExisting, TrainOptions};
+use crate::types::progress::{ProgressEvent, RunContext};
+use crate::types::redact::{redact_text, redact_url};
+use crate::types::results::{BaseModelCheck, Findings, RegisteredModel};
 
 fn run_id() -> String {
     use rand::Rng;
@@ -25,9 +33,9 @@ fn run_id() -> String {
 /// Checks what needs no network: options, sources, the duplicate key (before any lock or
 /// download), and local files' existence.
 async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
-    let r = options::resolve(opts)?;
+    let r = resolve(opts)?;
     if let Some(a) = &r.opts.azure_deployment {
-        crate::azure::plan(a, &r.opts.model_key)?;
+        azure::plan(a, &r.opts.model_key)?;
     }
     source::check_source("source", &r.opts.source)?;
     if let Some(v) = &r.opts.validation {
@@ -35,8 +43,8 @@ async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
     }
     let registry = Registry::new(&r.registry_path);
     let (reg, k) = (registry.clone(), r.opts.model_key.clone());
-    let new_version = r.opts.on_existing == crate::versions::OnExisting::NewVersion;
-    if crate::blocking(move || reg.contains(&k)).await? && !new_version {
+    let new_version = r.opts.on_existing == OnExisting::NewVersion;
+    if blocking(move || reg.contains(&k)).await? && !new_version {
         return Err(registry::duplicate(&r.opts.model_key, registry.path()));
     }
     for (param, src) in [
@@ -53,7 +61,7 @@ async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
 /// The journaled run of this modelKey, if its options are the same; a new record otherwise.
 fn resume_or_start(r: &Resolved, journal: &Journal) -> Result<RunRecord> {
     let o = &r.opts;
-    let digest = job::options_digest(r);
+    let digest = r.options_digest();
     match journal.load(&o.model_key)? {
         Some(prev) if prev.options_digest != digest => Err(Error::new(
             ErrorCode::ModelKeyInProgress,
@@ -73,9 +81,9 @@ fn resume_or_start(r: &Resolved, journal: &Journal) -> Result<RunRecord> {
             base_model: o.base_model.clone(),
             suffix: r.suffix.clone(),
             // Never a secret on disk: without user info and query values.
-            base_url: source::redact_url(&r.connection.base_url),
-            api_version: r.connection.azure_api_version.clone(),
-            started_at: stages::register::iso(None),
+            base_url: redact_url(&r.connection.base_url),
+            api_version: r.connection.api_version().map(str::to_string),
+            started_at: iso(None),
             ..Default::default()
         }),
     }
@@ -90,7 +98,7 @@ pub async fn train_and_register(opts: TrainOptions, ctx: RunContext) -> Result<R
     train_and_register_inner(opts, ctx, started)
         .await
         .map_err(|mut e| {
-            e.message = source::redact_text(&e.message);
+            e.message = redact_text(&e.message);
             e
         })
 }
@@ -110,10 +118,10 @@ async fn train_and_register_inner(
     let journal = Journal::new(&registry.dir());
     let _run_lock = {
         let (j, k) = (journal.clone(), key.clone());
-        crate::blocking(move || j.try_lock(&k)).await?
+        blocking(move || j.try_lock(&k)).await?
     };
     // Another process may have registered the key between the first check and the lock.
-    if r.opts.on_existing == crate::versions::OnExisting::Error && registry.contains(&key)? {
+    if r.opts.on_existing == OnExisting::Error && registry.contains(&key)? {
         return Err(registry::duplicate(&key, registry.path()));
     }
     let rec = resume_or_start(&r, &journal)?;
@@ -184,20 +192,16 @@ fn deadline_error(journal: &Journal, key: &str, t: Duration) -> Error {
 
 /// With `cancelOnAbort`: cancels the run's job (the journaled one, or the one its create
 /// request made if the answer was never journaled) with a token of its own, the caller's being
-/// cancelled, and clears the journal once that worked (see [`job::cancel_run`]).
+/// cancelled, and clears the journal once that worked (see [`cancel_run`]).
 async fn cancel_after_abort(journal: &Journal, key: &str, client: &Client) {
     let Ok(Some(rec)) = journal.load(key) else {
         return;
     };
-    let _ = tokio::time::timeout(
-        Duration::from_secs(60),
-        job::cancel_run(client, journal, &rec),
-    )
-    .await;
+    let _ = tokio::time::timeout(Duration::from_secs(60), cancel_run(client, journal, &rec)).await;
 }
 
 /// The files the job trains on: never deleted.
-fn job_files(job: &crate::api::Job) -> Vec<String> {
+fn job_files(job: &Job) -> Vec<String> {
     [job.training_file.clone(), job.validation_file.clone()]
         .into_iter()
         .flatten()
@@ -212,7 +216,7 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
     let resumed = rec.job_id.clone();
     let (job_id, base) = match &resumed {
         Some(id) => {
-            let base = crate::lifecycle::check_base_model(run, false).await?;
+            let base = base_model::check_base_model(run, false).await?;
             load::check_unchanged(run, &rec, id).await?;
             run.ctx.emit(ProgressEvent::JobCreated {
                 job_id: id.clone(),
@@ -233,8 +237,8 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
         return Err(Error::aborted());
     }
     let deployed = stages::deploy::deploy(run, job.fine_tuned_model.as_deref()).await?;
-    let evaluated = crate::evaluate::after_job(run, &rec, &job).await?;
-    let found = stages::register::Findings {
+    let evaluated = stages::evaluate::after_job(run, &rec, &job).await?;
+    let found = Findings {
         base,
         deployed,
         evaluated,
@@ -245,14 +249,11 @@ async fn run(run: &Run<'_>, mut rec: RunRecord) -> Result<RegisteredModel> {
 /// The data stages and the job's creation (or adoption): load → check → base-model dates →
 /// upload → create. Every local check runs before the first request; a base model already
 /// shut down is refused, one shutting down soon warned about, before anything is uploaded.
-async fn start_job(
-    run: &Run<'_>,
-    rec: &mut RunRecord,
-) -> Result<(String, crate::lifecycle::BaseModelCheck)> {
+async fn start_job(run: &Run<'_>, rec: &mut RunRecord) -> Result<(String, BaseModelCheck)> {
     let data = load::load(run).await?;
     stages::check::check(run, &data).await?;
     load::journal_digest(run, rec, &data).await?;
-    let base = crate::lifecycle::check_base_model(run, true).await?;
+    let base = base_model::check_base_model(run, true).await?;
     let existing = if rec.training_file_id.is_none() && !rec.job_requested {
         job::adopt_existing(run, rec).await?
     } else {
@@ -266,18 +267,13 @@ async fn start_job(
     drop(data);
     match job::create(run, rec).await {
         Ok(j) => Ok((j.id, base)),
-        Err(e) => Err(crate::lifecycle::on_job_refused(run, rec, e).await),
+        Err(e) => Err(base_model::on_job_refused(run, rec, e).await),
     }
 }
 
 /// Waits for the job. A failed or cancelled job ends the run (its files are cleaned up); a
 /// journaled job the API no longer knows says how to clear the run.
-async fn wait_for_job(
-    run: &Run<'_>,
-    rec: &RunRecord,
-    job_id: &str,
-    resumed: bool,
-) -> Result<crate::api::Job> {
+async fn wait_for_job(run: &Run<'_>, rec: &RunRecord, job_id: &str, resumed: bool) -> Result<Job> {
     let key = &run.r.opts.model_key;
     match job::wait(run, job_id).await {
         Ok(j) => Ok(j),

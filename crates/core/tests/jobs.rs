@@ -410,7 +410,7 @@ async fn parts_uploads_leave_only_the_jobs_file() {
     let mut opts = options(&emu, dir.path(), "k");
     opts.upload_threshold_bytes = Some(100);
     opts.upload_part_bytes = Some(200);
-    opts.max_retries = Some(4);
+    opts.connection.max_retries = Some(4);
     let (model, calls, errors) = until_resolved(&opts, 10).await;
     assert!(model.is_some(), "{calls} calls: {errors:?}");
     let s = emu.stats();
@@ -435,7 +435,7 @@ async fn soak_sixty_percent_faults_twenty_seeds() {
         .await;
         let dir = tempfile::tempdir().unwrap();
         let mut opts = options(&emu, dir.path(), "soak");
-        opts.max_retries = Some(4);
+        opts.connection.max_retries = Some(4);
         let (model, calls, errors) = until_resolved(&opts, 10).await;
         let s = emu.stats();
         emu.close().await;

@@ -1,14 +1,69 @@
 //! Stage 2: every data file is checked with the dataset checker before anything is uploaded;
 //! bad data is refused with the report attached.
 
+use std::path::Path;
+
 use serde_json::Value;
 
-use crate::error::{Error, ErrorCode, Result};
-use crate::progress::ProgressEvent;
-use crate::source::{self, LocalData};
+use crate::infra::source::{self, Loaded, LocalData};
+use crate::infra::task::blocking;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::options::Method;
+use crate::types::progress::ProgressEvent;
+use crate::types::redact::redact_url;
 
-use super::load::Loaded;
 use super::Run;
+
+/// What the pipeline needs of a dataset report.
+pub struct Checked {
+    pub valid: bool,
+    /// A one-line summary of the first errors.
+    pub summary: String,
+    /// The whole report.
+    pub report: fine_tune_dataset::DatasetReport,
+}
+
+/// The checker's options for a base model and method.
+pub fn validate_options(
+    base_model: Option<&str>,
+    method: Method,
+) -> fine_tune_dataset::ValidateOptions {
+    fine_tune_dataset::ValidateOptions {
+        base_model: base_model.map(str::to_string),
+        method: match method {
+            Method::Supervised => fine_tune_dataset::Method::Supervised,
+            Method::Dpo => fine_tune_dataset::Method::Dpo,
+        },
+        ..Default::default()
+    }
+}
+
+/// Checks one data file. Blocking (CPU bound, uses every core).
+pub fn check_file(path: &Path, base_model: &str, method: Method) -> Result<Checked> {
+    let report =
+        fine_tune_dataset::validate_path(path, &validate_options(Some(base_model), method))
+            .map_err(|e| {
+                Error::new(
+                    ErrorCode::SourceNotFound,
+                    format!("cannot read the data: {e}"),
+                )
+            })?;
+    let summary = report
+        .errors
+        .iter()
+        .take(3)
+        .map(|i| {
+            let lines: Vec<String> = i.lines.iter().take(5).map(u64::to_string).collect();
+            format!("{} on line {} ({})", i.kind, lines.join(", "), i.message)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Ok(Checked {
+        valid: report.valid,
+        summary,
+        report,
+    })
+}
 
 /// Checks one file; refuses it (`ERR_INVALID_TRAINING_DATA`) with the report attached.
 async fn check_one(run: &Run<'_>, param: &str, data: &LocalData) -> Result<()> {
@@ -17,7 +72,7 @@ async fn check_one(run: &Run<'_>, param: &str, data: &LocalData) -> Result<()> {
     let method = run.r.opts.method;
     let checked = tokio::select! {
         _ = run.ctx.cancel.cancelled() => return Err(Error::aborted()),
-        r = crate::blocking(move || crate::checks::check_file(&path, &base_model, method)) => r?,
+        r = blocking(move || check_file(&path, &base_model, method)) => r?,
     };
     run.ctx.emit(ProgressEvent::DataChecked {
         file: param.to_string(),
@@ -57,7 +112,7 @@ fn shown(run: &Run<'_>, param: &str) -> String {
         o.source.clone()
     };
     if source::is_url(&s) {
-        source::redact_url(&s)
+        redact_url(&s)
     } else {
         s
     }

@@ -10,39 +10,15 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::azure::{self, DeploymentPlan};
-use crate::error::{Error, ErrorCode, Result};
-use crate::lifecycle::{AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS};
-use crate::progress::ProgressEvent;
+use crate::calc::azure::{self, DeploymentPlan};
+use crate::calc::lifecycle::{AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS};
+use crate::infra::client::{arm, Client};
+use crate::infra::connection::control_plane_token;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::progress::ProgressEvent;
+use crate::types::results::Deployed;
 
 use super::Run;
-
-/// What the deployment stage decided for the registry entry and the result.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Deployed {
-    /// The model an agent's client sends: the deployment's name, else the model id.
-    pub model_name: String,
-    /// Where it answers (Azure's v1 base URL); `None` on OpenAI.
-    pub base_url: Option<String>,
-    /// `None` on OpenAI; `Some(null)` on Azure when not deployed; the deployment otherwise.
-    pub deployment: Option<Value>,
-    /// The `az` command that deploys the model, when this stage did not.
-    pub deploy_command: Option<String>,
-    /// What the caller should know.
-    pub warnings: Vec<String>,
-}
-
-/// The access token for the control plane: the callback, else `AZURE_ACCESS_TOKEN`.
-async fn token(run: &Run<'_>) -> Result<Option<String>> {
-    if let Some(f) = &run.ctx.azure_token {
-        let t = f().await?;
-        return Ok(Some(t.trim().to_string()).filter(|t| !t.is_empty()));
-    }
-    Ok(std::env::var("AZURE_ACCESS_TOKEN")
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty()))
-}
 
 /// Deploys the fine-tuned model on Azure (see the module's documentation).
 pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Deployed> {
@@ -50,7 +26,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
     let Some(model) = fine_tuned_model.filter(|m| !m.is_empty()) else {
         return Ok(Deployed::default());
     };
-    let on_azure = azure::is_azure(&r.connection);
+    let on_azure = r.connection.is_azure();
     let plan = match &r.opts.azure_deployment {
         Some(o) => Some(azure::plan(o, &r.opts.model_key)?),
         None => None,
@@ -62,7 +38,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         });
     }
     let base_url = if on_azure {
-        azure::v1_base_url(&r.connection)
+        r.connection.v1_base_url()
     } else {
         let res = plan
             .as_ref()
@@ -71,7 +47,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         format!("https://{res}.openai.azure.com/openai/v1")
     };
     let token = match &plan {
-        Some(_) => token(run).await?,
+        Some(_) => control_plane_token(run.ctx.azure_token.as_ref()).await?,
         None => None,
     };
     let (Some(plan), Some(token)) = (plan.clone(), token) else {
@@ -95,7 +71,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
             deploy_command: Some(command),
         });
     };
-    let client = azure::management_client(r, &plan, token)?;
+    let client = arm::management_client(&r.connection, &plan, token)?;
     let state = wait_deployed(run, &client, &plan, model).await?;
     let now = chrono::Utc::now();
     let expires_at = (plan.sku == "Developer").then(|| {
@@ -135,12 +111,12 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
 /// and after `timeoutMs` or an hour).
 async fn wait_deployed(
     run: &Run<'_>,
-    client: &crate::client::Client,
+    client: &Client,
     plan: &DeploymentPlan,
     model: &str,
 ) -> Result<String> {
     let (ctx, r) = (run.ctx, run.r);
-    let put = azure::put_deployment(client, plan, model, &ctx.cancel).await?;
+    let put = arm::put_deployment(client, plan, model, &ctx.cancel).await?;
     let mut last = azure::provisioning_state(&put);
     ctx.emit(ProgressEvent::Deployment {
         deployment: plan.deployment_name.clone(),
@@ -180,7 +156,7 @@ async fn wait_deployed(
             _ = ctx.cancel.cancelled() => return Err(Error::aborted()),
             _ = tokio::time::sleep(r.poll_interval) => {}
         }
-        let v = match azure::get_deployment(client, plan, &ctx.cancel).await {
+        let v = match arm::get_deployment(client, plan, &ctx.cancel).await {
             Ok(v) => v,
             Err(e) if e.is_retryable() => continue,
             Err(e) => return Err(e),

@@ -1,19 +1,14 @@
 //! Stage 1: each data source (a local path or an http(s) URL) becomes a local file, and the
 //! data's digest is journaled so that a resumed run can tell whether the data changed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use crate::error::{Error, ErrorCode, Result};
-use crate::journal::{self, RunRecord};
-use crate::source::{self, LocalData};
+use crate::infra::journal::{self, RunRecord};
+use crate::infra::source::{self, Loaded, LocalData};
+use crate::infra::task::blocking;
+use crate::types::error::{Error, ErrorCode, Result};
 
 use super::Run;
-
-/// The training file and, when given, the validation file, on local disk.
-pub struct Loaded {
-    pub training: LocalData,
-    pub validation: Option<LocalData>,
-}
 
 /// Loads one source to a local file (a URL is downloaded into the journal folder, bounded by
 /// `maxDownloadBytes`; the download is removed when the returned value is dropped).
@@ -23,7 +18,7 @@ pub async fn load_one(run: &Run<'_>, param: &str, src: &str) -> Result<LocalData
             param,
             src,
             run.journal.dir(),
-            &run.r.download_limits(),
+            &run.r.download_limits,
             &run.ctx.cancel,
         )
         .await
@@ -50,12 +45,11 @@ pub async fn load(run: &Run<'_>) -> Result<Loaded> {
 }
 
 /// `validationSplit`: the training data split into a training and a validation file (see
-/// [`crate::evaluate::split_file`]), both temporary.
+/// [`split_file`]), both temporary.
 async fn split(run: &Run<'_>, training: LocalData, fraction: f64) -> Result<Loaded> {
     let (path, dir) = (training.path.clone(), run.journal.dir().to_path_buf());
     let seed = run.r.opts.seed.unwrap_or(0) as u64;
-    let (t, v) =
-        crate::blocking(move || crate::evaluate::split_file(&path, fraction, seed, &dir)).await?;
+    let (t, v) = blocking(move || split_file(&path, fraction, seed, &dir)).await?;
     let stem = training.filename.trim_end_matches(".jsonl").to_string();
     Ok(Loaded {
         training: LocalData::temporary(t, format!("{stem}.train.jsonl")),
@@ -65,7 +59,7 @@ async fn split(run: &Run<'_>, training: LocalData, fraction: f64) -> Result<Load
 
 /// The SHA-256 of the files, off the async threads.
 pub async fn digest(paths: Vec<PathBuf>) -> Result<String> {
-    crate::blocking(move || {
+    blocking(move || {
         let refs: Vec<&std::path::Path> = paths.iter().map(PathBuf::as_path).collect();
         journal::data_digest(&refs).map_err(|e| {
             Error::new(
@@ -97,7 +91,7 @@ pub async fn journal_digest(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -
         _ => rec.data_digest = Some(now),
     }
     let digest = rec.data_digest.as_deref().unwrap_or_default();
-    rec.idempotency_key = Some(super::job::idempotency_key(run.r, digest));
+    rec.idempotency_key = Some(run.r.idempotency_key(digest));
     run.journal.save(rec)
 }
 
@@ -114,9 +108,7 @@ pub async fn check_unchanged(run: &Run<'_>, rec: &RunRecord, job_id: &str) -> Re
             // The journaled digest is of the split files: split again.
             let (path, dir) = (PathBuf::from(&o.source), run.journal.dir().to_path_buf());
             let seed = o.seed.unwrap_or(0) as u64;
-            let (t, v) =
-                crate::blocking(move || crate::evaluate::split_file(&path, fraction, seed, &dir))
-                    .await?;
+            let (t, v) = blocking(move || split_file(&path, fraction, seed, &dir)).await?;
             digest(vec![t.to_path_buf(), v.to_path_buf()]).await?
         }
         _ => {
@@ -135,4 +127,89 @@ pub async fn check_unchanged(run: &Run<'_>, rec: &RunRecord, job_id: &str) -> Re
         .with_param("modelKey"));
     }
     Ok(())
+}
+
+/// Holds out a seeded, stable fraction of a JSONL file: a line goes to validation when the
+/// SHA-256 of the seed and the line falls under `fraction` (so a line's side never depends on
+/// the other lines or their order). Writes the two files into `dir`; returns their paths.
+pub fn split_file(
+    source: &Path,
+    fraction: f64,
+    seed: u64,
+    dir: &Path,
+) -> Result<(tempfile::TempPath, tempfile::TempPath)> {
+    use sha2::{Digest, Sha256};
+    use std::io::{BufRead, Write};
+    let io = |what: &str, e: std::io::Error| {
+        Error::new(
+            ErrorCode::SourceNotFound,
+            format!("validationSplit: cannot {what}: {e}"),
+        )
+        .with_param("source")
+    };
+    std::fs::create_dir_all(dir).map_err(|e| io("create the folder", e))?;
+    let input = std::fs::File::open(source).map_err(|e| io("read the training data", e))?;
+    let mut train = tempfile::Builder::new()
+        .prefix("split-train-")
+        .suffix(".jsonl")
+        .tempfile_in(dir)
+        .map_err(|e| io("write", e))?;
+    let mut valid = tempfile::Builder::new()
+        .prefix("split-validation-")
+        .suffix(".jsonl")
+        .tempfile_in(dir)
+        .map_err(|e| io("write", e))?;
+    {
+        let mut tw = std::io::BufWriter::new(train.as_file_mut());
+        let mut vw = std::io::BufWriter::new(valid.as_file_mut());
+        for line in std::io::BufReader::new(input).lines() {
+            let line = line.map_err(|e| io("read the training data", e))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let h = Sha256::new()
+                .chain_update(seed.to_le_bytes())
+                .chain_update(line.as_bytes())
+                .finalize();
+            let x =
+                u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8])) as f64 / u64::MAX as f64;
+            let w = if x < fraction { &mut vw } else { &mut tw };
+            writeln!(w, "{line}").map_err(|e| io("write", e))?;
+        }
+        tw.flush().map_err(|e| io("write", e))?;
+        vw.flush().map_err(|e| io("write", e))?;
+    }
+    Ok((train.into_temp_path(), valid.into_temp_path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_split_is_stable() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("t.jsonl");
+        let lines: Vec<String> = (0..200).map(|i| format!("{{\"i\":{i}}}")).collect();
+        std::fs::write(&src, lines.join("\n")).unwrap();
+        let (t, v) = split_file(&src, 0.2, 1, dir.path()).unwrap();
+        let v1 = std::fs::read_to_string(&v).unwrap();
+        let n = v1.lines().count();
+        assert!((20..=60).contains(&n), "{n}");
+        assert_eq!(
+            std::fs::read_to_string(&t).unwrap().lines().count() + n,
+            200
+        );
+        // Reordered input: the same lines are held out.
+        let mut rev = lines.clone();
+        rev.reverse();
+        std::fs::write(&src, rev.join("\n")).unwrap();
+        let (_, v2) = split_file(&src, 0.2, 1, dir.path()).unwrap();
+        let mut a: Vec<_> = v1.lines().collect();
+        let s2 = std::fs::read_to_string(&v2).unwrap();
+        let mut b: Vec<_> = s2.lines().collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+    }
 }

@@ -3,86 +3,23 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
-
-use crate::api::Job;
-use crate::error::{Error, ErrorCode, Result};
-use crate::journal::RunRecord;
-use crate::metrics::MetricsSummary;
-use crate::models;
-use crate::progress::ProgressEvent;
-use crate::registry::{FineTuneRecord, ModelRef, Registry, RegistryEntry};
-use crate::versions::VersionOutcome;
+use crate::calc::lifecycle::iso;
+use crate::calc::metrics;
+use crate::infra::journal::RunRecord;
+use crate::infra::task::blocking;
+use crate::infra::versions::register_version;
+use crate::types::api::Job;
+use crate::types::entry::{FineTuneRecord, ModelRef, RegistryEntry};
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::models;
+use crate::types::progress::ProgressEvent;
+use crate::types::results::{Findings, MetricsSummary, RegisteredModel};
 
 use super::Run;
 
-/// What a successful run registered.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct RegisteredModel {
-    pub model_key: String,
-    pub agent_name: String,
-    pub base_model: String,
-    pub fine_tuned_model: String,
-    pub job_id: String,
-    pub training_file_id: String,
-    pub validation_file_id: Option<String>,
-    pub suffix: String,
-    pub trained_tokens: Option<u64>,
-    pub created_at: String,
-    pub finished_at: String,
-    pub registry_path: String,
-    /// Summary of the job's result file (losses, accuracy, steps), when it could be read.
-    pub metrics: Option<MetricsSummary>,
-    /// The loss curve drawn as SVG beside the registry, when there was one to draw.
-    pub curve_path: Option<String>,
-    /// The base model's shutdown date (`YYYY-MM-DD`), when the API announces one: the
-    /// fine-tuned model stops answering then.
-    pub base_shutdown_date: Option<String>,
-    /// The model an agent's client sends: the Azure deployment's name once deployed, else the
-    /// fine-tuned model's id.
-    pub model: String,
-    /// Where the model answers, when not at OpenAI (Azure OpenAI's v1 base URL).
-    pub base_url: Option<String>,
-    /// Azure: the deployment (`null` when not deployed); absent on OpenAI.
-    pub deployment: Option<serde_json::Value>,
-    /// Azure, not deployed: the `az` command that deploys the model.
-    pub deploy_command: Option<String>,
-    /// What the caller should know (a base model shutting down soon, an undeployed model…).
-    pub warnings: Vec<String>,
-    /// Whether the modelKey resolves to this model now (`promote: "ifBetter"` keeps the
-    /// current one unless the evaluation says `better`).
-    pub promoted: bool,
-    /// The model the key resolved to before, when it was registered.
-    pub previous_model: Option<String>,
-    /// The evaluation against the baseline, when `evaluate` ran.
-    pub evaluation: Option<crate::evaluate::EvaluationReport>,
-    /// Why the evaluation could not run, when it failed (the model is registered anyway).
-    pub evaluation_error: Option<String>,
-}
-
-/// What the stages before registration found, for the entry and the result.
-#[derive(Debug, Clone, Default)]
-pub struct Findings {
-    /// The base model's lifecycle check.
-    pub base: crate::lifecycle::BaseModelCheck,
-    /// The deployment stage's outcome.
-    pub deployed: super::deploy::Deployed,
-    /// The evaluation after the job, when `evaluate` ran.
-    pub evaluated: crate::evaluate::Evaluated,
-}
-
-/// Unix seconds (or now) as ISO 8601.
-pub fn iso(ts: Option<i64>) -> String {
-    let ts = ts.unwrap_or_else(|| chrono::Utc::now().timestamp());
-    chrono::DateTime::from_timestamp(ts, 0)
-        .unwrap_or_else(chrono::Utc::now)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// The model as TaskForce reads it: an OpenAI model, with tools and a context window as its
 /// family has them (none, and 4096 tokens, when the family is unknown).
-pub(crate) fn model_ref(name: String, family: Option<&models::ModelInfo>) -> ModelRef {
+pub fn model_ref(name: String, family: Option<&models::ModelInfo>) -> ModelRef {
     ModelRef {
         name,
         base_url: None,
@@ -95,7 +32,7 @@ pub(crate) fn model_ref(name: String, family: Option<&models::ModelInfo>) -> Mod
 
 /// How a succeeded job was trained, as far as the job says (`method` as the API names it);
 /// the caller adds what it knows (agent, suffix, metrics, deployment…).
-pub(crate) fn record_of_job(job: &Job, method: &str) -> FineTuneRecord {
+pub fn record_of_job(job: &Job, method: &str) -> FineTuneRecord {
     FineTuneRecord {
         agent_name: String::new(),
         base_model: job.model.clone().unwrap_or_default(),
@@ -115,47 +52,6 @@ pub(crate) fn record_of_job(job: &Job, method: &str) -> FineTuneRecord {
         deploy_command: None,
         evaluation: None,
         extra: Default::default(),
-    }
-}
-
-impl RegisteredModel {
-    /// What registering `f` (a succeeded job's record) under `model_key` returns, as far as the
-    /// record and the registration say; the caller adds what only it knows (metrics, curve,
-    /// where the model answers, warnings, the evaluation).
-    pub(crate) fn of_record(
-        model_key: String,
-        fine_tuned_model: String,
-        model: String,
-        f: FineTuneRecord,
-        registry: &Registry,
-        outcome: VersionOutcome,
-    ) -> RegisteredModel {
-        RegisteredModel {
-            model_key,
-            fine_tuned_model,
-            agent_name: f.agent_name,
-            base_model: f.base_model,
-            job_id: f.job_id,
-            training_file_id: f.training_file_id,
-            validation_file_id: f.validation_file_id,
-            suffix: f.suffix,
-            trained_tokens: f.trained_tokens,
-            created_at: f.created_at,
-            finished_at: f.finished_at,
-            registry_path: registry.path().display().to_string(),
-            metrics: None,
-            curve_path: None,
-            base_shutdown_date: f.base_shutdown_date,
-            model,
-            base_url: None,
-            deployment: f.deployment,
-            deploy_command: f.deploy_command,
-            warnings: Vec::new(),
-            promoted: outcome.promoted,
-            previous_model: outcome.previous_model,
-            evaluation: None,
-            evaluation_error: None,
-        }
     }
 }
 
@@ -249,9 +145,7 @@ pub async fn register(
     let on_existing = run.r.opts.on_existing;
     let outcome = {
         let (reg, k, job_id) = (run.registry.clone(), key.clone(), job.id.clone());
-        crate::blocking(move || {
-            crate::versions::register_version(&reg, &k, e, on_existing, promote)
-        })
+        blocking(move || register_version(&reg, &k, e, on_existing, promote))
             .await
             .map_err(|mut e| {
                 e.message = format!("{} (the job {job_id} succeeded with model {ft_model}; register it by hand if needed)", e.message);
@@ -277,7 +171,7 @@ pub async fn register(
             ft_model,
             model_name,
             fine_tune,
-            run.registry,
+            run.registry.path().display().to_string(),
             outcome,
         )
     };
@@ -300,11 +194,11 @@ async fn training_metrics(run: &Run<'_>, job: &Job) -> (Option<MetricsSummary>, 
     let Ok(csv) = run.client.file_content(file, &run.ctx.cancel).await else {
         return (None, None);
     };
-    let Some(series) = crate::metrics::parse_results(&csv) else {
+    let Some(series) = metrics::parse_results(&csv) else {
         return (None, None);
     };
-    let summary = crate::metrics::summarize(&series, job.trained_tokens);
-    let svg = crate::metrics::render_svg(&series, &format!("{key}: training loss"));
+    let summary = metrics::summarize(&series, job.trained_tokens);
+    let svg = metrics::render_svg(&series, &format!("{key}: training loss"));
     // The modelKey holds no path separators (checked up front), so this stays in the folder.
     let dir = run.registry.dir();
     let path = dir.join(format!("{key}.svg"));

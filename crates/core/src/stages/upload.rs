@@ -9,14 +9,13 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::FileObject;
-use crate::client::{Client, SentFn};
-use crate::error::{Error, ErrorCode, Result};
-use crate::journal::{RunRecord, UploadState};
-use crate::progress::{ProgressEvent, RunContext};
-use crate::source::LocalData;
+use crate::infra::client::{Client, SentFn};
+use crate::infra::journal::{RunRecord, UploadState};
+use crate::infra::source::{Loaded, LocalData};
+use crate::types::api::FileObject;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::progress::{ProgressEvent, RunContext};
 
-use super::load::Loaded;
 use super::Run;
 
 /// How many parts go up at once.

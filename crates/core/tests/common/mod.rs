@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use fine_tune_core::options::ConnectionOptions;
 use fine_tune_core::TrainOptions;
 use fine_tune_emulator::Emulator;
 
@@ -29,8 +30,11 @@ pub fn options(emu: &Emulator, dir: &Path, key: &str) -> TrainOptions {
         model_key: key.into(),
         base_model: "gpt-4o-mini-2024-07-18".into(),
         source: source.display().to_string(),
-        api_key: Some(emu.api_key()),
-        base_url: Some(emu.url()),
+        connection: ConnectionOptions {
+            api_key: Some(emu.api_key()),
+            base_url: Some(emu.url()),
+            ..Default::default()
+        },
         registry_path: Some(dir.join("fine-tuned/models.json").display().to_string()),
         poll_interval_ms: Some(20),
         ..Default::default()

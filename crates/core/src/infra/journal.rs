@@ -14,7 +14,7 @@ use fs4::FileExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::types::error::{Error, ErrorCode, Result};
 
 /// What is known about one in-flight run.
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq)]

@@ -22,135 +22,12 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use fs4::FileExt;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, ErrorCode, Result};
-
-/// One entry of `models.json`, keyed by its modelKey: `model` is what TaskForce's loader reads,
-/// `fineTune` how this library trained it. Fields this type does not know (TaskForce's own, a
-/// user's hand edits) are kept in `extra` at every level and written back as they were.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RegistryEntry {
-    #[serde(default)]
-    pub model: ModelRef,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fine_tune: Option<FineTuneRecord>,
-    /// Every version of the key once it has more than one (see [`crate::versions`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub versions: Vec<crate::versions::ModelVersion>,
-    /// The models that were current before this one, most recent last (what
-    /// `rollbackModel` goes back to).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub previous: Vec<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// The model an agent using the modelKey gets, in TaskForce's shape.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ModelRef {
-    /// The model id sent to the API (`ft:…`).
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub provider: String,
-    #[serde(default)]
-    pub supports_tools: bool,
-    #[serde(default)]
-    pub max_context_tokens: u64,
-    /// Where the model answers, when not at OpenAI: Azure OpenAI's v1 base URL (never a
-    /// secret; the key comes from the environment).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_url: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// How the model was fine-tuned. Empty fields are left out when written, so an entry read
-/// from the file is written back as it was.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FineTuneRecord {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub agent_name: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub base_model: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub job_id: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub training_file_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub validation_file_id: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub suffix: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub method: String,
-    /// The hyperparameters the job ran with, as OpenAI reported them.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hyperparameters: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trained_tokens: Option<u64>,
-    /// The training metrics' summary (a `MetricsSummary` as this library writes it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub metrics: Option<Value>,
-    /// The loss curve's file name, beside the registry.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loss_curve: Option<String>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub created_at: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub finished_at: String,
-    /// The base model's shutdown date (`YYYY-MM-DD`) as the API announced it at training
-    /// time: the fine-tuned model stops answering then.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub base_shutdown_date: Option<String>,
-    /// Azure OpenAI: the deployment that makes the model answer, or `null` when it was not
-    /// deployed (then `deployCommand` says how). Absent for OpenAI.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        deserialize_with = "keep_null"
-    )]
-    pub deployment: Option<Value>,
-    /// Azure OpenAI, not deployed: the `az` command that deploys the model.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy_command: Option<String>,
-    /// The summary of the model's evaluation against its baseline, when one ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evaluation: Option<Value>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// Reads a field that may be `null` as `Some(Value::Null)` (absent stays `None`).
-fn keep_null<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> std::result::Result<Option<Value>, D::Error> {
-    Value::deserialize(d).map(Some)
-}
-
-impl RegistryEntry {
-    /// Reads an entry leniently: missing fields take their defaults; a value that is not an
-    /// entry at all (not an object, a `model` that is not an object…) gives `None`.
-    pub fn from_value(v: &Value) -> Option<RegistryEntry> {
-        if let Ok(e) = serde_json::from_value(v.clone()) {
-            return Some(e);
-        }
-        // A `fineTune` (or another field) edited into a shape of its own: keep the model
-        // TaskForce reads, and everything else as it is.
-        let model = serde_json::from_value(v.get("model")?.clone()).ok()?;
-        let mut extra = v.as_object()?.clone();
-        extra.remove("model");
-        Some(RegistryEntry {
-            model,
-            extra,
-            ..Default::default()
-        })
-    }
-}
+use crate::calc::checks::non_empty;
+use crate::types::entry::RegistryEntry;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::options::DEFAULT_REGISTRY_PATH;
 
 /// The registry at one path.
 #[derive(Debug, Clone)]
@@ -477,13 +354,22 @@ impl Registry {
     }
 }
 
+/// The registry path: the option, else `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
+pub fn registry_path(option: Option<String>) -> PathBuf {
+    PathBuf::from(
+        non_empty(option)
+            .or_else(|| non_empty(std::env::var("FINE_TUNED_MODELS_PATH").ok()))
+            .unwrap_or_else(|| DEFAULT_REGISTRY_PATH.to_string()),
+    )
+}
+
 /// The registered models, in file order, optionally only those of one agent
 /// (`fineTune.agentName`). Parses the file only when it changed (see [`Registry::read_cached`]).
 pub fn list(
     path: Option<String>,
     agent_name: Option<&str>,
 ) -> Result<Vec<(String, RegistryEntry)>> {
-    let reg = Registry::new(crate::options::registry_path(path));
+    let reg = Registry::new(registry_path(path));
     Ok(reg
         .entries()?
         .into_iter()
@@ -495,13 +381,13 @@ pub fn list(
 
 /// The entry of `key` in the registry at `path` (option, env, default), if any.
 pub fn get(path: Option<String>, key: &str) -> Result<Option<RegistryEntry>> {
-    Registry::new(crate::options::registry_path(path)).get(key)
+    Registry::new(registry_path(path)).get(key)
 }
 
 /// A registered modelKey gives its model's name (the `ft:` id); anything else comes back as
 /// it is, so agents can pass either.
 pub fn resolve_model(model_or_key: &str, path: Option<String>) -> Result<String> {
-    let reg = Registry::new(crate::options::registry_path(path));
+    let reg = Registry::new(registry_path(path));
     Ok(reg
         .get(model_or_key)?
         .map(|e| e.model.name)
@@ -614,6 +500,7 @@ pub fn duplicate(key: &str, path: &Path) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::entry::ModelRef;
     use serde_json::json;
 
     fn named(name: &str) -> RegistryEntry {

@@ -7,43 +7,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::options::DownloadLimits;
+use crate::types::redact::{error_chain, redact_url};
 
 /// The most redirects a URL source may take.
 pub const MAX_REDIRECTS: usize = 5;
-
-/// A download is cut off after this long without a byte (`downloadIdleTimeoutMs`).
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// …or when it brings less than this many bytes per second over [`RATE_WINDOW`]
-/// (`downloadMinBytesPerSecond`).
-pub const DEFAULT_MIN_BYTES_PER_SECOND: u64 = 1024;
-/// The window the minimum rate is measured over.
-pub const RATE_WINDOW: Duration = Duration::from_secs(30);
-
-/// What bounds a download: its size, the longest silence, and its slowest rate.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DownloadLimits {
-    /// Larger sources are refused (`maxDownloadBytes`).
-    pub max_bytes: u64,
-    /// The longest wait for the answer's headers or for the next bytes.
-    pub idle_timeout: Duration,
-    /// Fewer bytes per second than this over any `rate_window` cut the download off; 0: no
-    /// minimum.
-    pub min_bytes_per_second: u64,
-    /// [`RATE_WINDOW`], shorter in tests.
-    pub rate_window: Duration,
-}
-
-impl Default for DownloadLimits {
-    fn default() -> Self {
-        DownloadLimits {
-            max_bytes: crate::options::DEFAULT_MAX_DOWNLOAD_BYTES,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            min_bytes_per_second: DEFAULT_MIN_BYTES_PER_SECOND,
-            rate_window: RATE_WINDOW,
-        }
-    }
-}
 
 /// Keeps the bytes received over the last window: samples at most every window/30, so its
 /// size stays bounded whatever the chunk rate.
@@ -93,6 +62,12 @@ pub struct LocalData {
     /// Its size in bytes.
     pub bytes: u64,
     _temp: Option<tempfile::TempPath>,
+}
+
+/// A run's training file and, when given, its validation file, on local disk.
+pub struct Loaded {
+    pub training: LocalData,
+    pub validation: Option<LocalData>,
 }
 
 impl LocalData {
@@ -341,82 +316,6 @@ pub async fn download(
     })
 }
 
-/// A URL as it may be shown or stored: without its user info, its query values (signed URLs'
-/// tokens: `?X-Amz-Signature=…`) and its fragment. A URL with none of them comes back as it
-/// was; text that is not a URL becomes `<url>`.
-pub fn redact_url(raw: &str) -> String {
-    match url::Url::parse(raw) {
-        Ok(mut u) => {
-            if u.username().is_empty()
-                && u.password().is_none()
-                && u.query().is_none()
-                && u.fragment().is_none()
-            {
-                return raw.to_string();
-            }
-            let _ = u.set_username("");
-            let _ = u.set_password(None);
-            let query = u.query().map(|q| {
-                q.split('&')
-                    .map(|pair| match pair.split_once('=') {
-                        Some((k, _)) => format!("{k}=…"),
-                        None => "…".to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join("&")
-            });
-            u.set_query(None);
-            u.set_fragment(None);
-            let mut out = u.to_string();
-            if let Some(q) = query {
-                out.push('?');
-                out.push_str(&q);
-            }
-            out
-        }
-        Err(_) => "<url>".into(),
-    }
-}
-
-/// `text` with every http(s) URL in it redacted as [`redact_url`] does (for messages of
-/// other libraries, and answers that echo a URL).
-pub fn redact_text(text: &str) -> String {
-    let lower = text.to_ascii_lowercase();
-    let mut out = String::with_capacity(text.len());
-    let mut rest = 0;
-    while let Some(i) = ["http://", "https://"]
-        .iter()
-        .filter_map(|p| lower[rest..].find(p))
-        .min()
-    {
-        let start = rest + i;
-        let end = text[start..]
-            .find(|c: char| c.is_whitespace() || "\"'<>(){}`|\\^".contains(c))
-            .map_or(text.len(), |j| start + j);
-        out.push_str(&text[rest..start]);
-        out.push_str(&redact_url(&text[start..end]));
-        rest = end;
-    }
-    out.push_str(&text[rest..]);
-    out
-}
-
-/// An error with its causes, e.g. "error sending request: connection refused". URLs in it
-/// are redacted ([`redact_text`]).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let m = c.to_string();
-        if !s.contains(&m) {
-            s.push_str(": ");
-            s.push_str(&m);
-        }
-        cur = c.source();
-    }
-    redact_text(&s)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,27 +346,6 @@ mod tests {
         assert_eq!(e.code, ErrorCode::SourceNotFound);
         let e = open_local("source", "/").unwrap_err();
         assert_eq!(e.code, ErrorCode::SourceNotFound);
-    }
-
-    #[test]
-    fn redacts_secrets_in_urls() {
-        let r = redact_url("https://u:p@x.test/a.jsonl?sig=secret&X-Amz-Credential=AKIA#tok");
-        assert_eq!(r, "https://x.test/a.jsonl?sig=…&X-Amz-Credential=…");
-        assert_eq!(
-            redact_url("https://api.openai.com/v1"),
-            "https://api.openai.com/v1"
-        );
-        let t = redact_text(
-            "error sending request for url (http://user:pw@127.0.0.1:9/a?token=s3cr3t): refused; see https://x.test/?k=v",
-        );
-        assert!(
-            !t.contains("s3cr3t") && !t.contains("pw") && !t.contains("=v"),
-            "{t}"
-        );
-        assert!(t.contains("http://127.0.0.1:9/a?token=…)"), "{t}");
-        assert_eq!(redact_text("no url here"), "no url here");
-        let t = redact_text("refused: http://[::1]:8080/a?sig=s3cr3t.");
-        assert!(!t.contains("s3cr3t"), "{t}");
     }
 
     /// A loopback server that answers 200 and then sends `body` one byte per `every`.

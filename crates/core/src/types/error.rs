@@ -203,6 +203,6 @@ pub type Result<T> = std::result::Result<T, Error>;
 #[macro_export]
 macro_rules! err {
     ($code:ident, $($arg:tt)*) => {
-        $crate::error::Error::new($crate::error::ErrorCode::$code, format!($($arg)*))
+        $crate::types::error::Error::new($crate::types::error::ErrorCode::$code, format!($($arg)*))
     };
 }

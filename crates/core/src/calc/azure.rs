@@ -1,4 +1,5 @@
-//! Azure OpenAI's control plane: deploying a fine-tuned model so that it answers.
+//! Azure OpenAI's control plane: deploying a fine-tuned model so that it answers. This is the
+//! plan (checks, paths, bodies); the requests are `infra::client::arm`.
 //!
 //! On Azure a fine-tuned model answers nothing until it is deployed. The deployment is an
 //! Azure Resource Manager resource, `Microsoft.CognitiveServices/accounts/{resource}/
@@ -6,13 +7,11 @@
 //! Microsoft Entra ID bearer token, and polled until its `properties.provisioningState` is
 //! `Succeeded`. The token is a secret: it is sent, never logged, returned or stored.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio_util::sync::CancellationToken;
 
-use crate::client::Client;
-use crate::error::{Error, ErrorCode, Result};
-use crate::options::{Connection, Resolved};
+use crate::calc::checks::require;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::options::AzureDeploymentOptions;
 
 /// Azure Resource Manager's public endpoint.
 pub const DEFAULT_MANAGEMENT_URL: &str = "https://management.azure.com";
@@ -23,30 +22,6 @@ pub const MANAGEMENT_API_VERSION: &str = "2024-10-21";
 pub const SKUS: [&str; 3] = ["Developer", "Standard", "GlobalStandard"];
 /// The SKU used when none is given.
 pub const DEFAULT_SKU: &str = "Standard";
-
-/// Where and how to deploy the fine-tuned model on Azure (option `azureDeployment`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(test, derive(serde::Serialize))]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AzureDeploymentOptions {
-    /// The Azure subscription id of the Azure OpenAI resource.
-    #[serde(default)]
-    pub subscription_id: String,
-    /// Its resource group.
-    #[serde(default)]
-    pub resource_group: String,
-    /// The Azure OpenAI (Foundry) resource's name.
-    #[serde(default)]
-    pub resource_name: String,
-    /// The deployment's name, which is the model agents send (default: from the modelKey).
-    pub deployment_name: Option<String>,
-    /// `Developer`, `Standard` (default) or `GlobalStandard`.
-    pub sku: Option<String>,
-    /// Capacity, in thousands of tokens per minute (default 1).
-    pub capacity: Option<u32>,
-    /// Azure Resource Manager's URL (default `https://management.azure.com`).
-    pub management_url: Option<String>,
-}
 
 /// The deployment to make, after every check.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,7 +61,7 @@ pub fn deployment_name_of(model_key: &str) -> String {
 
 /// Checks `azureDeployment` (before anything is sent).
 pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPlan> {
-    crate::options::require(&[
+    require(&[
         ("azureDeployment.subscriptionId", &o.subscription_id),
         ("azureDeployment.resourceGroup", &o.resource_group),
         ("azureDeployment.resourceName", &o.resource_name),
@@ -169,34 +144,6 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
     })
 }
 
-/// Whether a run talks to Azure OpenAI: an Azure endpoint, or a base URL on Azure's hosts.
-pub fn is_azure(c: &Connection) -> bool {
-    if c.azure_api_version.is_some() {
-        return true;
-    }
-    url::Url::parse(&c.base_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| {
-            h.ends_with(".openai.azure.com")
-                || h.ends_with(".cognitiveservices.azure.com")
-                || h.ends_with(".services.ai.azure.com")
-        })
-}
-
-/// The v1 base URL an OpenAI client uses to reach the resource's deployments
-/// (`https://<resource>.openai.azure.com/openai/v1`).
-pub fn v1_base_url(c: &Connection) -> String {
-    let b = c.base_url.trim_end_matches('/');
-    if b.ends_with("/openai/v1") {
-        b.to_string()
-    } else if b.ends_with("/openai") {
-        format!("{b}/v1")
-    } else {
-        format!("{b}/openai/v1")
-    }
-}
-
 /// The ARM path of a deployment.
 pub fn deployment_path(p: &DeploymentPlan) -> String {
     format!(
@@ -230,74 +177,6 @@ pub fn az_command(plan: Option<&DeploymentPlan>, model: &str, fallback_name: &st
         v(|p| p.sku.clone(), DEFAULT_SKU),
         plan.map(|p| p.capacity).unwrap_or(1),
     )
-}
-
-/// A control-plane client: Bearer `token` at the management URL.
-pub fn management_client(r: &Resolved, plan: &DeploymentPlan, token: String) -> Result<Client> {
-    Client::new(Connection {
-        api_key: token,
-        base_url: plan.management_url.clone(),
-        organization: None,
-        project: None,
-        max_retries: r.connection.max_retries,
-        azure_api_version: None,
-    })
-}
-
-/// `PUT` the deployment (idempotent: the same body again is a no-op).
-pub async fn put_deployment(
-    client: &Client,
-    plan: &DeploymentPlan,
-    model: &str,
-    cancel: &CancellationToken,
-) -> Result<Value> {
-    client
-        .json_request(
-            reqwest::Method::PUT,
-            &deployment_path(plan),
-            &[("api-version", MANAGEMENT_API_VERSION)],
-            Some(&deployment_body(plan, model)),
-            cancel,
-        )
-        .await
-        .map_err(|e| management_error(e, plan))
-}
-
-/// `GET` the deployment.
-pub async fn get_deployment(
-    client: &Client,
-    plan: &DeploymentPlan,
-    cancel: &CancellationToken,
-) -> Result<Value> {
-    client
-        .json_request(
-            reqwest::Method::GET,
-            &deployment_path(plan),
-            &[("api-version", MANAGEMENT_API_VERSION)],
-            None,
-            cancel,
-        )
-        .await
-        .map_err(|e| management_error(e, plan))
-}
-
-/// Control-plane errors say so (the client's messages speak of the OpenAI API).
-fn management_error(mut e: Error, plan: &DeploymentPlan) -> Error {
-    if e.is_abort() {
-        return e;
-    }
-    let what = format!(
-        "Azure's control plane ({}) refused the deployment {} of resource {}",
-        plan.management_url, plan.deployment_name, plan.resource_name
-    );
-    e.message = match e.status {
-        Some(401) | Some(403) => format!("{what}: the Microsoft Entra ID token was refused or lacks the Cognitive Services Contributor role ({})", e.message),
-        _ => format!("{what}: {}", e.message),
-    };
-    if e.code != ErrorCode::Network {
-        e.code = ErrorCode::DeploymentFailed;
-    }
-    e
 }
 
 /// A deployment's `properties.provisioningState`.
@@ -347,27 +226,5 @@ mod tests {
             cmd.contains("--deployment-name k1 --model-name ft:x"),
             "{cmd}"
         );
-    }
-
-    #[test]
-    fn v1_urls() {
-        let c = |b: &str, v: Option<&str>| Connection {
-            api_key: "k".into(),
-            base_url: b.into(),
-            organization: None,
-            project: None,
-            max_retries: 0,
-            azure_api_version: v.map(str::to_string),
-        };
-        assert_eq!(
-            v1_base_url(&c("https://r.openai.azure.com/openai", Some("x"))),
-            "https://r.openai.azure.com/openai/v1"
-        );
-        assert_eq!(
-            v1_base_url(&c("https://r.openai.azure.com/openai/v1", None)),
-            "https://r.openai.azure.com/openai/v1"
-        );
-        assert!(is_azure(&c("https://r.openai.azure.com/openai/v1", None)));
-        assert!(!is_azure(&c("https://api.openai.com/v1", None)));
     }
 }

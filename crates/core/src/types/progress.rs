@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::JobEvent;
+use super::api::JobEvent;
 
 /// Receives progress events; must not block.
 pub type ProgressFn = Arc<dyn Fn(ProgressEvent) + Send + Sync>;
@@ -25,7 +25,7 @@ pub struct RunContext {
 
 /// Gives an access token (a secret: never logged or stored).
 pub type TokenFn = Arc<
-    dyn Fn() -> futures::future::BoxFuture<'static, crate::error::Result<String>> + Send + Sync,
+    dyn Fn() -> futures::future::BoxFuture<'static, super::error::Result<String>> + Send + Sync,
 >;
 
 impl RunContext {

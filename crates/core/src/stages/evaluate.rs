@@ -1,6 +1,6 @@
 //! "Did the fine-tune help?": runs a chat-format data set through a candidate model and a
 //! baseline, grades both answers of each example against its reference (see
-//! [`crate::graders`]), and reports per grader each model's mean, the difference, a seeded
+//! [`crate::calc::graders`]), and reports per grader each model's mean, the difference, a seeded
 //! paired-bootstrap 95 % confidence interval of the difference and the win/tie/loss counts.
 //! `better` is true when the interval of the primary grader lies above 0.
 //!
@@ -15,152 +15,24 @@ use std::time::Instant;
 
 use futures::StreamExt;
 use rand::{Rng, SeedableRng};
-use serde::{Deserialize, Serialize};
+
 use serde_json::{json, Value};
 
-use crate::client::Client;
-use crate::error::{Error, ErrorCode, Result};
-use crate::graders::{self, Answer, Grader};
-use crate::options;
-use crate::progress::{ProgressEvent, RunContext};
-use crate::registry::Registry;
+use crate::calc::graders::{self, Answer, Grader};
+use crate::calc::lifecycle::iso;
+use crate::infra::client::Client;
+use crate::infra::journal::RunRecord;
+use crate::infra::registry::{self, Registry};
+use crate::infra::source;
+use crate::infra::task::blocking;
+use crate::types::api::Job;
+use crate::types::error::{Error, ErrorCode, Result};
+use crate::types::options::{DownloadLimits, EvalSettings, EvaluateSetting};
+use crate::types::progress::{ProgressEvent, RunContext};
+use crate::types::redact::redact_url;
+use crate::types::results::{EvalUsage, Evaluated, EvaluationReport, GraderScore};
 
-/// How an evaluation runs (shared by `evaluateModel` and the pipeline's `evaluate`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EvalSettings {
-    /// Chat-format JSONL (path or URL); default the entry's validation data.
-    pub data: Option<String>,
-    /// The model to compare against (a model name or a modelKey).
-    pub baseline: Option<String>,
-    /// Grader names (`exact`, `contains`, `json`, `toolCalls`, `similarity`, `judge`).
-    pub graders: Option<Vec<String>>,
-    /// The grader `better` is decided on.
-    pub primary_grader: Option<String>,
-    /// The model `judge` asks (default `gpt-4o-mini`).
-    pub judge_model: Option<String>,
-    /// The rubric `judge` grades with.
-    pub judge_rubric: Option<String>,
-    /// Requests in flight at once (default 8).
-    pub concurrency: Option<u32>,
-    /// Refuse to start when the estimated cost is above this.
-    pub max_cost_usd: Option<f64>,
-    /// Only the first N examples.
-    pub max_examples: Option<u64>,
-    /// Seed of the bootstrap (and of the requests' `seed`), default 0.
-    pub seed: Option<u64>,
-    /// Bootstrap resamples (default 2000).
-    pub bootstrap_samples: Option<u32>,
-    /// Where the answers file goes (default beside the registry, in `evaluations/`).
-    pub output_path: Option<String>,
-    /// Sampling temperature of both models (default 0).
-    pub temperature: Option<f64>,
-}
-
-crate::options::remote_options! {
-/// Options of `evaluateModel`: the candidate, the settings, the registry and the connection.
-#[derive(Debug, Clone, Default)]
-pub struct EvaluateOptions {
-    /// The modelKey whose model is the candidate.
-    pub model_key: Option<String>,
-    /// A model name (or modelKey) as the candidate, instead of `modelKey`.
-    pub model: Option<String>,
-    pub data: Option<String>,
-    pub baseline: Option<String>,
-    pub graders: Option<Vec<String>>,
-    pub primary_grader: Option<String>,
-    pub judge_model: Option<String>,
-    pub judge_rubric: Option<String>,
-    pub concurrency: Option<u32>,
-    pub max_cost_usd: Option<f64>,
-    pub max_examples: Option<u64>,
-    pub seed: Option<u64>,
-    pub bootstrap_samples: Option<u32>,
-    pub output_path: Option<String>,
-    pub temperature: Option<f64>,
-}
-}
-
-/// The pipeline's `evaluate`: `true` or the settings.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum EvaluateSetting {
-    On(bool),
-    With(Box<EvalSettings>),
-}
-
-impl EvaluateSetting {
-    /// The settings, when evaluation is on.
-    pub fn settings(&self) -> Option<EvalSettings> {
-        match self {
-            EvaluateSetting::On(true) => Some(EvalSettings::default()),
-            EvaluateSetting::On(false) => None,
-            EvaluateSetting::With(s) => Some((**s).clone()),
-        }
-    }
-}
-
-/// One grader's result.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GraderScore {
-    pub name: String,
-    /// Examples this grader applied to.
-    pub examples: u64,
-    pub candidate_mean: f64,
-    pub baseline_mean: f64,
-    /// `candidateMean - baselineMean`.
-    pub difference: f64,
-    /// 2.5th percentile of the paired-bootstrap difference.
-    pub ci_low: f64,
-    /// 97.5th percentile.
-    pub ci_high: f64,
-    pub wins: u64,
-    pub ties: u64,
-    pub losses: u64,
-}
-
-/// Tokens used, per model.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EvalUsage {
-    pub candidate_prompt_tokens: u64,
-    pub candidate_completion_tokens: u64,
-    pub baseline_prompt_tokens: u64,
-    pub baseline_completion_tokens: u64,
-    pub judge_prompt_tokens: u64,
-    pub judge_completion_tokens: u64,
-    pub total_tokens: u64,
-}
-
-/// What an evaluation found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EvaluationReport {
-    pub candidate: String,
-    pub baseline: String,
-    pub model_key: Option<String>,
-    /// The data set (a path, a URL without its secrets, or `file-…` for the entry's
-    /// validation file).
-    pub data: String,
-    pub examples: u64,
-    pub primary_grader: String,
-    /// The 95 % interval of the primary grader's difference lies above 0.
-    pub better: bool,
-    pub graders: Vec<GraderScore>,
-    pub usage: EvalUsage,
-    /// Estimated before the first request; `None` when a model's price is unknown.
-    pub estimated_cost_usd: Option<f64>,
-    /// From the tokens used.
-    pub cost_usd: Option<f64>,
-    /// The date the prices were taken.
-    pub price_date: String,
-    /// JSONL: every example's reference, both answers and their scores.
-    pub output_path: String,
-    pub seed: u64,
-    pub duration_ms: u64,
-    pub evaluated_at: String,
-}
+use super::Run;
 
 /// USD per 1M input and output tokens of chat completions, base and fine-tuned, taken from
 /// OpenAI's price page on [`INFERENCE_PRICE_DATE`]. (The dataset crate's table holds training
@@ -359,29 +231,22 @@ pub async fn load_data(
         let text = client.file_content(data, &ctx.cancel).await?;
         return Ok((text, data.to_string()));
     }
-    let local = if crate::source::is_url(data) {
+    let local = if source::is_url(data) {
         std::fs::create_dir_all(dir).ok();
-        crate::source::download(
-            "data",
-            data,
-            dir,
-            &crate::source::DownloadLimits::default(),
-            &ctx.cancel,
-        )
-        .await?
+        source::download("data", data, dir, &DownloadLimits::default(), &ctx.cancel).await?
     } else {
-        crate::source::open_local("data", data)?
+        source::open_local("data", data)?
     };
     let path = local.path.clone();
-    let text = crate::blocking(move || {
+    let text = blocking(move || {
         std::fs::read_to_string(&path).map_err(|e| {
             Error::new(ErrorCode::SourceNotFound, format!("cannot read data: {e}"))
                 .with_param("data")
         })
     })
     .await?;
-    let shown = if crate::source::is_url(data) {
-        crate::source::redact_url(data)
+    let shown = if source::is_url(data) {
+        redact_url(data)
     } else {
         data.to_string()
     };
@@ -406,121 +271,6 @@ fn default_output(registry: &Registry, name: &str) -> PathBuf {
         .join(format!("{safe}-{stamp}.jsonl"))
 }
 
-/// `evaluateModel`: resolves the candidate, the baseline and the data from the options and
-/// the registry, then [`run`]s.
-pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<EvaluationReport> {
-    let EvaluateOptions {
-        model_key,
-        model,
-        data,
-        baseline,
-        graders,
-        primary_grader,
-        judge_model,
-        judge_rubric,
-        concurrency,
-        max_cost_usd,
-        max_examples,
-        seed,
-        bootstrap_samples,
-        output_path,
-        temperature,
-        remote,
-    } = o;
-    let settings = EvalSettings {
-        data,
-        baseline,
-        graders,
-        primary_grader,
-        judge_model,
-        judge_rubric,
-        concurrency,
-        max_cost_usd,
-        max_examples,
-        seed,
-        bootstrap_samples,
-        output_path,
-        temperature,
-    };
-    let (registry_path, conn) = remote.split();
-    let conn = options::connection(conn)?;
-    let registry = Registry::new(options::registry_path(registry_path));
-    let key = model_key.filter(|k| !k.trim().is_empty());
-    let entry = match &key {
-        Some(k) => {
-            let (r, k2) = (registry.clone(), k.clone());
-            Some(crate::blocking(move || r.get(&k2)).await?.ok_or_else(|| {
-                Error::new(
-                    ErrorCode::NotFound,
-                    format!(
-                        "modelKey {k:?} is not registered in {}",
-                        registry.path().display()
-                    ),
-                )
-                .with_param("modelKey")
-            })?)
-        }
-        None => None,
-    };
-    let resolve =
-        |m: &str| crate::registry::resolve_model(m, Some(registry.path().display().to_string()));
-    let candidate = match (&model, &entry) {
-        (Some(m), _) => resolve(m)?,
-        (None, Some(e)) => e.model.name.clone(),
-        (None, None) => {
-            return Err(Error::new(
-                ErrorCode::MissingOption,
-                "missing required option: modelKey or model (the candidate)".to_string(),
-            )
-            .with_param("modelKey"))
-        }
-    };
-    let baseline = match &settings.baseline {
-        Some(b) => resolve(b)?,
-        None => entry
-            .as_ref()
-            .and_then(|e| {
-                e.fine_tune
-                    .as_ref()
-                    .map(|f| f.base_model.clone())
-                    .filter(|b| !b.is_empty())
-                    .or_else(|| e.previous.last().cloned())
-            })
-            .or_else(|| {
-                candidate
-                    .strip_prefix("ft:")
-                    .and_then(|r| r.split(':').next())
-                    .map(str::to_string)
-            })
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorCode::MissingOption,
-                    "no baseline: pass baseline (the candidate has no registered base model)"
-                        .to_string(),
-                )
-                .with_param("baseline")
-            })?,
-    };
-    let data = settings.data.clone().or_else(|| {
-        entry
-            .as_ref()
-            .and_then(|e| e.fine_tune.as_ref())
-            .and_then(|f| f.validation_file_id.clone())
-    });
-    let Some(data) = data else {
-        return Err(Error::new(
-            ErrorCode::MissingOption,
-            "no evaluation data: pass data (the entry has no validation file)".to_string(),
-        )
-        .with_param("data"));
-    };
-    let client = Client::new(conn)?;
-    run(
-        &client, &registry, candidate, baseline, key, &data, settings, &ctx,
-    )
-    .await
-}
-
 /// Loads the data and runs the evaluation of `candidate` against `baseline`.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
@@ -543,7 +293,7 @@ pub async fn run(
     }
     let tmp = registry.dir().join(".runs");
     let (text, data_shown) = load_data(client, data, &tmp, ctx).await?;
-    let mut examples = crate::blocking(move || parse_examples(&text)).await?;
+    let mut examples = blocking(move || parse_examples(&text)).await?;
     if let Some(n) = settings.max_examples {
         examples.truncate(n as usize);
     }
@@ -864,7 +614,7 @@ pub async fn execute(client: &Client, plan: Plan, ctx: &RunContext) -> Result<Ev
         })
         .collect();
     let out = plan.output_path.clone();
-    crate::blocking(move || {
+    blocking(move || {
         if let Some(d) = out.parent() {
             std::fs::create_dir_all(d).map_err(|e| {
                 Error::new(
@@ -900,7 +650,7 @@ pub async fn execute(client: &Client, plan: Plan, ctx: &RunContext) -> Result<Ev
         output_path: plan.output_path.display().to_string(),
         seed,
         duration_ms: started.elapsed().as_millis() as u64,
-        evaluated_at: crate::stages::register::iso(None),
+        evaluated_at: iso(None),
     };
     ctx.emit(ProgressEvent::EvaluationFinished {
         better: report.better,
@@ -917,34 +667,12 @@ fn primary_score_diff(r: &EvaluationReport) -> f64 {
         .map_or(0.0, |g| g.difference)
 }
 
-/// The pipeline's evaluation of a new model: its report, or why it could not run.
-#[derive(Debug, Clone, Default)]
-pub struct Evaluated {
-    pub report: Option<EvaluationReport>,
-    pub error: Option<String>,
-}
-
-impl Evaluated {
-    /// Whether the new model becomes current: always with `promote: "always"`; with
-    /// `"ifBetter"`, only when the evaluation ran and says `better`.
-    pub fn promote(&self, policy: crate::versions::Promote) -> bool {
-        match policy {
-            crate::versions::Promote::Always => true,
-            crate::versions::Promote::IfBetter => self.report.as_ref().is_some_and(|r| r.better),
-        }
-    }
-}
-
 /// The pipeline's `evaluate`, after the job succeeded: the new model against the model the
 /// key resolves to now (when it is registered), else the base model, on `evaluate.data`, else
 /// the run's validation file (given, or held out by `validationSplit`). An abort stops the
 /// run (the job stays journaled); any other failure is reported in the result and the model
 /// is registered anyway.
-pub async fn after_job(
-    st: &crate::stages::Run<'_>,
-    rec: &crate::journal::RunRecord,
-    job: &crate::api::Job,
-) -> Result<Evaluated> {
+pub async fn after_job(st: &Run<'_>, rec: &RunRecord, job: &Job) -> Result<Evaluated> {
     let o = &st.r.opts;
     let Some(settings) = o.evaluate.as_ref().and_then(EvaluateSetting::settings) else {
         return Ok(Evaluated::default());
@@ -954,12 +682,10 @@ pub async fn after_job(
     };
     let current = {
         let (r, k) = (st.registry.clone(), o.model_key.clone());
-        crate::blocking(move || r.get(&k)).await?
+        blocking(move || r.get(&k)).await?
     };
     let baseline = match &settings.baseline {
-        Some(b) => {
-            crate::registry::resolve_model(b, Some(st.registry.path().display().to_string()))?
-        }
+        Some(b) => registry::resolve_model(b, Some(st.registry.path().display().to_string()))?,
         None => current
             .map(|e| e.model.name)
             .filter(|n| !n.is_empty())
@@ -1000,59 +726,6 @@ pub async fn after_job(
             error: Some(format!("{}: {}", e.code, e.message)),
         }),
     }
-}
-
-/// Holds out a seeded, stable fraction of a JSONL file: a line goes to validation when the
-/// SHA-256 of the seed and the line falls under `fraction` (so a line's side never depends on
-/// the other lines or their order). Writes the two files into `dir`; returns their paths.
-pub fn split_file(
-    source: &Path,
-    fraction: f64,
-    seed: u64,
-    dir: &Path,
-) -> Result<(tempfile::TempPath, tempfile::TempPath)> {
-    use sha2::{Digest, Sha256};
-    use std::io::{BufRead, Write};
-    let io = |what: &str, e: std::io::Error| {
-        Error::new(
-            ErrorCode::SourceNotFound,
-            format!("validationSplit: cannot {what}: {e}"),
-        )
-        .with_param("source")
-    };
-    std::fs::create_dir_all(dir).map_err(|e| io("create the folder", e))?;
-    let input = std::fs::File::open(source).map_err(|e| io("read the training data", e))?;
-    let mut train = tempfile::Builder::new()
-        .prefix("split-train-")
-        .suffix(".jsonl")
-        .tempfile_in(dir)
-        .map_err(|e| io("write", e))?;
-    let mut valid = tempfile::Builder::new()
-        .prefix("split-validation-")
-        .suffix(".jsonl")
-        .tempfile_in(dir)
-        .map_err(|e| io("write", e))?;
-    {
-        let mut tw = std::io::BufWriter::new(train.as_file_mut());
-        let mut vw = std::io::BufWriter::new(valid.as_file_mut());
-        for line in std::io::BufReader::new(input).lines() {
-            let line = line.map_err(|e| io("read the training data", e))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let h = Sha256::new()
-                .chain_update(seed.to_le_bytes())
-                .chain_update(line.as_bytes())
-                .finalize();
-            let x =
-                u64::from_le_bytes(h[..8].try_into().unwrap_or([0; 8])) as f64 / u64::MAX as f64;
-            let w = if x < fraction { &mut vw } else { &mut tw };
-            writeln!(w, "{line}").map_err(|e| io("write", e))?;
-        }
-        tw.flush().map_err(|e| io("write", e))?;
-        vw.flush().map_err(|e| io("write", e))?;
-    }
-    Ok((train.into_temp_path(), valid.into_temp_path()))
 }
 
 #[cfg(test)]
@@ -1100,32 +773,5 @@ mod tests {
         );
         assert_eq!(price("gpt-4o-2024-08-06"), Some([2.50, 10.00]));
         assert_eq!(price("claude"), None);
-    }
-
-    #[test]
-    fn the_split_is_stable() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = dir.path().join("t.jsonl");
-        let lines: Vec<String> = (0..200).map(|i| format!("{{\"i\":{i}}}")).collect();
-        std::fs::write(&src, lines.join("\n")).unwrap();
-        let (t, v) = split_file(&src, 0.2, 1, dir.path()).unwrap();
-        let v1 = std::fs::read_to_string(&v).unwrap();
-        let n = v1.lines().count();
-        assert!((20..=60).contains(&n), "{n}");
-        assert_eq!(
-            std::fs::read_to_string(&t).unwrap().lines().count() + n,
-            200
-        );
-        // Reordered input: the same lines are held out.
-        let mut rev = lines.clone();
-        rev.reverse();
-        std::fs::write(&src, rev.join("\n")).unwrap();
-        let (_, v2) = split_file(&src, 0.2, 1, dir.path()).unwrap();
-        let mut a: Vec<_> = v1.lines().collect();
-        let s2 = std::fs::read_to_string(&v2).unwrap();
-        let mut b: Vec<_> = s2.lines().collect();
-        a.sort();
-        b.sort();
-        assert_eq!(a, b);
     }
 }

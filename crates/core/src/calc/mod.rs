@@ -1,0 +1,8 @@
+//! Pure computations over the [`crate::types`], no I/O: the checks of the options, the Azure
+//! deployment plan, lifecycle dates, graders, and training metrics (CSV summary, loss chart).
+
+pub mod azure;
+pub mod checks;
+pub mod graders;
+pub mod lifecycle;
+pub mod metrics;
