@@ -16,6 +16,7 @@ pub mod client;
 pub mod error;
 pub mod evaluate;
 pub mod graders;
+pub mod ids;
 pub mod journal;
 pub mod lifecycle;
 pub mod metrics;
