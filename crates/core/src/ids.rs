@@ -11,7 +11,7 @@
 //!
 //! Azure's real prefixes are not all documented, so the checks are about what is safe in a
 //! path segment, not about prefixes: an id is 1 to [`MAX_ID_LEN`] of ASCII letters, digits and
-//! `-` `.` `_` `~` `:`, and never `..`. That refuses every `/`, `?`, `#`, `%`, `\`, space,
+//! `-` `.` `_` `~` `:`, is not `.` and holds no `..`. That refuses every `/`, `?`, `#`, `%`, `\`, space,
 //! control character and non-ASCII character, so an id given by a caller (or read from a
 //! hand-edited registry) cannot name another endpoint or add a query. Ids that pass need no
 //! encoding; [`path_segment`] encodes any string exactly, for the ids that were not checked.
@@ -58,8 +58,8 @@ pub fn check(kind: IdKind, param: &str, id: &str) -> Result<()> {
         ))
     } else if let Some(c) = id.chars().find(|&c| !id_char(c)) {
         Some(format!("{c:?} is not allowed in an id"))
-    } else if id.contains("..") {
-        Some("\"..\" is not allowed in an id".to_string())
+    } else if id.contains("..") || id == "." {
+        Some("\".\" and \"..\" are not allowed as or in an id".to_string())
     } else {
         None
     };
@@ -139,7 +139,11 @@ mod tests {
 
     #[test]
     fn documented_shapes_pass() {
-        for id in ["ftjob-abc123", "ftjob-0f6fd6b0ae2e4b6b8ad8b2de2c8a6a5b", "ft-72a2792ef7d24ba7"] {
+        for id in [
+            "ftjob-abc123",
+            "ftjob-0f6fd6b0ae2e4b6b8ad8b2de2c8a6a5b",
+            "ft-72a2792ef7d24ba7",
+        ] {
             job_id("jobId", id).unwrap();
         }
         file_id("fileId", "file-BK7bzQj3FfZFXr7DbL6xJwfo").unwrap();
