@@ -10,11 +10,12 @@
 //! - checkpoint: `ftckpt_<alphanumerics>` (OpenAI), `ftchkpt-<32 hex>` (Azure).
 //!
 //! Azure's real prefixes are not all documented, so the checks are about what is safe in a
-//! path segment, not about prefixes: an id is 1 to [`MAX_ID_LEN`] of ASCII letters, digits and
-//! `-` `.` `_` `~` `:`, is not `.` and holds no `..`. That refuses every `/`, `?`, `#`, `%`, `\`, space,
-//! control character and non-ASCII character, so an id given by a caller (or read from a
-//! hand-edited registry) cannot name another endpoint or add a query. Ids that pass need no
-//! encoding; [`path_segment`] encodes any string exactly, for the ids that were not checked.
+//! path segment, not about prefixes: an id is 1 to [`MAX_ID_LEN`] of ASCII letters, digits
+//! and `-` `.` `_` `~` `:`, is not `.` and holds no `..`. That refuses every `/`, `?`, `#`,
+//! `%`, `\`, space, control character and non-ASCII character, so an id given by a caller (or
+//! read from a hand-edited registry) cannot name another endpoint or add a query. Ids that
+//! pass need no encoding; [`path_segment`] encodes any string exactly, for the ids that were
+//! not checked.
 
 use crate::error::{Error, ErrorCode, Result};
 
