@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import {
+  evaluateModel,
   getFineTuneJob,
   getRegisteredModel,
   isFineTuneError,
@@ -185,7 +186,6 @@ describe('numbers are finite', () => {
   test('validateTrainingData and evaluateModel refuse NaN too', async () => {
     const a = await validateTrainingData('train.jsonl', { nEpochs: NaN }).catch((e) => e)
     expect(a).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'nEpochs' })
-    const { evaluateModel } = await import('taskforce-fine-tune')
     const b = await evaluateModel({ model: 'm', maxCostUsd: Infinity } as any).catch((e) => e)
     expect(b).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'maxCostUsd' })
   })
@@ -258,7 +258,7 @@ describe('with an emulator', () => {
 
   test('signal must be a real AbortSignal', async () => {
     for (const signal of [{ aborted: true }, { aborted: false, addEventListener() {} }, Object.create(AbortSignal.prototype), 'abort']) {
-      const err = await getFineTuneJob('ftjob-abc', { ...conn(), signal } as any).catch((e) => e)
+      const err = await evaluateModel({ ...conn(), model: 'gpt-4o-mini', signal } as any).catch((e) => e)
       expect(err).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'signal' })
       expect(err.message).toMatch(/AbortSignal/)
     }
@@ -268,7 +268,7 @@ describe('with an emulator', () => {
       const opts = pipelineOptions(ctx.emu, dir, { signal: { aborted: true } })
       const err = await trainAndRegisterFineTunedModel(opts).catch((e) => e)
       expect(err).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'signal' })
-      expect(ctx.emu.stats().requests).toBe(before)
+      expect(ctx.emu.stats().requests).toEqual(before)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -305,7 +305,7 @@ describe('with an emulator', () => {
       const cancelled = await cancelFineTune(id, conn()).catch((e) => e)
       expect(['ERR_INVALID_OPTION', 'ERR_NOT_FOUND']).toContain(cancelled.code)
     }
-    expect(ctx.emu.stats().requests).toBe(before)
+    expect(ctx.emu.stats().requests).toEqual(before)
   })
 
   test('a well-formed job id still reaches the API', async () => {

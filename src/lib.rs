@@ -9,6 +9,7 @@ mod emulator;
 mod evaluate;
 mod lifecycle;
 mod progress;
+mod read;
 mod registry;
 mod versions;
 
@@ -432,10 +433,11 @@ pub fn train_and_register_fine_tuned_model(
     env: Env,
     options: Option<Object>,
 ) -> Result<AsyncBlock<RegisteredModel>> {
-    let o = options.as_ref();
+    let cancel = core::CancellationToken::new();
     let read = || -> core::Result<_> {
-        let signal =
-            convert::optional_property::<AbortSignal>(&env, o, "signal", ValueType::Object)?;
+        let o = crate::read::options_object(&env, options)?;
+        let o = o.as_ref();
+        crate::read::signal(&env, o, &cancel)?;
         let on_progress = convert::optional_property::<ProgressCallback>(
             &env,
             o,
@@ -449,22 +451,12 @@ pub fn train_and_register_fine_tuned_model(
             ValueType::Function,
         )?;
         let json = convert::options_json(&env, o, &["signal", "onProgress", "azureToken"])?;
-        Ok((
-            core::TrainOptions::from_json(json)?,
-            signal,
-            on_progress,
-            token,
-        ))
+        Ok((core::TrainOptions::from_json(json)?, on_progress, token))
     };
-    let (opts, signal, on_progress, token) = match read() {
+    let (opts, on_progress, token) = match read() {
         Ok(v) => v,
         Err(e) => return settle(&env, async move { Err::<core::RegisteredModel, _>(e) }),
     };
-    let cancel = core::CancellationToken::new();
-    if let Some(signal) = &signal {
-        let c = cancel.clone();
-        signal.on_abort(move || c.cancel());
-    }
     let progress = on_progress.map(progress::Delivery::new);
     let ctx = core::RunContext {
         cancel,
