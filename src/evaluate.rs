@@ -84,7 +84,8 @@ pub struct EvaluateOptions {
     pub api_version: Option<String>,
     /// Retries per request (default 2); 429s honour `retry-after`.
     pub max_retries: Option<f64>,
-    /// Aborts the evaluation (`ABORT_ERR`).
+    /// Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
+    /// request. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
     #[napi(ts_type = "AbortSignal | null")]
     pub signal: Option<AbortSignal>,
     /// `evaluationStarted` (with the estimated cost), `evaluationProgress`,

@@ -81,7 +81,7 @@ pub struct FineTuneOptions {
     /// relative to the current directory.
     #[napi(ts_type = "string | null")]
     pub registry_path: Option<String>,
-    /// How often the job is polled, in ms (default 5000).
+    /// How often the job is polled, in ms (default 5000, at least 50: each poll is a request).
     #[napi(ts_type = "number | null")]
     pub poll_interval_ms: Option<f64>,
     /// The whole call (download, checks, upload and the wait for the job) gives up after this
@@ -115,7 +115,9 @@ pub struct FineTuneOptions {
     #[napi(ts_type = "number | null")]
     pub upload_part_bytes: Option<f64>,
     /// Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`) and leaves the job
-    /// running and journaled, so that a later call resumes it (see `cancelOnAbort`).
+    /// running and journaled, so that a later call resumes it (see `cancelOnAbort`). A signal
+    /// that is already aborted stops the call before anything is sent; anything but a real
+    /// `AbortSignal` is `ERR_INVALID_OPTION`.
     #[napi(ts_type = "AbortSignal | null")]
     pub signal: Option<AbortSignal>,
     /// On abort, cancel the OpenAI job too (default false).

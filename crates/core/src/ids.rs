@@ -2,7 +2,7 @@
 //! a URL path segment.
 //!
 //! Documented shapes (OpenAI's spec and Azure's docs, `/work/shared`):
-//! - job: `ftjob-<alphanumerics>` (OpenAI; Azure's v1 API too), `ft-<32 hex>` (Azure's dated
+//! - job: `ftjob-<alphanumerics>` (OpenAI; also seen from Azure), `ft-<32 hex>` (Azure's dated
 //!   API examples);
 //! - file: `file-<alphanumerics>`;
 //! - model: a base model (`gpt-4o-mini-2024-07-18`), `ft:<base>:<org>:<suffix>:<id>` (OpenAI,
