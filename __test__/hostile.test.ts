@@ -197,6 +197,33 @@ describe('numbers are finite', () => {
   })
 })
 
+describe('the copy of the options is bounded', () => {
+  const base = { agentName: 'A', modelKey: 'k', baseModel: 'gpt-4o-mini-2024-07-18', source: 'train.jsonl' }
+  const refused = (extra: Record<string, unknown>) => trainAndRegisterFineTunedModel({ ...base, ...extra } as any).catch((e) => e)
+
+  test('one 1 MB string repeated in an array is refused once the strings pass 16 MiB', async () => {
+    const mb = 'x'.repeat(1 << 20)
+    const err = await refused({ metadata: { many: Array(100).fill(mb) } })
+    expect(err).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'metadata.many[15]' }) // 15 MiB and the keys before it
+    expect(err.message).toMatch(/more than 16777216 bytes of strings/)
+  })
+
+  test('a string over 1 MiB, an array of 2^32-1 slots, an object of 20,000 keys', async () => {
+    const long = await refused({ suffix: 'x'.repeat((1 << 20) + 1) })
+    expect(long).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'suffix' })
+    expect(long.message).toMatch(/a string of 1048577 bytes; allowed: at most 1048576/)
+    const sparse: unknown[] = []
+    sparse.length = 2 ** 32 - 1
+    const slots = await refused({ integrations: sparse })
+    expect(slots).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'integrations' })
+    expect(slots.message).toMatch(/4294967295 items; allowed: at most 10000/)
+    const wide = Object.fromEntries(Array.from({ length: 20000 }, (_, i) => [`k${i}`, 'v']))
+    const keys = await refused({ metadata: wide })
+    expect(keys).toMatchObject({ code: 'ERR_INVALID_OPTION', param: 'metadata' })
+    expect(keys.message).toMatch(/20000 keys; allowed: at most 10000/)
+  })
+})
+
 describe('pollIntervalMs has a floor', () => {
   test.each([0, 1, 49])('pollIntervalMs %d is refused', async (ms) => {
     const err = await trainAndRegisterFineTunedModel({

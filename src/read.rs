@@ -26,6 +26,9 @@ pub const MAX_VALUES: usize = 100_000;
 pub const MAX_ENTRIES: u32 = 10_000;
 /// Longest string (in UTF-8 bytes) in options or as an argument.
 pub const MAX_STRING_BYTES: usize = 1 << 20;
+/// Most bytes of strings (keys included) in one options object, so that one long string
+/// repeated in an array cannot make the copy huge.
+pub const MAX_TOTAL_BYTES: usize = 16 << 20;
 
 fn invalid(param: &str, message: String) -> core::Error {
     core::Error::new(ErrorCode::InvalidOption, message).with_param(param)
@@ -449,6 +452,7 @@ pub fn options_json(env: &Env, obj: Option<&Object>, skip: &[&str]) -> core::Res
     let mut walk = Walk {
         js: Js::new(env),
         values: 0,
+        bytes: 0,
         ancestors: Vec::new(),
         path: Vec::new(),
     };
@@ -469,6 +473,8 @@ pub fn options_json(env: &Env, obj: Option<&Object>, skip: &[&str]) -> core::Res
 struct Walk {
     js: Js,
     values: usize,
+    /// Bytes of the strings read so far.
+    bytes: usize,
     /// The objects and arrays being read, outermost first, with the path length at each.
     ancestors: Vec<(sys::napi_value, usize)>,
     path: Vec<Step>,
@@ -486,6 +492,24 @@ impl Walk {
 
     fn read<T>(&self, r: Read<T>) -> core::Result<T> {
         r.map_err(|Fault(why)| self.fail(why))
+    }
+
+    /// A string (a key or a value), counted against the budget of bytes.
+    fn string(&mut self, v: sys::napi_value, what: &str) -> core::Result<String> {
+        let max = MAX_STRING_BYTES.min(MAX_TOTAL_BYTES - self.bytes);
+        match self.read(self.js.string(v, max))? {
+            Ok(s) => {
+                self.bytes += s.len();
+                Ok(s)
+            }
+            Err(len) if len > MAX_STRING_BYTES => Err(self.fail(format!(
+                "{} of {len} bytes; allowed: at most {MAX_STRING_BYTES}",
+                article(what)
+            ))),
+            Err(_) => Err(self.fail(format!(
+                "the options hold more than {MAX_TOTAL_BYTES} bytes of strings"
+            ))),
+        }
     }
 
     /// Checks that `v` (an object or array) is not one of the values it is inside of, and
@@ -525,10 +549,7 @@ impl Walk {
         let mut map = Map::new();
         for i in 0..n {
             let key_v = self.read(js.element(keys, i))?;
-            let key = match self.read(js.string(key_v, MAX_STRING_BYTES))? {
-                Ok(k) => k,
-                Err(len) => return Err(self.fail(format!("a key of {len} bytes"))),
-            };
+            let key = self.string(key_v, "key")?;
             if top && skip.contains(&key.as_str()) {
                 continue;
             }
@@ -599,14 +620,7 @@ impl Walk {
                 }
                 number(x)
             }
-            "string" => match self.read(js.string(v, MAX_STRING_BYTES))? {
-                Ok(s) => Value::String(s),
-                Err(len) => {
-                    return Err(self.fail(format!(
-                        "a string of {len} bytes; allowed: at most {MAX_STRING_BYTES}"
-                    )))
-                }
-            },
+            "string" => Value::String(self.string(v, "string")?),
             "array" => Value::Array(self.array(v)?),
             "object" => Value::Object(self.object(v, &[])?),
             "bigint" => return Err(self.fail("expected data, got a bigint (use a number)")),
