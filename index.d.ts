@@ -285,7 +285,10 @@ export interface EvaluateOptions {
   apiVersion?: string
   /** Retries per request (default 2); 429s honour `retry-after`. */
   maxRetries?: number
-  /** Aborts the evaluation (`ABORT_ERR`). */
+  /**
+   * Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
+   * request. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
+   */
   signal?: AbortSignal | null
   /**
    * `evaluationStarted` (with the estimated cost), `evaluationProgress`,
@@ -475,7 +478,7 @@ export interface FineTuneOptions {
    * relative to the current directory.
    */
   registryPath?: string | null
-  /** How often the job is polled, in ms (default 5000). */
+  /** How often the job is polled, in ms (default 5000, at least 50: each poll is a request). */
   pollIntervalMs?: number | null
   /**
    * The whole call (download, checks, upload and the wait for the job) gives up after this
@@ -509,7 +512,9 @@ export interface FineTuneOptions {
   uploadPartBytes?: number | null
   /**
    * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`) and leaves the job
-   * running and journaled, so that a later call resumes it (see `cancelOnAbort`).
+   * running and journaled, so that a later call resumes it (see `cancelOnAbort`). A signal
+   * that is already aborted stops the call before anything is sent; anything but a real
+   * `AbortSignal` is `ERR_INVALID_OPTION`.
    */
   signal?: AbortSignal | null
   /** On abort, cancel the OpenAI job too (default false). */

@@ -227,7 +227,8 @@ describe('startEmulator options', () => {
     expect(err.code).toBe('ERR_INVALID_OPTION')
     const notAnObject = await rejection(startEmulator(42 as any))
     expect(notAnObject.code).toBe('ERR_INVALID_OPTION')
-    expect(notAnObject.message).toBe('startEmulator options: expected an object, got a number')
+    expect(notAnObject.message).toBe('options must be an object, got a number')
+    expect(notAnObject.param).toBe('options')
   })
 
   test('a port in use rejects with ERR_INVALID_OPTION for port, with the system error', async () => {

@@ -8,48 +8,14 @@ use serde_json::Value;
 use fine_tune_core as core;
 use fine_tune_core::ErrorCode;
 
-fn wrong(name: &str, why: &str) -> core::Error {
-    core::Error::new(ErrorCode::InvalidOption, format!("option {name}: {why}")).with_param(name)
-}
-
-/// Reads a JavaScript options object as JSON for the core to deserialize (it names every
-/// missing, unknown or mistyped option itself), leaving out `skip` (callbacks and signals,
-/// which are not data). `undefined` and `null` values are left out; a function or a number
-/// that is not finite is `ERR_INVALID_OPTION` naming the option.
+/// Reads a JavaScript options object as JSON for the core to deserialize, leaving out `skip`
+/// (callbacks and signals, read apart); see [`crate::read`] for what is refused.
 pub fn options_json(env: &Env, obj: Option<&Object>, skip: &[&str]) -> core::Result<Value> {
-    let mut map = serde_json::Map::new();
-    let Some(obj) = obj else {
-        return Ok(Value::Object(map));
-    };
-    let keys = Object::keys(obj).map_err(|e| wrong("options", &e.reason))?;
-    for key in keys.into_iter().filter(|k| !skip.contains(&k.as_str())) {
-        let v: Unknown = obj
-            .get_named_property(&key)
-            .map_err(|e| wrong(&key, &e.reason))?;
-        let t = v.get_type().map_err(|e| wrong(&key, &e.reason))?;
-        match t {
-            ValueType::Undefined | ValueType::Null => continue,
-            ValueType::Function | ValueType::Symbol | ValueType::External => {
-                return Err(wrong(&key, &format!("expected data, got a {t}")))
-            }
-            ValueType::Number => {
-                let x: f64 = v
-                    .coerce_to_number()
-                    .and_then(|n| n.get_double())
-                    .unwrap_or(f64::NAN);
-                if !x.is_finite() {
-                    return Err(wrong(&key, &format!("{x} is not a finite number")));
-                }
-            }
-            _ => {}
-        }
-        let json: Value = env.from_js_value(v).map_err(|e| wrong(&key, &e.reason))?;
-        map.insert(key, json);
-    }
-    Ok(Value::Object(map))
+    crate::read::options_json(env, obj, skip)
 }
 
-/// Reads an optional property of JavaScript type `want` as `T` (`undefined`/`null`: absent).
+/// Reads an optional property of JavaScript type `want` as `T` (`undefined`/`null`: absent);
+/// a getter that throws or a value of another type is `ERR_INVALID_OPTION` naming `key`.
 pub fn optional_property<T: FromNapiValue>(
     env: &Env,
     obj: Option<&Object>,
@@ -59,15 +25,20 @@ pub fn optional_property<T: FromNapiValue>(
     let Some(obj) = obj else {
         return Ok(None);
     };
-    let v: Unknown = obj
-        .get_named_property(key)
-        .map_err(|e| wrong(key, &e.reason))?;
-    match v.get_type().map_err(|e| wrong(key, &e.reason))? {
+    let v = crate::read::property(env, obj, key)?;
+    let wrong = |why: String| {
+        core::Error::new(ErrorCode::InvalidOption, format!("option {key}: {why}")).with_param(key)
+    };
+    match crate::read::type_of(env, v, key)? {
         ValueType::Undefined | ValueType::Null => Ok(None),
-        t if t != want => Err(wrong(key, &format!("expected a {want}, got a {t}"))),
-        _ => unsafe { T::from_napi_value(env.raw(), v.raw()) }
+        t if t != want => Err(wrong(format!(
+            "expected a {}, got a {}",
+            want.to_string().to_lowercase(),
+            t.to_string().to_lowercase()
+        ))),
+        _ => unsafe { T::from_napi_value(env.raw(), v) }
             .map(Some)
-            .map_err(|e| wrong(key, &e.reason)),
+            .map_err(|e| wrong(e.reason.clone())),
     }
 }
 
@@ -194,12 +165,16 @@ impl From<ErrorCode> for FineTuneErrorCode {
 /// Whether `e` is an error of this package (a `FineTuneError`): an `Error` whose `code` is one
 /// of `FineTuneErrorCode`. Narrows the type in TypeScript.
 #[napi(ts_args_type = "e: unknown", ts_return_type = "e is FineTuneError")]
-pub fn is_fine_tune_error(e: Unknown) -> bool {
+pub fn is_fine_tune_error(env: Env, e: Unknown) -> bool {
     let Ok(obj) = Object::from_unknown(e) else {
         return false;
     };
     let is_error = obj.is_error().unwrap_or(false);
-    let code: Option<String> = obj.get("code").ok().flatten();
+    // Read like any caller's value: a `code` getter that throws means "no" (its exception is
+    // cleared), it does not throw out of this function.
+    let code = crate::read::property(&env, &obj, "code")
+        .ok()
+        .and_then(|v| crate::read::string_arg(&env, v, "code").ok());
     is_error && code.is_some_and(|c| ErrorCode::parse(&c).is_some())
 }
 

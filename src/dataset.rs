@@ -212,13 +212,17 @@ impl From<ds::DatasetReport> for DatasetReport {
 )]
 pub fn validate_training_data(
     env: Env,
-    source: String,
+    source: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<DatasetReport>> {
-    let opts = crate::convert::options_json(&env, options.as_ref(), &[])
-        .and_then(|v| core::options::from_json_object(v, "options"));
+    let args = crate::read::string_arg(&env, source.raw(), "source").and_then(|source| {
+        let o = crate::read::options_object(&env, options)?;
+        let v = crate::convert::options_json(&env, o.as_ref(), &[])?;
+        Ok((source, core::options::from_json_object(v, "options")?))
+    });
     crate::settle(&env, async move {
+        let (source, opts) = args?;
         let token = core::CancellationToken::new();
-        core::checks::validate_training_data(&source, opts?, &token).await
+        core::checks::validate_training_data(&source, opts, &token).await
     })
 }

@@ -341,28 +341,27 @@ impl From<emu::Emulator> for Emulator {
     ts_args_type = "options?: EmulatorOptions | undefined | null",
     ts_return_type = "Promise<Emulator>"
 )]
-pub fn start_emulator(env: Env, options: Option<Unknown>) -> Result<AsyncBlock<Emulator>> {
+pub fn start_emulator(env: Env, options: Option<Object>) -> Result<AsyncBlock<Emulator>> {
     // Read the options here rather than in napi's argument conversion, so that a value of the
-    // wrong type rejects with ERR_INVALID_OPTION like every other bad option.
+    // wrong type rejects with ERR_INVALID_OPTION like every other bad option: the safe reader
+    // makes a plain copy (no getters, cycles or non-finite numbers), which napi then converts.
     let wrong = |why: String| {
         core::Error::new(
             core::ErrorCode::InvalidOption,
             format!("startEmulator options: {why}"),
         )
     };
-    let opts = options
-        .map(|o| match o.get_type() {
-            Ok(ValueType::Object) => {
-                unsafe { EmulatorOptions::from_napi_value(env.raw(), o.raw()) }
-                    .map_err(|e| wrong(e.reason.clone()))
-            }
-            Ok(t) => Err(wrong(format!(
-                "expected an object, got a {}",
-                t.to_string().to_lowercase()
-            ))),
-            Err(e) => Err(wrong(e.reason.clone())),
+    let opts = crate::read::options_object(&env, options)
+        .and_then(|o| {
+            let Some(o) = o else { return Ok(None) };
+            let json = crate::convert::options_json(&env, Some(&o), &[])?;
+            let copy = env
+                .to_js_value(&json)
+                .map_err(|e| wrong(e.reason.clone()))?;
+            unsafe { EmulatorOptions::from_napi_value(env.raw(), copy.raw()) }
+                .map(Some)
+                .map_err(|e| wrong(e.reason.clone()))
         })
-        .transpose()
         .and_then(to_options);
     crate::settle(&env, async move {
         emu::Emulator::start(opts?).await.map_err(start_error)

@@ -84,7 +84,8 @@ pub struct EvaluateOptions {
     pub api_version: Option<String>,
     /// Retries per request (default 2); 429s honour `retry-after`.
     pub max_retries: Option<f64>,
-    /// Aborts the evaluation (`ABORT_ERR`).
+    /// Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
+    /// request. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
     #[napi(ts_type = "AbortSignal | null")]
     pub signal: Option<AbortSignal>,
     /// `evaluationStarted` (with the estimated cost), `evaluationProgress`,
@@ -251,10 +252,11 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
     ts_return_type = "Promise<EvaluationReport>"
 )]
 pub fn evaluate_model(env: Env, options: Option<Object>) -> Result<AsyncBlock<EvaluationReport>> {
-    let o = options.as_ref();
+    let cancel = core::CancellationToken::new();
     let read = || -> core::Result<_> {
-        let signal =
-            convert::optional_property::<AbortSignal>(&env, o, "signal", ValueType::Object)?;
+        let o = crate::read::options_object(&env, options)?;
+        let o = o.as_ref();
+        crate::read::signal(&env, o, &cancel)?;
         let on_progress = convert::optional_property::<ProgressCallback>(
             &env,
             o,
@@ -264,9 +266,9 @@ pub fn evaluate_model(env: Env, options: Option<Object>) -> Result<AsyncBlock<Ev
         let json = convert::options_json(&env, o, &["signal", "onProgress"])?;
         let opts: core::evaluate::EvaluateOptions =
             core::options::from_json_object(json, "options")?;
-        Ok((opts, signal, on_progress))
+        Ok((opts, on_progress))
     };
-    let (opts, signal, on_progress) = match read() {
+    let (opts, on_progress) = match read() {
         Ok(v) => v,
         Err(e) => {
             return settle(&env, async move {
@@ -274,11 +276,6 @@ pub fn evaluate_model(env: Env, options: Option<Object>) -> Result<AsyncBlock<Ev
             })
         }
     };
-    let cancel = core::CancellationToken::new();
-    if let Some(signal) = &signal {
-        let c = cancel.clone();
-        signal.on_abort(move || c.cancel());
-    }
     let progress = on_progress.map(progress::Delivery::new);
     let ctx = core::RunContext {
         cancel,

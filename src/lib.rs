@@ -9,6 +9,7 @@ mod emulator;
 mod evaluate;
 mod lifecycle;
 mod progress;
+mod read;
 mod registry;
 mod versions;
 
@@ -80,7 +81,7 @@ pub struct FineTuneOptions {
     /// relative to the current directory.
     #[napi(ts_type = "string | null")]
     pub registry_path: Option<String>,
-    /// How often the job is polled, in ms (default 5000).
+    /// How often the job is polled, in ms (default 5000, at least 50: each poll is a request).
     #[napi(ts_type = "number | null")]
     pub poll_interval_ms: Option<f64>,
     /// The whole call (download, checks, upload and the wait for the job) gives up after this
@@ -114,7 +115,9 @@ pub struct FineTuneOptions {
     #[napi(ts_type = "number | null")]
     pub upload_part_bytes: Option<f64>,
     /// Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`) and leaves the job
-    /// running and journaled, so that a later call resumes it (see `cancelOnAbort`).
+    /// running and journaled, so that a later call resumes it (see `cancelOnAbort`). A signal
+    /// that is already aborted stops the call before anything is sent; anything but a real
+    /// `AbortSignal` is `ERR_INVALID_OPTION`.
     #[napi(ts_type = "AbortSignal | null")]
     pub signal: Option<AbortSignal>,
     /// On abort, cancel the OpenAI job too (default false).
@@ -432,10 +435,11 @@ pub fn train_and_register_fine_tuned_model(
     env: Env,
     options: Option<Object>,
 ) -> Result<AsyncBlock<RegisteredModel>> {
-    let o = options.as_ref();
+    let cancel = core::CancellationToken::new();
     let read = || -> core::Result<_> {
-        let signal =
-            convert::optional_property::<AbortSignal>(&env, o, "signal", ValueType::Object)?;
+        let o = crate::read::options_object(&env, options)?;
+        let o = o.as_ref();
+        crate::read::signal(&env, o, &cancel)?;
         let on_progress = convert::optional_property::<ProgressCallback>(
             &env,
             o,
@@ -449,22 +453,12 @@ pub fn train_and_register_fine_tuned_model(
             ValueType::Function,
         )?;
         let json = convert::options_json(&env, o, &["signal", "onProgress", "azureToken"])?;
-        Ok((
-            core::TrainOptions::from_json(json)?,
-            signal,
-            on_progress,
-            token,
-        ))
+        Ok((core::TrainOptions::from_json(json)?, on_progress, token))
     };
-    let (opts, signal, on_progress, token) = match read() {
+    let (opts, on_progress, token) = match read() {
         Ok(v) => v,
         Err(e) => return settle(&env, async move { Err::<core::RegisteredModel, _>(e) }),
     };
-    let cancel = core::CancellationToken::new();
-    if let Some(signal) = &signal {
-        let c = cancel.clone();
-        signal.on_abort(move || c.cancel());
-    }
     let progress = on_progress.map(progress::Delivery::new);
     let ctx = core::RunContext {
         cancel,

@@ -77,7 +77,7 @@ impl ToNapiValue for ModelChecks {
 )]
 pub fn pause_fine_tune(
     env: Env,
-    model_key_or_job_id: String,
+    model_key_or_job_id: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<FineTuneJob>> {
     on_job(
@@ -95,7 +95,7 @@ pub fn pause_fine_tune(
 )]
 pub fn resume_fine_tune(
     env: Env,
-    model_key_or_job_id: String,
+    model_key_or_job_id: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<FineTuneJob>> {
     on_job(
@@ -119,16 +119,28 @@ pub fn check_registered_models(
     env: Env,
     options: Option<Object>,
 ) -> Result<AsyncBlock<ModelChecks>> {
-    let within: Option<f64> = options
-        .as_ref()
-        .and_then(|o| o.get::<f64>("withinDays").ok().flatten());
-    let o = crate::convert::options_json(&env, options.as_ref(), &["withinDays"]).and_then(|j| {
-        core::options::from_json_object::<core::options::RemoteOptions>(j, "options")
+    let o = crate::read::options_object(&env, options).and_then(|o| {
+        let mut json = crate::convert::options_json(&env, o.as_ref(), &[])?;
+        let within = json.as_object_mut().and_then(|m| m.remove("withinDays"));
+        let remote =
+            core::options::from_json_object::<core::options::RemoteOptions>(json, "options")?;
+        Ok((remote, within))
     });
     crate::settle(&env, async move {
-        let (registry_path, conn) = o?.split();
+        let (remote, within) = o?;
+        let (registry_path, conn) = remote.split();
         let within = match within {
-            Some(d) if d.is_finite() && d >= 0.0 => d as i64,
+            None => None,
+            Some(d) => Some(d.as_f64().ok_or_else(|| {
+                core::Error::new(
+                    core::ErrorCode::InvalidOption,
+                    format!("withinDays must be a number of days from 0, got {d}"),
+                )
+                .with_param("withinDays")
+            })?),
+        };
+        let within = match within {
+            Some(d) if d >= 0.0 => d as i64,
             Some(d) => {
                 return Err(core::Error::new(
                     core::ErrorCode::InvalidOption,

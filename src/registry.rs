@@ -5,6 +5,7 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::convert::{core_error_to_js, options_json};
+use crate::read;
 use fine_tune_core as core;
 
 /// Where the registry is.
@@ -118,42 +119,62 @@ fn entry(model_key: String, e: core::registry::RegistryEntry) -> RegistryEntry {
     }
 }
 
+/// The options of the registry's synchronous calls (`RegistryOptions`, `ListModelsOptions`),
+/// read like every options object; other keys are ignored.
+#[derive(Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RegistryArgs {
+    pub registry_path: Option<String>,
+    pub agent_name: Option<String>,
+}
+
+pub(crate) fn registry_args(env: &Env, options: Option<Object>) -> core::Result<RegistryArgs> {
+    let o = read::options_object(env, options)?;
+    core::options::from_json_object(options_json(env, o.as_ref(), &[])?, "options")
+}
+
 /// The registered model of `modelKey`, or `null`. The registry is parsed once per change of
 /// the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`.
-#[napi]
+#[napi(
+    ts_args_type = "modelKey: string, options?: RegistryOptions | undefined | null",
+    ts_return_type = "RegistryEntry | null"
+)]
 pub fn get_registered_model(
     env: Env,
-    model_key: String,
-    options: Option<RegistryOptions>,
+    model_key: Unknown,
+    options: Option<Object>,
 ) -> Result<Option<RegistryEntry>> {
-    let path = options.and_then(|o| o.registry_path);
-    let found = core::registry::get(path, &model_key).map_err(|e| core_error_to_js(&env, e))?;
-    Ok(found.map(|v| entry(model_key, v)))
+    let found = || -> core::Result<_> {
+        let model_key = read::string_arg(&env, model_key.raw(), "modelKey")?;
+        let path = registry_args(&env, options)?.registry_path;
+        Ok(core::registry::get(path, &model_key)?.map(|v| entry(model_key, v)))
+    };
+    found().map_err(|e| core_error_to_js(&env, e))
 }
 
 /// Every registered model, in registry order, optionally only those of one agent.
-#[napi]
-pub fn list_registered_models(
-    env: Env,
-    options: Option<ListModelsOptions>,
-) -> Result<Vec<RegistryEntry>> {
-    let (agent, path) = options
-        .map(|o| (o.agent_name, o.registry_path))
-        .unwrap_or((None, None));
-    let all =
-        core::registry::list(path, agent.as_deref()).map_err(|e| core_error_to_js(&env, e))?;
+#[napi(
+    ts_args_type = "options?: ListModelsOptions | undefined | null",
+    ts_return_type = "Array<RegistryEntry>"
+)]
+pub fn list_registered_models(env: Env, options: Option<Object>) -> Result<Vec<RegistryEntry>> {
+    let all = registry_args(&env, options)
+        .and_then(|a| core::registry::list(a.registry_path, a.agent_name.as_deref()));
+    let all = all.map_err(|e| core_error_to_js(&env, e))?;
     Ok(all.into_iter().map(|(k, v)| entry(k, v)).collect())
 }
 
 /// A registered modelKey gives its `ft:` model id; anything else (a plain OpenAI model name)
 /// comes back as it is.
-#[napi]
-pub fn resolve_model(
-    env: Env,
-    model_or_key: String,
-    options: Option<RegistryOptions>,
-) -> Result<String> {
-    core::registry::resolve_model(&model_or_key, options.and_then(|o| o.registry_path))
+#[napi(
+    ts_args_type = "modelOrKey: string, options?: RegistryOptions | undefined | null",
+    ts_return_type = "string"
+)]
+pub fn resolve_model(env: Env, model_or_key: Unknown, options: Option<Object>) -> Result<String> {
+    read::string_arg(&env, model_or_key.raw(), "modelOrKey")
+        .and_then(|m| {
+            core::registry::resolve_model(&m, registry_args(&env, options)?.registry_path)
+        })
         .map_err(|e| core_error_to_js(&env, e))
 }
 
@@ -179,9 +200,10 @@ pub struct CancelOptions {
 
 pub(crate) fn remote_options(
     env: &Env,
-    o: Option<&Object>,
+    o: Option<Object>,
 ) -> core::Result<core::options::RemoteOptions> {
-    core::options::from_json_object(options_json(env, o, &[])?, "options")
+    let o = read::options_object(env, o)?;
+    core::options::from_json_object(options_json(env, o.as_ref(), &[])?, "options")
 }
 
 /// Cancels the in-flight run of `modelKey` (one that was interrupted, aborted or timed out):
@@ -194,12 +216,16 @@ pub(crate) fn remote_options(
 )]
 pub fn cancel_fine_tune(
     env: Env,
-    model_key: String,
+    model_key: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<Option<String>>> {
-    let o = remote_options(&env, options.as_ref());
+    let args = read::string_arg(&env, model_key.raw(), "modelKey").and_then(|k| {
+        core::options::check_model_key(&k)?;
+        Ok((k, remote_options(&env, options)?))
+    });
     crate::settle(&env, async move {
-        let (registry_path, conn) = o?.split();
+        let (model_key, o) = args?;
+        let (registry_path, conn) = o.split();
         core::cancel_fine_tune(&model_key, registry_path, conn).await
     })
 }
@@ -280,7 +306,7 @@ impl From<core::api::Job> for FineTuneJob {
 )]
 pub fn get_fine_tune_job(
     env: Env,
-    model_key_or_job_id: String,
+    model_key_or_job_id: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<FineTuneJob>> {
     on_job(
@@ -295,7 +321,7 @@ pub fn get_fine_tune_job(
 /// `getFineTuneJob`, `pauseFineTune` and `resumeFineTune`), resolving to the job.
 pub(crate) fn on_job<F, Fut>(
     env: &Env,
-    model_key_or_job_id: String,
+    model_key_or_job_id: Unknown,
     options: Option<Object>,
     call: F,
 ) -> Result<AsyncBlock<FineTuneJob>>
@@ -303,10 +329,32 @@ where
     F: FnOnce(String, Option<String>, core::options::ConnectionOptions) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = core::Result<core::api::Job>> + Send + 'static,
 {
-    let o = remote_options(env, options.as_ref());
+    let args = read::string_arg(env, model_key_or_job_id.raw(), "modelKeyOrJobId").and_then(|k| {
+        job_or_key("modelKeyOrJobId", &k)?;
+        Ok((k, remote_options(env, options)?))
+    });
     crate::settle(env, async move {
-        let (registry_path, conn) = o?.split();
-        call(model_key_or_job_id, registry_path, conn).await
+        let (key, o) = args?;
+        let (registry_path, conn) = o.split();
+        call(key, registry_path, conn).await
+    })
+}
+
+/// A `modelKeyOrJobId` is a job id (`ftjob-…`, safe as a URL path segment) or a modelKey;
+/// anything else is `ERR_INVALID_OPTION` before any request.
+fn job_or_key(param: &str, s: &str) -> core::Result<()> {
+    if core::ids::is_job_id(s) {
+        return core::ids::job_id(param, s);
+    }
+    core::options::check_model_key(s).map_err(|e| {
+        core::Error::new(
+            core::ErrorCode::InvalidOption,
+            format!(
+                "{param}: neither a job id (ftjob-…) nor a modelKey: {}",
+                e.message
+            ),
+        )
+        .with_param(param)
     })
 }
 
@@ -371,12 +419,16 @@ impl From<core::journal::RunRecord> for InFlightRun {
 }
 
 /// The runs in flight beside the registry, oldest first.
-#[napi]
-pub fn list_in_flight_runs(env: Env, options: Option<RegistryOptions>) -> Result<Vec<InFlightRun>> {
-    let path = core::options::registry_path(options.and_then(|o| o.registry_path));
-    let registry = core::registry::Registry::new(path);
-    let runs = core::journal::Journal::new(&registry.dir())
-        .list()
-        .map_err(|e| core_error_to_js(&env, e))?;
+#[napi(
+    ts_args_type = "options?: RegistryOptions | undefined | null",
+    ts_return_type = "Array<InFlightRun>"
+)]
+pub fn list_in_flight_runs(env: Env, options: Option<Object>) -> Result<Vec<InFlightRun>> {
+    let runs = registry_args(&env, options).and_then(|a| {
+        let path = core::options::registry_path(a.registry_path);
+        let registry = core::registry::Registry::new(path);
+        core::journal::Journal::new(&registry.dir()).list()
+    });
+    let runs = runs.map_err(|e| core_error_to_js(&env, e))?;
     Ok(runs.into_iter().map(InFlightRun::from).collect())
 }

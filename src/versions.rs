@@ -5,7 +5,8 @@ use napi_derive::napi;
 use serde_json::Value;
 
 use crate::convert::{core_error_to_js, options_json};
-use crate::registry::RegistryOptions;
+use crate::read;
+use crate::registry::registry_args;
 use fine_tune_core as core;
 
 /// One model a modelKey has had.
@@ -58,19 +59,19 @@ impl From<core::versions::VersionInfo> for ModelVersion {
     }
 }
 
-fn path(o: Option<RegistryOptions>) -> Option<String> {
-    o.and_then(|o| o.registry_path)
-}
-
 /// Every model `modelKey` has had, oldest first, with the one it resolves to marked
 /// `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered.
-#[napi]
+#[napi(
+    ts_args_type = "modelKey: string, options?: RegistryOptions | undefined | null",
+    ts_return_type = "Array<ModelVersion>"
+)]
 pub fn list_model_versions(
     env: Env,
-    model_key: String,
-    options: Option<RegistryOptions>,
+    model_key: Unknown,
+    options: Option<Object>,
 ) -> Result<Vec<ModelVersion>> {
-    core::versions::list(&model_key, path(options))
+    read::string_arg(&env, model_key.raw(), "modelKey")
+        .and_then(|k| core::versions::list(&k, registry_args(&env, options)?.registry_path))
         .map(|v| v.into_iter().map(Into::into).collect())
         .map_err(|e| core_error_to_js(&env, e))
 }
@@ -78,27 +79,35 @@ pub fn list_model_versions(
 /// Makes the version `modelName` of `modelKey` the model agents get (locked, atomic write);
 /// returns the model it resolved to before. `ERR_NOT_FOUND` when the key or the version does
 /// not exist.
-#[napi]
+#[napi(
+    ts_args_type = "modelKey: string, modelName: string, options?: RegistryOptions | undefined | null",
+    ts_return_type = "string"
+)]
 pub fn promote_model_version(
     env: Env,
-    model_key: String,
-    model_name: String,
-    options: Option<RegistryOptions>,
+    model_key: Unknown,
+    model_name: Unknown,
+    options: Option<Object>,
 ) -> Result<String> {
-    core::versions::promote(&model_key, &model_name, path(options))
-        .map_err(|e| core_error_to_js(&env, e))
+    let promoted = || -> core::Result<String> {
+        let key = read::string_arg(&env, model_key.raw(), "modelKey")?;
+        let name = read::string_arg(&env, model_name.raw(), "modelName")?;
+        core::versions::promote(&key, &name, registry_args(&env, options)?.registry_path)
+    };
+    promoted().map_err(|e| core_error_to_js(&env, e))
 }
 
 /// Goes back to the model `modelKey` resolved to before its last promotion (each call goes
 /// one further back); returns the model it resolves to now. `ERR_NOT_FOUND` when there is no
 /// earlier model.
-#[napi]
-pub fn rollback_model(
-    env: Env,
-    model_key: String,
-    options: Option<RegistryOptions>,
-) -> Result<String> {
-    core::versions::rollback(&model_key, path(options)).map_err(|e| core_error_to_js(&env, e))
+#[napi(
+    ts_args_type = "modelKey: string, options?: RegistryOptions | undefined | null",
+    ts_return_type = "string"
+)]
+pub fn rollback_model(env: Env, model_key: Unknown, options: Option<Object>) -> Result<String> {
+    read::string_arg(&env, model_key.raw(), "modelKey")
+        .and_then(|k| core::versions::rollback(&k, registry_args(&env, options)?.registry_path))
+        .map_err(|e| core_error_to_js(&env, e))
 }
 
 /// Options of `removeRegisteredModel`.
@@ -137,14 +146,20 @@ pub struct RemovedModel {
 )]
 pub fn remove_registered_model(
     env: Env,
-    model_key: String,
+    model_key: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<RemovedModel>> {
-    let o = options_json(&env, options.as_ref(), &[]).and_then(|j| {
-        core::options::from_json_object::<core::versions::RemoveOptions>(j, "options")
+    let args = read::string_arg(&env, model_key.raw(), "modelKey").and_then(|k| {
+        let o = read::options_object(&env, options)?;
+        let j = options_json(&env, o.as_ref(), &[])?;
+        Ok((
+            k,
+            core::options::from_json_object::<core::versions::RemoveOptions>(j, "options")?,
+        ))
     });
     crate::settle(&env, async move {
-        let r = core::versions::remove(&model_key, o?).await?;
+        let (model_key, o) = args?;
+        let r = core::versions::remove(&model_key, o).await?;
         let core::versions::Removed {
             model_key,
             models,
@@ -185,13 +200,20 @@ pub struct ImportJobOptions {
 )]
 pub fn import_fine_tune_job(
     env: Env,
-    job_id: String,
+    job_id: Unknown,
     options: Option<Object>,
 ) -> Result<AsyncBlock<crate::RegisteredModel>> {
-    let o = options_json(&env, options.as_ref(), &[]).and_then(|j| {
-        core::options::from_json_object::<core::versions::ImportOptions>(j, "options")
+    let args = read::string_arg(&env, job_id.raw(), "jobId").and_then(|id| {
+        core::ids::job_id("jobId", &id)?;
+        let o = read::options_object(&env, options)?;
+        let j = options_json(&env, o.as_ref(), &[])?;
+        Ok((
+            id,
+            core::options::from_json_object::<core::versions::ImportOptions>(j, "options")?,
+        ))
     });
     crate::settle(&env, async move {
-        core::versions::import_job(&job_id, o?).await
+        let (job_id, o) = args?;
+        core::versions::import_job(&job_id, o).await
     })
 }

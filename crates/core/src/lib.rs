@@ -24,6 +24,7 @@ pub mod pipeline;
 pub mod stages;
 pub mod types;
 
+pub use calc::ids;
 pub use ops::doctor::check_registered_models;
 pub use ops::job::{cancel_fine_tune, get_job, pause_fine_tune, resume_fine_tune};
 pub use pipeline::train_and_register;

@@ -4,5 +4,6 @@
 pub mod azure;
 pub mod checks;
 pub mod graders;
+pub mod ids;
 pub mod lifecycle;
 pub mod metrics;
