@@ -271,6 +271,28 @@ pub struct ConnectionOptions {
     /// Azure's `api-version`.
     pub api_version: Option<String>,
     pub max_retries: Option<u32>,
+    /// The delays between retries: a client setting for Rust callers and tests (to shorten
+    /// them), not an option JavaScript passes (`None`: openai-node's, 0.5 s doubling to 8 s).
+    #[serde(skip)]
+    pub retry_delays: Option<RetryDelays>,
+}
+
+/// The delays between retries of a request: the first, doubling up to the longest (each minus
+/// up to 25 % jitter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryDelays {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryDelays {
+    /// openai-node's: 0.5 s doubling to 8 s.
+    fn default() -> Self {
+        RetryDelays {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(8),
+        }
+    }
 }
 
 impl std::fmt::Debug for ConnectionOptions {
@@ -286,6 +308,7 @@ impl std::fmt::Debug for ConnectionOptions {
             .field("azure_endpoint", &self.azure_endpoint)
             .field("api_version", &self.api_version)
             .field("max_retries", &self.max_retries)
+            .field("retry_delays", &self.retry_delays)
             .finish()
     }
 }
