@@ -113,7 +113,8 @@ pub fn from_json_object<T: serde::de::DeserializeOwned>(
 }
 
 /// An error serde reports at the top level: an unknown key, or a wrong value of a field of a
-/// flattened [`ConnectionOptions`] (serde loses its path: the key is found again here).
+/// flattened group ([`ConnectionOptions`], [`EvalSettings`]: serde loses its path, so the key
+/// is found again here).
 fn top_level_error(
     map: &serde_json::Map<String, serde_json::Value>,
     inner: &str,
@@ -123,14 +124,15 @@ fn top_level_error(
         return Error::new(ErrorCode::InvalidOption, format!("option {key}: {inner}"))
             .with_param(key);
     }
+    fn wrong<T: serde::de::DeserializeOwned>(one: &serde_json::Value) -> Option<String> {
+        let e = serde_json::from_value::<T>(one.clone()).err()?.to_string();
+        unknown_field(&e).is_none().then_some(e)
+    }
     for (key, value) in map {
         let one = serde_json::Value::Object([(key.clone(), value.clone())].into_iter().collect());
-        if let Err(e) = serde_json::from_value::<ConnectionOptions>(one) {
-            let e = e.to_string();
-            if unknown_field(&e).is_none() {
-                return Error::new(ErrorCode::InvalidOption, format!("option {key}: {e}"))
-                    .with_param(key.as_str());
-            }
+        if let Some(e) = wrong::<ConnectionOptions>(&one).or_else(|| wrong::<EvalSettings>(&one)) {
+            return Error::new(ErrorCode::InvalidOption, format!("option {key}: {e}"))
+                .with_param(key.as_str());
         }
     }
     Error::new(ErrorCode::InvalidOption, format!("{what}: {inner}"))
@@ -471,19 +473,9 @@ pub struct EvaluateOptions {
     pub model_key: Option<String>,
     /// A model name (or modelKey) as the candidate, instead of `modelKey`.
     pub model: Option<String>,
-    pub data: Option<String>,
-    pub baseline: Option<String>,
-    pub graders: Option<Vec<String>>,
-    pub primary_grader: Option<String>,
-    pub judge_model: Option<String>,
-    pub judge_rubric: Option<String>,
-    pub concurrency: Option<u32>,
-    pub max_cost_usd: Option<f64>,
-    pub max_examples: Option<u64>,
-    pub seed: Option<u64>,
-    pub bootstrap_samples: Option<u32>,
-    pub output_path: Option<String>,
-    pub temperature: Option<f64>,
+    /// How the evaluation runs (`data`, `baseline`, `graders`… at the top level).
+    #[serde(flatten)]
+    pub settings: EvalSettings,
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
     /// How to reach the API.
