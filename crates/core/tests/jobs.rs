@@ -20,6 +20,17 @@ fn kinds(names: &[&str]) -> Vec<FaultKind> {
         .collect()
 }
 
+/// Faults of one `kind` on every request to `endpoint` (the first `max` only, when given).
+fn every(max: Option<u64>, endpoint: &str, kind: &str) -> FaultOptions {
+    FaultOptions {
+        rate: 1.0,
+        max_faults: max,
+        endpoints: vec![endpoint.into()],
+        kinds: kinds(&[kind]),
+        ..Default::default()
+    }
+}
+
 async fn emulator(faults: FaultOptions) -> Emulator {
     Emulator::start(EmulatorOptions {
         job_duration_ms: Some(300),
@@ -181,13 +192,7 @@ async fn abort_while_creating(opts: TrainOptions) -> fine_tune_core::Error {
 /// cancels it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_finds_a_job_created_while_aborting() {
-    let emu = emulator(FaultOptions {
-        rate: 1.0,
-        endpoints: vec!["jobs.create".into()],
-        kinds: kinds(&["slow"]),
-        ..Default::default()
-    })
-    .await;
+    let emu = emulator(every(None, "jobs.create", "slow")).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(&emu, dir.path(), "k");
     opts.timeout_ms = None;
@@ -207,13 +212,7 @@ async fn cancel_finds_a_job_created_while_aborting() {
 /// Item 2 with `cancelOnAbort`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_on_abort_cancels_a_job_created_while_aborting() {
-    let emu = emulator(FaultOptions {
-        rate: 1.0,
-        endpoints: vec!["jobs.create".into()],
-        kinds: kinds(&["slow"]),
-        ..Default::default()
-    })
-    .await;
+    let emu = emulator(every(None, "jobs.create", "slow")).await;
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(&emu, dir.path(), "k");
     opts.cancel_on_abort = true;
@@ -243,13 +242,7 @@ fn connection(emu: &Emulator) -> fine_tune_core::options::ConnectionOptions {
 /// keeps the run and says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_keeps_the_run_when_the_look_up_fails() {
-    let emu = emulator(FaultOptions {
-        rate: 1.0,
-        endpoints: vec!["jobs.create".into()],
-        kinds: kinds(&["slow"]),
-        ..Default::default()
-    })
-    .await;
+    let emu = emulator(every(None, "jobs.create", "slow")).await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&emu, dir.path(), "k");
     abort_while_creating(opts.clone()).await;
@@ -324,14 +317,7 @@ async fn a_file_stuck_in_processing_times_out_and_is_not_uploaded_again() {
 /// Item 7: a lost upload answer is found by the run's file name, not uploaded again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_upload_answer_is_found_not_uploaded_again() {
-    let emu = emulator(FaultOptions {
-        rate: 1.0,
-        max_faults: Some(1),
-        endpoints: vec!["files.create".into()],
-        kinds: kinds(&["lost"]),
-        ..Default::default()
-    })
-    .await;
+    let emu = emulator(every(Some(1), "files.create", "lost")).await;
     let dir = tempfile::tempdir().unwrap();
     let model = train_and_register(options(&emu, dir.path(), "k"), RunContext::default())
         .await
@@ -348,14 +334,7 @@ async fn a_lost_upload_answer_is_found_not_uploaded_again() {
 /// file; the next call finds it and reuses it, and nothing is left but the job's file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_killed_during_its_upload_leaves_nothing_behind() {
-    let emu = emulator(FaultOptions {
-        rate: 1.0,
-        max_faults: Some(1),
-        endpoints: vec!["files.create".into()],
-        kinds: kinds(&["late"]),
-        ..Default::default()
-    })
-    .await;
+    let emu = emulator(every(Some(1), "files.create", "late")).await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&emu, dir.path(), "k");
     let started = Arc::new(tokio::sync::Notify::new());

@@ -239,15 +239,7 @@ fn paths_of(src: &str, module: &str) -> Vec<Vec<String>> {
         let after_colons = |j: usize| s.get(j) == Some(&':') && s.get(j + 1) == Some(&':');
         match word.as_str() {
             "mod" => {
-                let mut j = i;
-                while j < s.len() && s[j].is_whitespace() {
-                    j += 1;
-                }
-                let n0 = j;
-                while j < s.len() && is_ident(s[j]) {
-                    j += 1;
-                }
-                let name: String = s[n0..j].iter().collect();
+                let (name, _, mut j) = next_word(&s, i);
                 while j < s.len() && s[j].is_whitespace() {
                     j += 1;
                 }
@@ -279,15 +271,7 @@ fn paths_of(src: &str, module: &str) -> Vec<Vec<String>> {
                 i = j;
             }
             "use" => {
-                let mut j = i;
-                while j < s.len() && s[j].is_whitespace() {
-                    j += 1;
-                }
-                let n0 = j;
-                while j < s.len() && is_ident(s[j]) {
-                    j += 1;
-                }
-                let first: String = s[n0..j].iter().collect();
+                let (first, n0, _) = next_word(&s, i);
                 if inline.is_empty() && children.contains(&first) {
                     let mut k = n0;
                     for p in parse_tree(&s, &mut k) {
@@ -300,6 +284,19 @@ fn paths_of(src: &str, module: &str) -> Vec<Vec<String>> {
         }
     }
     out
+}
+
+/// The identifier after `i` (skipping white space), where it starts, and where it ends.
+fn next_word(s: &[char], i: usize) -> (String, usize, usize) {
+    let mut j = i;
+    while j < s.len() && s[j].is_whitespace() {
+        j += 1;
+    }
+    let start = j;
+    while j < s.len() && (s[j].is_alphanumeric() || s[j] == '_') {
+        j += 1;
+    }
+    (s[start..j].iter().collect(), start, j)
 }
 
 /// The modules a file declares as files of their own (`mod x;`, `pub mod x;`).

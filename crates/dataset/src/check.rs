@@ -1,6 +1,8 @@
 //! The per-line rules. Each line is checked on its own; what spans lines (counts, epochs) is in
 //! the engine.
 
+use std::borrow::Cow;
+
 use crate::rules::ROLES;
 use crate::tokenize::Counter;
 use crate::value::Val;
@@ -346,35 +348,8 @@ impl Checker<'_> {
                 "non_preferred_completion",
             ],
         );
-        let mut tokens = ExampleTokens::default();
-        let mut counted = false;
-        let mut next_index = 0u32;
-        match v.get("input") {
-            Some(input @ Val::Obj(_)) => {
-                tokens = self.check_tools(input);
-                match input.get("messages") {
-                    Some(Val::Arr(m)) if !m.is_empty() => {
-                        let mut called = Vec::new();
-                        let s = self.check_messages(m, 0, true, &mut called);
-                        self.role_warnings(s.system, s.user);
-                        tokens.total += s.tokens.total + 3;
-                        tokens.assistant += s.tokens.assistant;
-                        next_index = m.len() as u32;
-                        counted = true;
-                    }
-                    _ => self.add(
-                        Kind::MissingInputMessages,
-                        None,
-                        "`input.messages` must be a non-empty list",
-                    ),
-                }
-            }
-            _ => self.add(
-                Kind::MissingInputMessages,
-                None,
-                "missing `input` object with a `messages` list",
-            ),
-        }
+        let input = self.preference_input(v);
+        let (mut tokens, next_index) = input.unwrap_or_default();
         for (keys, kind) in [
             (
                 ["preferred_output", "preferred_completion"],
@@ -386,43 +361,98 @@ impl Checker<'_> {
             ),
         ] {
             let value = v.get(keys[0]).or_else(|| v.get(keys[1]));
-            match value {
-                Some(Val::Arr(out)) if out.len() == 1 => {
-                    if out[0].get("role").and_then(Val::as_str) != Some("assistant") {
-                        self.add(
-                            kind,
-                            None,
-                            format!("`{}` must hold one assistant message", keys[0]),
-                        );
-                    } else {
-                        let mut called = Vec::new();
-                        let s = self.check_messages(out, next_index, false, &mut called);
-                        tokens.total += s.tokens.total;
-                        tokens.assistant += s.tokens.assistant;
-                    }
-                }
-                Some(Val::Arr(out)) => self.add(
-                    kind,
-                    None,
-                    format!(
-                        "`{}` must hold exactly one assistant message, got {}",
-                        keys[0],
-                        out.len()
-                    ),
-                ),
-                Some(other) => self.add(
-                    kind,
-                    None,
-                    format!(
-                        "`{}` must be a list with one assistant message, got {}",
-                        keys[0],
-                        other.type_name()
-                    ),
-                ),
-                None => self.add(kind, None, format!("missing `{}`", keys[0])),
+            if let Some(t) = self.preference_output(value, keys[0], kind, next_index) {
+                tokens.total += t.total;
+                tokens.assistant += t.assistant;
             }
         }
-        counted.then_some(tokens)
+        input.map(|_| tokens)
+    }
+
+    /// A preference example's `input` (tools and messages): its tokens and the number of its
+    /// messages, when it has any.
+    fn preference_input(&mut self, v: &Val) -> Option<(ExampleTokens, u32)> {
+        let Some(input @ Val::Obj(_)) = v.get("input") else {
+            self.add(
+                Kind::MissingInputMessages,
+                None,
+                "missing `input` object with a `messages` list",
+            );
+            return None;
+        };
+        let mut tokens = self.check_tools(input);
+        match input.get("messages") {
+            Some(Val::Arr(m)) if !m.is_empty() => {
+                let mut called = Vec::new();
+                let s = self.check_messages(m, 0, true, &mut called);
+                self.role_warnings(s.system, s.user);
+                tokens.total += s.tokens.total + 3;
+                tokens.assistant += s.tokens.assistant;
+                Some((tokens, m.len() as u32))
+            }
+            _ => {
+                self.add(
+                    Kind::MissingInputMessages,
+                    None,
+                    "`input.messages` must be a non-empty list",
+                );
+                None
+            }
+        }
+    }
+
+    /// One of a preference example's outputs (`key`): a list of one assistant message,
+    /// numbered after the input's `next_index` messages; its tokens.
+    fn preference_output(
+        &mut self,
+        value: Option<&Val>,
+        key: &str,
+        kind: Kind,
+        next_index: u32,
+    ) -> Option<ExampleTokens> {
+        match value {
+            Some(Val::Arr(out)) if out.len() == 1 => {
+                if out[0].get("role").and_then(Val::as_str) != Some("assistant") {
+                    self.add(
+                        kind,
+                        None,
+                        format!("`{key}` must hold one assistant message"),
+                    );
+                    return None;
+                }
+                let mut called = Vec::new();
+                Some(
+                    self.check_messages(out, next_index, false, &mut called)
+                        .tokens,
+                )
+            }
+            Some(Val::Arr(out)) => {
+                self.add(
+                    kind,
+                    None,
+                    format!(
+                        "`{key}` must hold exactly one assistant message, got {}",
+                        out.len()
+                    ),
+                );
+                None
+            }
+            Some(other) => {
+                self.add(
+                    kind,
+                    None,
+                    format!(
+                        "`{key}` must be a list with one assistant message, got {}",
+                        other.type_name()
+                    ),
+                );
+                None
+            }
+            None => {
+                self.add(kind, None, format!("missing `{key}`"));
+                None
+            }
+        }
     }
 
     fn check_completion(
@@ -463,67 +493,10 @@ impl Checker<'_> {
     fn check_tools(&mut self, holder: &Val) -> ExampleTokens {
         let mut t = 0u64;
         if let Some(tools) = holder.get("tools") {
-            match tools.as_arr() {
-                None => self.add(
-                    Kind::InvalidTools,
-                    None,
-                    format!("`tools` must be a list, got {}", tools.type_name()),
-                ),
-                Some(list) => {
-                    for (i, tool) in list.iter().enumerate() {
-                        let n = i + 1;
-                        if tool.get("type").and_then(Val::as_str) != Some("function") {
-                            self.add(
-                                Kind::InvalidTools,
-                                None,
-                                format!("tool {n}: `type` must be \"function\""),
-                            );
-                            break;
-                        }
-                        match tool.get("function") {
-                            Some(f @ Val::Obj(_)) => match self.function_definition(f) {
-                                Ok(x) => t += x,
-                                Err(e) => {
-                                    self.add(Kind::InvalidTools, None, format!("tool {n}: {e}"));
-                                    break;
-                                }
-                            },
-                            _ => {
-                                self.add(
-                                    Kind::InvalidTools,
-                                    None,
-                                    format!("tool {n}: missing `function` object"),
-                                );
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
+            t += self.tools(tools);
         }
         if let Some(functions) = holder.get("functions") {
-            match functions.as_arr() {
-                Some(list) if !list.is_empty() && list.len() <= 128 => {
-                    for (i, f) in list.iter().enumerate() {
-                        match self.function_definition(f) {
-                            Ok(x) => t += x,
-                            Err(e) => {
-                                self.add(
-                                    Kind::InvalidFunctions,
-                                    None,
-                                    format!("function {}: {e}", i + 1),
-                                );
-                                break;
-                            }
-                        }
-                    }
-                }
-                _ => self.add(
-                    Kind::InvalidFunctions,
-                    None,
-                    "`functions` must be a list of 1 to 128 function definitions",
-                ),
-            }
+            t += self.functions(functions);
         }
         if let Some(p) = holder.get("parallel_tool_calls") {
             if !matches!(p, Val::Bool(_)) {
@@ -541,6 +514,68 @@ impl Checker<'_> {
             total: t,
             assistant: 0,
         }
+    }
+
+    /// Checks `tools` (function tools); their tokens, up to the first one at fault.
+    fn tools(&mut self, tools: &Val) -> u64 {
+        let Some(list) = tools.as_arr() else {
+            self.add(
+                Kind::InvalidTools,
+                None,
+                format!("`tools` must be a list, got {}", tools.type_name()),
+            );
+            return 0;
+        };
+        let mut t = 0;
+        for (i, tool) in list.iter().enumerate() {
+            let n = i + 1;
+            let problem = if tool.get("type").and_then(Val::as_str) != Some("function") {
+                format!("tool {n}: `type` must be \"function\"")
+            } else {
+                match tool.get("function") {
+                    Some(f @ Val::Obj(_)) => match self.function_definition(f) {
+                        Ok(x) => {
+                            t += x;
+                            continue;
+                        }
+                        Err(e) => format!("tool {n}: {e}"),
+                    },
+                    _ => format!("tool {n}: missing `function` object"),
+                }
+            };
+            self.add(Kind::InvalidTools, None, problem);
+            break;
+        }
+        t
+    }
+
+    /// Checks the legacy `functions` (1 to 128 definitions); their tokens, up to the first one
+    /// at fault.
+    fn functions(&mut self, functions: &Val) -> u64 {
+        let mut t = 0;
+        match functions.as_arr() {
+            Some(list) if !list.is_empty() && list.len() <= 128 => {
+                for (i, f) in list.iter().enumerate() {
+                    match self.function_definition(f) {
+                        Ok(x) => t += x,
+                        Err(e) => {
+                            self.add(
+                                Kind::InvalidFunctions,
+                                None,
+                                format!("function {}: {e}", i + 1),
+                            );
+                            break;
+                        }
+                    }
+                }
+            }
+            _ => self.add(
+                Kind::InvalidFunctions,
+                None,
+                "`functions` must be a list of 1 to 128 function definitions",
+            ),
+        }
+        t
     }
 
     fn function_definition(&mut self, f: &Val) -> Result<u64, String> {
@@ -590,155 +625,186 @@ impl Checker<'_> {
         let mut s = MessagesSummary::default();
         for (i, m) in messages.iter().enumerate() {
             let idx = Some(offset + i as u32 + 1);
-            let Some(fields) = m.as_obj() else {
-                self.add(
-                    Kind::MessageDataType,
-                    idx,
-                    format!("each message must be an object, got {}", m.type_name()),
-                );
-                continue;
-            };
-            let role = match m.get("role") {
-                None => {
-                    self.add(Kind::MessageMissingKey, idx, "missing key `role`");
-                    None
-                }
-                Some(Val::Str(r)) if ROLES.contains(&r.as_ref()) => Some(r.as_ref()),
-                Some(Val::Str(r)) => {
-                    self.add(
-                        Kind::UnrecognizedRole,
-                        idx,
-                        format!("unrecognized role {r:?}"),
-                    );
-                    None
-                }
-                Some(other) => {
-                    self.add(
-                        Kind::UnrecognizedRole,
-                        idx,
-                        format!("`role` must be a string, got {}", other.type_name()),
-                    );
-                    None
-                }
-            };
-            let mut t = 3u64;
-            let mut assistant_t = 0u64;
-            if let Some(role) = role {
-                let allowed = allowed_keys(role);
-                for (k, _) in fields {
-                    if k == "weight" && role != "assistant" {
-                        self.add(
-                            Kind::InvalidWeight,
-                            idx,
-                            format!("`weight` is only allowed on assistant messages, not {role}"),
-                        );
-                    } else if !allowed.contains(&k.as_ref()) {
-                        self.add(
-                            Kind::MessageUnrecognizedKey,
-                            idx,
-                            format!("unrecognized key `{k}` in a {role} message"),
-                        );
-                    }
-                }
-                match role {
-                    "system" | "developer" => s.system = true,
-                    "user" => s.user = true,
-                    "assistant" => s.assistant = true,
-                    _ => {}
-                }
-                t += self.count(role);
-            }
-            let is_assistant = role == Some("assistant");
-            // weight
-            if is_assistant {
-                if let Some(w) = m.get("weight") {
-                    if !allow_weight {
-                        self.add(
-                            Kind::InvalidWeight,
-                            idx,
-                            "`weight` is not allowed in preference outputs",
-                        );
-                    } else if !matches!(w, Val::Int(0) | Val::Int(1)) {
-                        self.add(
-                            Kind::InvalidWeight,
-                            idx,
-                            format!(
-                                "`weight` must be 0 or 1, got {}",
-                                serde_json::to_string(w).unwrap_or_default()
-                            ),
-                        );
-                    }
-                }
-            }
-            // name
-            if let Some(n) = m.get("name") {
-                match n {
-                    Val::Str(n) => t += self.count(n) + 1,
-                    other => self.add(
-                        Kind::MessageDataType,
-                        idx,
-                        format!("`name` must be a string, got {}", other.type_name()),
-                    ),
-                }
-            } else if role == Some("function") {
-                self.add(
-                    Kind::MessageMissingKey,
-                    idx,
-                    "missing key `name` in a function message",
-                );
-            }
-            // tool calls
-            let mut has_calls = false;
-            if let Some(tc) = m.get("tool_calls") {
-                has_calls = true;
-                assistant_t += self.tool_calls(tc, idx, called);
-            }
-            if let Some(fc) = m.get("function_call") {
-                if !matches!(fc, Val::Null) {
-                    has_calls = true;
-                    assistant_t += self.function_call(fc, idx);
-                }
-            }
-            // content
-            let content_t = self.content(m, role, has_calls, idx);
-            if let Some(Val::Str(r)) = m.get("refusal") {
-                assistant_t += self.count(r);
-            }
-            // tool answers
-            if role == Some("tool") {
-                match m.get("tool_call_id") {
-                    None => self.add(
-                        Kind::MessageMissingKey,
-                        idx,
-                        "missing key `tool_call_id` in a tool message",
-                    ),
-                    Some(Val::Str(id)) => {
-                        t += self.count(id);
-                        if !called.contains(&id.as_ref()) {
-                            self.add(
-                                Kind::UnknownToolCallId,
-                                idx,
-                                format!("tool_call_id {id:?} does not answer an earlier tool call"),
-                            );
-                        }
-                    }
-                    Some(other) => self.add(
-                        Kind::MessageDataType,
-                        idx,
-                        format!("`tool_call_id` must be a string, got {}", other.type_name()),
-                    ),
-                }
-            }
-            if is_assistant {
-                assistant_t += content_t;
-                s.tokens.assistant += assistant_t;
-                t += assistant_t;
-            } else {
-                t += content_t + assistant_t;
-            }
-            s.tokens.total += t;
+            self.check_message(m, idx, allow_weight, called, &mut s);
         }
         s
+    }
+
+    /// Checks message number `idx`, adding its tokens and roles to `s`.
+    fn check_message<'v>(
+        &mut self,
+        m: &'v Val<'v>,
+        idx: Option<u32>,
+        allow_weight: bool,
+        called: &mut Vec<&'v str>,
+        s: &mut MessagesSummary,
+    ) {
+        let Some(fields) = m.as_obj() else {
+            self.add(
+                Kind::MessageDataType,
+                idx,
+                format!("each message must be an object, got {}", m.type_name()),
+            );
+            return;
+        };
+        let role = self.role(m, idx);
+        let mut t = 3u64;
+        let mut assistant_t = 0u64;
+        if let Some(role) = role {
+            self.check_keys(fields, role, idx);
+            match role {
+                "system" | "developer" => s.system = true,
+                "user" => s.user = true,
+                "assistant" => s.assistant = true,
+                _ => {}
+            }
+            t += self.count(role);
+        }
+        let is_assistant = role == Some("assistant");
+        if is_assistant {
+            self.check_weight(m, idx, allow_weight);
+        }
+        t += self.name(m, role, idx);
+        let mut has_calls = false;
+        if let Some(tc) = m.get("tool_calls") {
+            has_calls = true;
+            assistant_t += self.tool_calls(tc, idx, called);
+        }
+        if let Some(fc) = m.get("function_call") {
+            if !matches!(fc, Val::Null) {
+                has_calls = true;
+                assistant_t += self.function_call(fc, idx);
+            }
+        }
+        let content_t = self.content(m, role, has_calls, idx);
+        if let Some(Val::Str(r)) = m.get("refusal") {
+            assistant_t += self.count(r);
+        }
+        if role == Some("tool") {
+            t += self.tool_answer(m, idx, called);
+        }
+        if is_assistant {
+            assistant_t += content_t;
+            s.tokens.assistant += assistant_t;
+            t += assistant_t;
+        } else {
+            t += content_t + assistant_t;
+        }
+        s.tokens.total += t;
+    }
+
+    /// The message's role, when it is one OpenAI knows.
+    fn role<'v>(&mut self, m: &'v Val<'v>, idx: Option<u32>) -> Option<&'v str> {
+        match m.get("role") {
+            None => {
+                self.add(Kind::MessageMissingKey, idx, "missing key `role`");
+                None
+            }
+            Some(Val::Str(r)) if ROLES.contains(&r.as_ref()) => Some(r.as_ref()),
+            Some(Val::Str(r)) => {
+                self.add(
+                    Kind::UnrecognizedRole,
+                    idx,
+                    format!("unrecognized role {r:?}"),
+                );
+                None
+            }
+            Some(other) => {
+                self.add(
+                    Kind::UnrecognizedRole,
+                    idx,
+                    format!("`role` must be a string, got {}", other.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// The keys a message of `role` may have (`weight` on assistant messages only).
+    fn check_keys(&mut self, fields: &[(Cow<'_, str>, Val<'_>)], role: &str, idx: Option<u32>) {
+        let allowed = allowed_keys(role);
+        for (k, _) in fields {
+            if k == "weight" && role != "assistant" {
+                self.add(
+                    Kind::InvalidWeight,
+                    idx,
+                    format!("`weight` is only allowed on assistant messages, not {role}"),
+                );
+            } else if !allowed.contains(&k.as_ref()) {
+                self.add(
+                    Kind::MessageUnrecognizedKey,
+                    idx,
+                    format!("unrecognized key `{k}` in a {role} message"),
+                );
+            }
+        }
+    }
+
+    /// An assistant message's `weight`: 0 or 1, and not in preference outputs.
+    fn check_weight(&mut self, m: &Val, idx: Option<u32>, allow_weight: bool) {
+        let Some(w) = m.get("weight") else { return };
+        if !allow_weight {
+            self.add(
+                Kind::InvalidWeight,
+                idx,
+                "`weight` is not allowed in preference outputs",
+            );
+        } else if !matches!(w, Val::Int(0) | Val::Int(1)) {
+            self.add(
+                Kind::InvalidWeight,
+                idx,
+                format!(
+                    "`weight` must be 0 or 1, got {}",
+                    serde_json::to_string(w).unwrap_or_default()
+                ),
+            );
+        }
+    }
+
+    /// Checks `name` (required on function messages); returns its tokens.
+    fn name(&mut self, m: &Val, role: Option<&str>, idx: Option<u32>) -> u64 {
+        match m.get("name") {
+            Some(Val::Str(n)) => return self.count(n) + 1,
+            Some(other) => self.add(
+                Kind::MessageDataType,
+                idx,
+                format!("`name` must be a string, got {}", other.type_name()),
+            ),
+            None if role == Some("function") => self.add(
+                Kind::MessageMissingKey,
+                idx,
+                "missing key `name` in a function message",
+            ),
+            None => {}
+        }
+        0
+    }
+
+    /// Checks a tool message's `tool_call_id` (it answers an earlier call); returns its tokens.
+    fn tool_answer(&mut self, m: &Val, idx: Option<u32>, called: &[&str]) -> u64 {
+        match m.get("tool_call_id") {
+            None => self.add(
+                Kind::MessageMissingKey,
+                idx,
+                "missing key `tool_call_id` in a tool message",
+            ),
+            Some(Val::Str(id)) => {
+                if !called.contains(&id.as_ref()) {
+                    self.add(
+                        Kind::UnknownToolCallId,
+                        idx,
+                        format!("tool_call_id {id:?} does not answer an earlier tool call"),
+                    );
+                }
+                return self.count(id);
+            }
+            Some(other) => self.add(
+                Kind::MessageDataType,
+                idx,
+                format!("`tool_call_id` must be a string, got {}", other.type_name()),
+            ),
+        }
+        0
     }
 
     /// Checks `content`; returns its tokens.
@@ -769,82 +835,7 @@ impl Checker<'_> {
                 }
                 self.count(c)
             }
-            Some(Val::Arr(parts)) => {
-                if parts.is_empty() {
-                    self.add(Kind::MissingContent, idx, "`content` is an empty list");
-                    return 0;
-                }
-                if role == Some("function") {
-                    self.add(
-                        Kind::MissingContent,
-                        idx,
-                        "function message content must be a string",
-                    );
-                    return 0;
-                }
-                let allowed: &[&str] = match role {
-                    Some("user") => &["text", "image_url", "input_audio", "file"],
-                    Some("assistant") => &["text", "refusal"],
-                    _ => &["text"],
-                };
-                let mut t = 0;
-                for (j, part) in parts.iter().enumerate() {
-                    let ty = part.get("type").and_then(Val::as_str);
-                    match ty {
-                        Some(ty) if allowed.contains(&ty) => {
-                            let field = match ty {
-                                "text" => Some("text"),
-                                "refusal" => Some("refusal"),
-                                _ => None,
-                            };
-                            if let Some(field) = field {
-                                match part.get(field) {
-                                    Some(Val::Str(s)) => t += self.count(s),
-                                    _ => {
-                                        self.add(
-                                            Kind::MissingContent,
-                                            idx,
-                                            format!(
-                                                "content part {}: `{field}` must be a string",
-                                                j + 1
-                                            ),
-                                        );
-                                        return t;
-                                    }
-                                }
-                            } else if part.get(ty).is_none() {
-                                self.add(
-                                    Kind::MissingContent,
-                                    idx,
-                                    format!("content part {}: missing `{ty}`", j + 1),
-                                );
-                                return t;
-                            }
-                        }
-                        Some(ty) => {
-                            self.add(
-                                Kind::MissingContent,
-                                idx,
-                                format!(
-                                    "content part {}: type {ty:?} is not allowed in a {} message",
-                                    j + 1,
-                                    role.unwrap_or("")
-                                ),
-                            );
-                            return t;
-                        }
-                        None => {
-                            self.add(
-                                Kind::MissingContent,
-                                idx,
-                                format!("content part {}: missing `type`", j + 1),
-                            );
-                            return t;
-                        }
-                    }
-                }
-                t
-            }
+            Some(Val::Arr(parts)) => self.content_parts(parts, role, idx),
             Some(other) => {
                 self.add(
                     Kind::MissingContent,
@@ -857,6 +848,65 @@ impl Checker<'_> {
                 0
             }
         }
+    }
+
+    /// Checks a list of content parts (the types `role` may send); returns their tokens, up
+    /// to the first part at fault.
+    fn content_parts(&mut self, parts: &[Val], role: Option<&str>, idx: Option<u32>) -> u64 {
+        if parts.is_empty() {
+            self.add(Kind::MissingContent, idx, "`content` is an empty list");
+            return 0;
+        }
+        if role == Some("function") {
+            self.add(
+                Kind::MissingContent,
+                idx,
+                "function message content must be a string",
+            );
+            return 0;
+        }
+        let allowed: &[&str] = match role {
+            Some("user") => &["text", "image_url", "input_audio", "file"],
+            Some("assistant") => &["text", "refusal"],
+            _ => &["text"],
+        };
+        let mut t = 0;
+        for (j, part) in parts.iter().enumerate() {
+            match self.content_part(part, j + 1, allowed, role, idx) {
+                Ok(n) => t += n,
+                Err(()) => return t,
+            }
+        }
+        t
+    }
+
+    /// Checks content part number `n`; its tokens, or `Err` once its issue is added.
+    fn content_part(
+        &mut self,
+        part: &Val,
+        n: usize,
+        allowed: &[&str],
+        role: Option<&str>,
+        idx: Option<u32>,
+    ) -> Result<u64, ()> {
+        let problem = match part.get("type").and_then(Val::as_str) {
+            Some(ty) if allowed.contains(&ty) => match ty {
+                "text" | "refusal" => match part.get(ty) {
+                    Some(Val::Str(s)) => return Ok(self.count(s)),
+                    _ => format!("content part {n}: `{ty}` must be a string"),
+                },
+                // The part holds a value named after its type (`image_url`…).
+                _ if part.get(ty).is_none() => format!("content part {n}: missing `{ty}`"),
+                _ => return Ok(0),
+            },
+            Some(ty) => format!(
+                "content part {n}: type {ty:?} is not allowed in a {} message",
+                role.unwrap_or("")
+            ),
+            None => format!("content part {n}: missing `type`"),
+        };
+        self.add(Kind::MissingContent, idx, problem);
+        Err(())
     }
 
     fn tool_calls<'v>(

@@ -161,6 +161,8 @@ struct Worker {
 }
 
 impl Worker {
+    /// Checks the lines of one chunk. (Over 80 lines: the per-line scanning loop, the hot path,
+    /// kept whole.)
     fn process(&mut self, seq: u64, data: &[u8]) -> ChunkResult {
         let mut accs: Vec<KindAcc> = vec![KindAcc::default(); KIND_COUNT];
         let mut line_no = 0u64;
@@ -351,6 +353,8 @@ pub(crate) struct Scan {
     pub stats: Stats,
 }
 
+/// The file read in chunks, checked by a pool of workers, merged in order. (Over 80 lines: one
+/// of the dataset's scanning loops, kept whole so that its flow of chunks stays in one place.)
 pub(crate) fn scan<R: Read + Send>(
     mut reader: R,
     cfg: &Config,

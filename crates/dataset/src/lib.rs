@@ -200,6 +200,46 @@ fn build_report(
     info: Option<ModelInfo>,
     options: &ValidateOptions,
 ) -> DatasetReport {
+    let (errors, warnings) = issues(&scan);
+    let st = &scan.stats;
+    let default_epochs = default_epochs(scan.examples);
+    let epochs = options.n_epochs.unwrap_or(default_epochs);
+    let billed = st.billed_per_epoch * epochs as u64;
+    let (price, price_date, price_note) = price(options, info.as_ref());
+    DatasetReport {
+        valid: errors.is_empty(),
+        format: if st.objects == 0 {
+            "unknown".to_string()
+        } else {
+            cfg.format.name().to_string()
+        },
+        method: match options.method {
+            Method::Supervised => "supervised",
+            Method::Dpo => "dpo",
+        }
+        .to_string(),
+        base_model: options.base_model.clone(),
+        model_family: info.as_ref().map(|i| i.family.to_string()),
+        examples: scan.examples,
+        lines: scan.lines,
+        bytes: scan.bytes,
+        errors,
+        warnings,
+        tokens: token_stats(st),
+        encoding: cfg.encoding,
+        context_limit: cfg.context_limit,
+        default_epochs,
+        epochs,
+        estimated_billed_tokens: billed,
+        estimated_cost_usd: price.map(|p| billed as f64 / 1e6 * p),
+        price_per_million_tokens: price,
+        price_date,
+        price_note,
+    }
+}
+
+/// The scan's issues as (errors, warnings), with the example count's own.
+fn issues(scan: &Scan) -> (Vec<IssueSummary>, Vec<IssueSummary>) {
     let mut errors = Vec::new();
     let mut warnings = Vec::new();
     for (kind, acc) in &scan.kinds {
@@ -220,29 +260,34 @@ fn build_report(
             warnings.push(s);
         }
     }
+    let count = |kind: Kind, message: String| IssueSummary {
+        kind: kind.name().to_string(),
+        message,
+        count: 1,
+        lines: Vec::new(),
+    };
     if scan.examples < MIN_EXAMPLES {
-        errors.push(IssueSummary {
-            kind: Kind::TooFewExamples.name().to_string(),
-            message: format!(
+        errors.push(count(
+            Kind::TooFewExamples,
+            format!(
                 "the file has {} examples; fine-tuning needs at least {MIN_EXAMPLES}",
                 scan.examples
             ),
-            count: 1,
-            lines: Vec::new(),
-        });
+        ));
     } else if scan.examples < RECOMMENDED_MIN_EXAMPLES {
-        warnings.push(IssueSummary {
-            kind: Kind::FewExamples.name().to_string(),
-            message: format!(
+        warnings.push(count(
+            Kind::FewExamples,
+            format!(
                 "the file has {} examples; OpenAI recommends at least {RECOMMENDED_MIN_EXAMPLES}",
                 scan.examples
             ),
-            count: 1,
-            lines: Vec::new(),
-        });
+        ));
     }
-    let st = &scan.stats;
-    let tokens = TokenStats {
+    (errors, warnings)
+}
+
+fn token_stats(st: &engine::Stats) -> TokenStats {
+    TokenStats {
         counted_examples: st.total.len(),
         min: st.total.min(),
         median: st.total.quantile(0.5),
@@ -254,11 +299,16 @@ fn build_report(
         assistant_p90: st.assistant.quantile(0.9),
         assistant_max: st.assistant.max(),
         assistant_total: st.assistant_total,
-    };
-    let default_epochs = default_epochs(scan.examples);
-    let epochs = options.n_epochs.unwrap_or(default_epochs);
-    let billed = st.billed_per_epoch * epochs as u64;
-    let (price, price_date, price_note) = match (options.price_per_million_tokens, &info) {
+    }
+}
+
+/// The training price per 1M tokens (given, else the model's), its date, and a note when
+/// there is none.
+fn price(
+    options: &ValidateOptions,
+    info: Option<&ModelInfo>,
+) -> (Option<f64>, Option<String>, Option<String>) {
+    match (options.price_per_million_tokens, info) {
         (Some(p), _) => (
             Some(p),
             None,
@@ -284,35 +334,5 @@ fn build_report(
                 Some("no base model given, so no price".to_string()),
             ),
         },
-    };
-    DatasetReport {
-        valid: errors.is_empty(),
-        format: if st.objects == 0 {
-            "unknown".to_string()
-        } else {
-            cfg.format.name().to_string()
-        },
-        method: match options.method {
-            Method::Supervised => "supervised",
-            Method::Dpo => "dpo",
-        }
-        .to_string(),
-        base_model: options.base_model.clone(),
-        model_family: info.as_ref().map(|i| i.family.to_string()),
-        examples: scan.examples,
-        lines: scan.lines,
-        bytes: scan.bytes,
-        errors,
-        warnings,
-        tokens,
-        encoding: cfg.encoding,
-        context_limit: cfg.context_limit,
-        default_epochs,
-        epochs,
-        estimated_billed_tokens: billed,
-        estimated_cost_usd: price.map(|p| billed as f64 / 1e6 * p),
-        price_per_million_tokens: price,
-        price_date,
-        price_note,
     }
 }

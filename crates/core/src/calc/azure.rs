@@ -61,77 +61,28 @@ pub fn deployment_name_of(model_key: &str) -> String {
 
 /// Checks `azureDeployment` (before anything is sent).
 pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPlan> {
-    require(&[
+    let segments = [
         ("azureDeployment.subscriptionId", &o.subscription_id),
         ("azureDeployment.resourceGroup", &o.resource_group),
         ("azureDeployment.resourceName", &o.resource_name),
-    ])?;
-    let segment_ok = |s: &str| !s.contains(['/', '?', '#', '%']);
-    for (name, v) in [
-        ("azureDeployment.subscriptionId", &o.subscription_id),
-        ("azureDeployment.resourceGroup", &o.resource_group),
-        ("azureDeployment.resourceName", &o.resource_name),
-    ] {
-        if !segment_ok(v) {
+    ];
+    require(&segments)?;
+    for (name, v) in segments {
+        if v.contains(['/', '?', '#', '%']) {
             return Err(invalid(
                 name,
                 format!("{name} {v:?} must not hold '/', '?', '#' or '%'"),
             ));
         }
     }
-    let deployment_name = o
-        .deployment_name
-        .clone()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| deployment_name_of(model_key));
-    let n = deployment_name.chars().count();
-    if !(2..=64).contains(&n)
-        || !deployment_name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(invalid(
-            "azureDeployment.deploymentName",
-            format!("azureDeployment.deploymentName {deployment_name:?}: use 2 to 64 letters, digits, '-', '_' or '.'"),
-        ));
-    }
-    let sku = match &o.sku {
-        None => DEFAULT_SKU.to_string(),
-        Some(s) => SKUS
-            .iter()
-            .find(|k| k.eq_ignore_ascii_case(s.trim()))
-            .map(|k| k.to_string())
-            .ok_or_else(|| {
-                invalid(
-                    "azureDeployment.sku",
-                    format!(
-                        "azureDeployment.sku {s:?}: allowed: Developer, Standard, GlobalStandard"
-                    ),
-                )
-            })?,
-    };
+    let deployment_name = deployment_name(o, model_key)?;
+    let sku = sku(o)?;
     let capacity = o.capacity.unwrap_or(1);
     if capacity == 0 {
         return Err(invalid(
             "azureDeployment.capacity",
             "azureDeployment.capacity must be at least 1".into(),
         ));
-    }
-    let management_url = o
-        .management_url
-        .clone()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_MANAGEMENT_URL.to_string());
-    match url::Url::parse(&management_url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-        _ => {
-            return Err(invalid(
-                "azureDeployment.managementUrl",
-                format!("azureDeployment.managementUrl {management_url:?} is not an http(s) URL"),
-            ))
-        }
     }
     Ok(DeploymentPlan {
         subscription_id: o.subscription_id.trim().to_string(),
@@ -140,8 +91,63 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
         deployment_name,
         sku,
         capacity,
-        management_url,
+        management_url: management_url(o)?,
     })
+}
+
+/// `deploymentName`, else one made from the modelKey: 2 to 64 letters, digits, `-`, `_`, `.`.
+fn deployment_name(o: &AzureDeploymentOptions, model_key: &str) -> Result<String> {
+    let name = o
+        .deployment_name
+        .clone()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| deployment_name_of(model_key));
+    let n = name.chars().count();
+    if !(2..=64).contains(&n)
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(invalid(
+            "azureDeployment.deploymentName",
+            format!("azureDeployment.deploymentName {name:?}: use 2 to 64 letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    Ok(name)
+}
+
+/// `sku` in Azure's spelling (any case accepted), else [`DEFAULT_SKU`].
+fn sku(o: &AzureDeploymentOptions) -> Result<String> {
+    let Some(s) = &o.sku else {
+        return Ok(DEFAULT_SKU.to_string());
+    };
+    SKUS.iter()
+        .find(|k| k.eq_ignore_ascii_case(s.trim()))
+        .map(|k| k.to_string())
+        .ok_or_else(|| {
+            invalid(
+                "azureDeployment.sku",
+                format!("azureDeployment.sku {s:?}: allowed: Developer, Standard, GlobalStandard"),
+            )
+        })
+}
+
+/// `managementUrl` (an http(s) URL without a trailing `/`), else Azure Resource Manager's.
+fn management_url(o: &AzureDeploymentOptions) -> Result<String> {
+    let url = o
+        .management_url
+        .clone()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_MANAGEMENT_URL.to_string());
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
+        _ => Err(invalid(
+            "azureDeployment.managementUrl",
+            format!("azureDeployment.managementUrl {url:?} is not an http(s) URL"),
+        )),
+    }
 }
 
 /// The ARM path of a deployment.

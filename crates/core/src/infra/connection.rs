@@ -12,7 +12,9 @@ use futures::future::BoxFuture;
 
 use crate::calc::checks::{invalid, non_empty};
 use crate::types::error::{Error, ErrorCode, Result};
-use crate::types::options::{ConnectionOptions, DEFAULT_AZURE_API_VERSION, DEFAULT_BASE_URL};
+use crate::types::options::{
+    ConnectionOptions, RetryDelays, DEFAULT_AZURE_API_VERSION, DEFAULT_BASE_URL,
+};
 use crate::types::progress::TokenFn;
 use crate::types::redact::redact_url;
 
@@ -87,8 +89,8 @@ impl std::fmt::Debug for Auth {
 }
 
 /// When and how often a failed request is sent again: openai-node's policy by default
-/// (2 retries, 0.5 s doubling to 8 s, minus up to 25 % jitter). A setting, so that tests can
-/// shorten the delays.
+/// (2 retries, 0.5 s doubling to 8 s, minus up to 25 % jitter). A setting
+/// ([`ConnectionOptions::retry_delays`]), so that tests can shorten the delays.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Retry {
     /// Retries per request (`maxRetries`, at most 10).
@@ -101,10 +103,11 @@ pub struct Retry {
 
 impl Default for Retry {
     fn default() -> Self {
+        let d = RetryDelays::default();
         Retry {
             max_retries: 2,
-            initial_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(8),
+            initial_delay: d.initial,
+            max_delay: d.max,
         }
     }
 }
@@ -277,7 +280,8 @@ fn connection_in(o: ConnectionOptions, env: &dyn Fn(&str) -> Option<String>) -> 
         project,
         retry: Retry {
             max_retries: o.max_retries.unwrap_or(2).min(10),
-            ..Retry::default()
+            initial_delay: o.retry_delays.unwrap_or_default().initial,
+            max_delay: o.retry_delays.unwrap_or_default().max,
         },
     })
 }
@@ -373,6 +377,10 @@ mod tests {
             base_url: Some("http://opt.test/v1".into()),
             organization: Some("org-opt".into()),
             max_retries: Some(5),
+            retry_delays: Some(RetryDelays {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(2),
+            }),
             ..Default::default()
         };
         let c = connection_in(o, &with_env(ENV)).unwrap();
@@ -382,6 +390,7 @@ mod tests {
         // What the options leave out comes from the environment.
         assert_eq!(c.project.as_deref(), Some("proj-env"));
         assert_eq!((c.flavour, c.retry.max_retries), (Flavour::OpenAi, 5));
+        assert_eq!(c.retry.max_delay, Duration::from_millis(2));
         // Without options: the environment (OPENAI_BASE_URL wins over AZURE_OPENAI_ENDPOINT).
         let c = connection_in(ConnectionOptions::default(), &with_env(ENV)).unwrap();
         assert_eq!(c.base_url, "http://env.test/v1");

@@ -435,6 +435,20 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("apiVersion"));
+        // The evaluation's settings are flattened too, read beside the candidate's keys.
+        let o: EvaluateOptions = from_json_object(
+            json!({"model": "m", "graders": ["exact"], "concurrency": 2, "apiKey": "k"}),
+            "options",
+        )
+        .unwrap();
+        assert_eq!(o.settings.concurrency, Some(2));
+        assert_eq!(o.model.as_deref(), Some("m"));
+        let e = from_json_object::<EvaluateOptions>(
+            json!({"model": "m", "concurrency": "x"}),
+            "options",
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("concurrency"));
         let Err(e) = from_json_object::<ImportOptions>(
             serde_json::json!({"agentName": "a", "signal": 1}),
             "options",

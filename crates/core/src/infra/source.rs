@@ -161,10 +161,152 @@ pub async fn download(
     limits: &DownloadLimits,
     cancel: &tokio_util::sync::CancellationToken,
 ) -> Result<LocalData> {
-    let max_bytes = limits.max_bytes;
-    let idle = limits.idle_timeout;
-    let fetch_err = |msg: String| Error::new(ErrorCode::SourceFetch, msg).with_param(param);
-    let client = reqwest::Client::builder()
+    let fetch = Fetch {
+        param,
+        shown: redact_url(source),
+        limits,
+    };
+    let client = http_client().map_err(|e| {
+        Error::new(
+            ErrorCode::SourceFetch,
+            format!("cannot build an HTTP client: {e}"),
+        )
+        .with_param(param)
+    })?;
+    let resp = tokio::select! {
+        _ = cancel.cancelled() => return Err(Error::aborted()),
+        r = tokio::time::timeout(limits.idle_timeout, client.get(source).send()) => {
+            r.map_err(|_| fetch.idle())?
+        }
+    }
+    .map_err(|e| {
+        fetch.err(format!(
+            " could not be fetched: {}",
+            error_chain(&e.without_url())
+        ))
+    })?;
+    fetch.check_answer(&resp)?;
+    let (temp, mut file) = temp_file(dir).await?;
+    let mut stream = resp.bytes_stream();
+    let mut total: u64 = 0;
+    let mut meter = RateMeter::new(limits.rate_window);
+    loop {
+        let chunk = tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::aborted()),
+            c = tokio::time::timeout(limits.idle_timeout, stream.next()) => c.map_err(|_| fetch.idle())?,
+        };
+        let Some(chunk) = chunk else { break };
+        let chunk = chunk.map_err(|e| {
+            fetch.err(format!(
+                ": download broke off: {}",
+                error_chain(&e.without_url())
+            ))
+        })?;
+        fetch.check_chunk(&chunk, total, &mut meter)?;
+        total += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(temp_write_error)?;
+    }
+    file.flush().await.map_err(temp_write_error)?;
+    drop(file);
+    Ok(LocalData {
+        path: temp.to_path_buf(),
+        filename: filename_of(source),
+        bytes: total,
+        _temp: Some(temp),
+    })
+}
+
+/// One download's checks and errors (`ERR_SOURCE_FETCH` naming the option and the URL without
+/// its secrets).
+struct Fetch<'a> {
+    param: &'a str,
+    shown: String,
+    limits: &'a DownloadLimits,
+}
+
+impl Fetch<'_> {
+    /// `ERR_SOURCE_FETCH`: "`<param> <url>`" followed by `what` (which starts with its own
+    /// separator).
+    fn err(&self, what: String) -> Error {
+        Error::new(
+            ErrorCode::SourceFetch,
+            format!("{} {}{what}", self.param, self.shown),
+        )
+        .with_param(self.param)
+    }
+
+    fn idle(&self) -> Error {
+        self.err(format!(
+            " was cut off: nothing arrived for {} ms (downloadIdleTimeoutMs)",
+            self.limits.idle_timeout.as_millis()
+        ))
+    }
+
+    /// A 2xx answer that is not an HTML page and not announced as too large.
+    fn check_answer(&self, resp: &reqwest::Response) -> Result<()> {
+        let status = resp.status();
+        if !status.is_success() {
+            let mut e = self.err(format!(
+                " answered HTTP {status}; expected 2xx with JSON Lines"
+            ));
+            e.status = Some(status.as_u16());
+            return Err(e);
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("text/html") || content_type.contains("xhtml") {
+            return Err(self.err(format!(
+                " is an HTML page ({content_type}), not JSON Lines training data"
+            )));
+        }
+        let max = self.limits.max_bytes;
+        match resp.content_length() {
+            Some(len) if len > max => Err(self.err(format!(
+                " is {len} bytes, over the limit of {max} (maxDownloadBytes)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The next chunk, after `total` bytes: fast enough, not the start of an HTML/XML
+    /// document, not over the size cap.
+    fn check_chunk(&self, chunk: &[u8], total: u64, meter: &mut RateMeter) -> Result<()> {
+        let min_rate = self.limits.min_bytes_per_second;
+        if min_rate > 0 {
+            if let Some((bytes, secs)) = meter.record(total + chunk.len() as u64) {
+                if (bytes as f64) < min_rate as f64 * secs {
+                    return Err(self.err(format!(
+                        " was cut off: it sent {bytes} bytes in the last {secs:.1} s, under the minimum of {min_rate} bytes/s (downloadMinBytesPerSecond)"
+                    )));
+                }
+            }
+        }
+        if total == 0 && !chunk.is_empty() {
+            let head = String::from_utf8_lossy(&chunk[..chunk.len().min(512)]).to_ascii_lowercase();
+            let head = head.trim_start_matches('\u{feff}').trim_start();
+            if head.starts_with('<') {
+                return Err(
+                    self.err(" returned an HTML/XML document, not JSON Lines training data".into())
+                );
+            }
+        }
+        let max = self.limits.max_bytes;
+        if total + chunk.len() as u64 > max {
+            return Err(self.err(format!(
+                " is larger than the limit of {max} bytes (maxDownloadBytes)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The download's HTTP client: at most [`MAX_REDIRECTS`] redirects, to http(s) only.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("too many redirects")
@@ -176,51 +318,10 @@ pub async fn download(
         }))
         .connect_timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| fetch_err(format!("cannot build an HTTP client: {e}")))?;
-    let shown = redact_url(source);
-    let idle_err = || {
-        fetch_err(format!(
-            "{param} {shown} was cut off: nothing arrived for {} ms (downloadIdleTimeoutMs)",
-            idle.as_millis()
-        ))
-    };
-    let resp = tokio::select! {
-        _ = cancel.cancelled() => return Err(Error::aborted()),
-        r = tokio::time::timeout(idle, client.get(source).send()) => r.map_err(|_| idle_err())?,
-    }
-    .map_err(|e| {
-        fetch_err(format!(
-            "{param} {shown} could not be fetched: {}",
-            error_chain(&e.without_url())
-        ))
-    })?;
-    let status = resp.status();
-    if !status.is_success() {
-        let mut e = fetch_err(format!(
-            "{param} {shown} answered HTTP {}; expected 2xx with JSON Lines",
-            status
-        ));
-        e.status = Some(status.as_u16());
-        return Err(e);
-    }
-    let content_type = resp
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if content_type.starts_with("text/html") || content_type.contains("xhtml") {
-        return Err(fetch_err(format!(
-            "{param} {shown} is an HTML page ({content_type}), not JSON Lines training data"
-        )));
-    }
-    if let Some(len) = resp.content_length() {
-        if len > max_bytes {
-            return Err(fetch_err(format!(
-                "{param} {shown} is {len} bytes, over the limit of {max_bytes} (maxDownloadBytes)"
-            )));
-        }
-    }
+}
+
+/// A new temporary file in `dir` (created if needed), removed when the path is dropped.
+async fn temp_file(dir: &Path) -> Result<(tempfile::TempPath, tokio::fs::File)> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Error::new(
             ErrorCode::RegistryIo,
@@ -238,82 +339,29 @@ pub async fn download(
             )
         })?
         .into_temp_path();
-    let mut file = tokio::fs::File::create(&temp).await.map_err(|e| {
-        Error::new(
-            ErrorCode::Internal,
-            format!("cannot write a temporary file: {e}"),
-        )
-    })?;
-    let mut stream = resp.bytes_stream();
-    let mut total: u64 = 0;
-    let mut first = true;
-    let mut meter = RateMeter::new(limits.rate_window);
-    loop {
-        let chunk = tokio::select! {
-            _ = cancel.cancelled() => return Err(Error::aborted()),
-            c = tokio::time::timeout(idle, stream.next()) => c.map_err(|_| idle_err())?,
-        };
-        let Some(chunk) = chunk else { break };
-        let chunk = chunk.map_err(|e| {
-            fetch_err(format!(
-                "{param} {shown}: download broke off: {}",
-                error_chain(&e.without_url())
-            ))
-        })?;
-        if limits.min_bytes_per_second > 0 {
-            if let Some((bytes, secs)) = meter.record(total + chunk.len() as u64) {
-                if (bytes as f64) < limits.min_bytes_per_second as f64 * secs {
-                    return Err(fetch_err(format!(
-                        "{param} {shown} was cut off: it sent {bytes} bytes in the last {secs:.1} s, under the minimum of {} bytes/s (downloadMinBytesPerSecond)",
-                        limits.min_bytes_per_second
-                    )));
-                }
-            }
-        }
-        if first && !chunk.is_empty() {
-            first = false;
-            let head = String::from_utf8_lossy(&chunk[..chunk.len().min(512)]).to_ascii_lowercase();
-            let head = head.trim_start_matches('\u{feff}').trim_start();
-            if head.starts_with("<!doctype") || head.starts_with("<html") || head.starts_with('<') {
-                return Err(fetch_err(format!(
-                    "{param} {shown} returned an HTML/XML document, not JSON Lines training data"
-                )));
-            }
-        }
-        total += chunk.len() as u64;
-        if total > max_bytes {
-            return Err(fetch_err(format!(
-                "{param} {shown} is larger than the limit of {max_bytes} bytes (maxDownloadBytes)"
-            )));
-        }
-        file.write_all(&chunk).await.map_err(|e| {
-            Error::new(
-                ErrorCode::Internal,
-                format!("cannot write a temporary file: {e}"),
-            )
-        })?;
-    }
-    file.flush().await.map_err(|e| {
-        Error::new(
-            ErrorCode::Internal,
-            format!("cannot write a temporary file: {e}"),
-        )
-    })?;
-    drop(file);
-    let filename = url::Url::parse(source)
+    let file = tokio::fs::File::create(&temp)
+        .await
+        .map_err(temp_write_error)?;
+    Ok((temp, file))
+}
+
+fn temp_write_error(e: std::io::Error) -> Error {
+    Error::new(
+        ErrorCode::Internal,
+        format!("cannot write a temporary file: {e}"),
+    )
+}
+
+/// The file name to upload a URL source under: its last path segment.
+fn filename_of(source: &str) -> String {
+    url::Url::parse(source)
         .ok()
         .and_then(|u| {
             u.path_segments()
                 .and_then(|mut s| s.next_back().map(str::to_string))
         })
         .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "training.jsonl".into());
-    Ok(LocalData {
-        path: temp.to_path_buf(),
-        filename,
-        bytes: total,
-        _temp: Some(temp),
-    })
+        .unwrap_or_else(|| "training.jsonl".into())
 }
 
 #[cfg(test)]

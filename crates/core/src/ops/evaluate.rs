@@ -7,7 +7,7 @@ use crate::infra::registry::{self, Registry};
 use crate::infra::task::blocking;
 use crate::stages::evaluate::run;
 use crate::types::error::{Error, ErrorCode, Result};
-use crate::types::options::{EvalSettings, EvaluateOptions};
+use crate::types::options::EvaluateOptions;
 use crate::types::progress::RunContext;
 use crate::types::results::EvaluationReport;
 
@@ -17,37 +17,10 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
     let EvaluateOptions {
         model_key,
         model,
-        data,
-        baseline,
-        graders,
-        primary_grader,
-        judge_model,
-        judge_rubric,
-        concurrency,
-        max_cost_usd,
-        max_examples,
-        seed,
-        bootstrap_samples,
-        output_path,
-        temperature,
+        settings,
         registry_path,
         connection: conn,
     } = o;
-    let settings = EvalSettings {
-        data,
-        baseline,
-        graders,
-        primary_grader,
-        judge_model,
-        judge_rubric,
-        concurrency,
-        max_cost_usd,
-        max_examples,
-        seed,
-        bootstrap_samples,
-        output_path,
-        temperature,
-    };
     let conn = connection(conn)?;
     let registry = Registry::new(registry::registry_path(registry_path));
     let key = model_key.filter(|k| !k.trim().is_empty());

@@ -176,16 +176,12 @@ pub async fn on_job_refused(run: &Run<'_>, rec: &RunRecord, e: Error) -> Error {
             left.join(", ")
         )
     };
-    let mut out = Error::new(
+    Error::new(
         ErrorCode::FineTuningUnavailable,
         format!(
             "OpenAI refused to create the fine-tuning job ({}): fine-tuning is no longer available to this organization. {cleanup} {WIND_DOWN_RULE}.",
             e.message
         ),
-    );
-    out.status = e.status;
-    out.request_id = e.request_id.clone();
-    out.api_code = e.api_code.clone();
-    out.api_type = e.api_type.clone();
-    out
+    )
+    .with_answer_of(&e)
 }

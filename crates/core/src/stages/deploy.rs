@@ -51,28 +51,46 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         None => None,
     };
     let (Some(plan), Some(token)) = (plan.clone(), token) else {
-        let why = if plan.is_none() {
-            "no azureDeployment option was given"
-        } else {
-            "no Microsoft Entra ID token (azureToken callback or AZURE_ACCESS_TOKEN) was given"
-        };
-        let command = azure::az_command(
-            plan.as_ref(),
+        return Ok(undeployed(
             model,
-            &azure::deployment_name_of(&r.opts.model_key),
-        );
-        return Ok(Deployed {
-            model_name: model.to_string(),
-            base_url: Some(base_url),
-            deployment: Some(Value::Null),
-            warnings: vec![format!(
-                "the model {model} is not deployed ({why}), so on Azure it answers nothing yet; deploy it with: {command}"
-            )],
-            deploy_command: Some(command),
-        });
+            plan.as_ref(),
+            &r.opts.model_key,
+            base_url,
+        ));
     };
     let client = arm::management_client(&r.connection, &plan, token)?;
     let state = wait_deployed(run, &client, &plan, model).await?;
+    Ok(deployed(model, &plan, &state, base_url))
+}
+
+/// The entry of a model left undeployed (no `azureDeployment`, or no token): `deployment:
+/// null`, and the `az` command that deploys it.
+fn undeployed(
+    model: &str,
+    plan: Option<&DeploymentPlan>,
+    model_key: &str,
+    base_url: String,
+) -> Deployed {
+    let why = if plan.is_none() {
+        "no azureDeployment option was given"
+    } else {
+        "no Microsoft Entra ID token (azureToken callback or AZURE_ACCESS_TOKEN) was given"
+    };
+    let command = azure::az_command(plan, model, &azure::deployment_name_of(model_key));
+    Deployed {
+        model_name: model.to_string(),
+        base_url: Some(base_url),
+        deployment: Some(Value::Null),
+        warnings: vec![format!(
+            "the model {model} is not deployed ({why}), so on Azure it answers nothing yet; deploy it with: {command}"
+        )],
+        deploy_command: Some(command),
+    }
+}
+
+/// The entry of a model deployed by `plan` (provisioning state `state`), with Azure's rules
+/// about how long it answers.
+fn deployed(model: &str, plan: &DeploymentPlan, state: &str, base_url: String) -> Deployed {
     let now = chrono::Utc::now();
     let expires_at = (plan.sku == "Developer").then(|| {
         (now + chrono::Duration::hours(DEVELOPER_DEPLOYMENT_HOURS))
@@ -98,13 +116,13 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         "expiresAt": expires_at,
         "inactivityRule": AZURE_INACTIVITY_RULE,
     });
-    Ok(Deployed {
+    Deployed {
         model_name: plan.deployment_name.clone(),
         base_url: Some(base_url),
         deployment: Some(deployment),
         deploy_command: None,
         warnings,
-    })
+    }
 }
 
 /// `PUT`s the deployment and polls it until `Succeeded` (an error for `Failed`/`Canceled`,

@@ -128,16 +128,14 @@ pub async fn create(run: &Run<'_>, rec: &mut RunRecord) -> Result<Job> {
         if e.is_abort() {
             return e;
         }
-        let mut out = Error::new(
+        Error::new(
             ErrorCode::Network,
             format!(
                 "could not look up whether the job already exists ({}); no job was created: call again with the same options",
                 e.message
             ),
-        );
-        out.status = e.status;
-        out.request_id = e.request_id.clone();
-        out
+        )
+        .with_answer_of(&e)
     })?;
     let job = match found {
         Some(j) => j,

@@ -159,6 +159,16 @@ impl Error {
         self
     }
 
+    /// Keeps what the API answered in `cause` (its status, request id, code and type), for an
+    /// error that explains it in other words.
+    pub fn with_answer_of(mut self, cause: &Error) -> Self {
+        self.status = cause.status;
+        self.request_id = cause.request_id.clone();
+        self.api_code = cause.api_code.clone();
+        self.api_type = cause.api_type.clone();
+        self
+    }
+
     /// Sets the parameter or option at fault.
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
         self.param = Some(param.into());

@@ -113,7 +113,8 @@ pub fn from_json_object<T: serde::de::DeserializeOwned>(
 }
 
 /// An error serde reports at the top level: an unknown key, or a wrong value of a field of a
-/// flattened [`ConnectionOptions`] (serde loses its path: the key is found again here).
+/// flattened group ([`ConnectionOptions`], [`EvalSettings`]: serde loses its path, so the key
+/// is found again here).
 fn top_level_error(
     map: &serde_json::Map<String, serde_json::Value>,
     inner: &str,
@@ -123,14 +124,15 @@ fn top_level_error(
         return Error::new(ErrorCode::InvalidOption, format!("option {key}: {inner}"))
             .with_param(key);
     }
+    fn wrong<T: serde::de::DeserializeOwned>(one: &serde_json::Value) -> Option<String> {
+        let e = serde_json::from_value::<T>(one.clone()).err()?.to_string();
+        unknown_field(&e).is_none().then_some(e)
+    }
     for (key, value) in map {
         let one = serde_json::Value::Object([(key.clone(), value.clone())].into_iter().collect());
-        if let Err(e) = serde_json::from_value::<ConnectionOptions>(one) {
-            let e = e.to_string();
-            if unknown_field(&e).is_none() {
-                return Error::new(ErrorCode::InvalidOption, format!("option {key}: {e}"))
-                    .with_param(key.as_str());
-            }
+        if let Some(e) = wrong::<ConnectionOptions>(&one).or_else(|| wrong::<EvalSettings>(&one)) {
+            return Error::new(ErrorCode::InvalidOption, format!("option {key}: {e}"))
+                .with_param(key.as_str());
         }
     }
     Error::new(ErrorCode::InvalidOption, format!("{what}: {inner}"))
@@ -271,6 +273,28 @@ pub struct ConnectionOptions {
     /// Azure's `api-version`.
     pub api_version: Option<String>,
     pub max_retries: Option<u32>,
+    /// The delays between retries: a client setting for Rust callers and tests (to shorten
+    /// them), not an option JavaScript passes (`None`: openai-node's, 0.5 s doubling to 8 s).
+    #[serde(skip)]
+    pub retry_delays: Option<RetryDelays>,
+}
+
+/// The delays between retries of a request: the first, doubling up to the longest (each minus
+/// up to 25 % jitter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryDelays {
+    pub initial: Duration,
+    pub max: Duration,
+}
+
+impl Default for RetryDelays {
+    /// openai-node's: 0.5 s doubling to 8 s.
+    fn default() -> Self {
+        RetryDelays {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(8),
+        }
+    }
 }
 
 impl std::fmt::Debug for ConnectionOptions {
@@ -286,6 +310,7 @@ impl std::fmt::Debug for ConnectionOptions {
             .field("azure_endpoint", &self.azure_endpoint)
             .field("api_version", &self.api_version)
             .field("max_retries", &self.max_retries)
+            .field("retry_delays", &self.retry_delays)
             .finish()
     }
 }
@@ -448,19 +473,9 @@ pub struct EvaluateOptions {
     pub model_key: Option<String>,
     /// A model name (or modelKey) as the candidate, instead of `modelKey`.
     pub model: Option<String>,
-    pub data: Option<String>,
-    pub baseline: Option<String>,
-    pub graders: Option<Vec<String>>,
-    pub primary_grader: Option<String>,
-    pub judge_model: Option<String>,
-    pub judge_rubric: Option<String>,
-    pub concurrency: Option<u32>,
-    pub max_cost_usd: Option<f64>,
-    pub max_examples: Option<u64>,
-    pub seed: Option<u64>,
-    pub bootstrap_samples: Option<u32>,
-    pub output_path: Option<String>,
-    pub temperature: Option<f64>,
+    /// How the evaluation runs (`data`, `baseline`, `graders`… at the top level).
+    #[serde(flatten)]
+    pub settings: EvalSettings,
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
     /// How to reach the API.

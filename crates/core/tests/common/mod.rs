@@ -1,8 +1,9 @@
 //! Helpers the emulator tests share: a chat data set and a run's options against an emulator.
 
 use std::path::Path;
+use std::time::Duration;
 
-use fine_tune_core::options::ConnectionOptions;
+use fine_tune_core::options::{ConnectionOptions, RetryDelays};
 use fine_tune_core::TrainOptions;
 use fine_tune_emulator::Emulator;
 
@@ -19,7 +20,8 @@ pub fn examples(n: usize) -> String {
 }
 
 /// The options of a run of `key` against `emu`, with its training data (12 examples, written
-/// to `dir/train.jsonl` unless it is there) and its registry in `dir`, polling every 20 ms.
+/// to `dir/train.jsonl` unless it is there) and its registry in `dir`, polling every 20 ms,
+/// retrying after 1 to 20 ms.
 pub fn options(emu: &Emulator, dir: &Path, key: &str) -> TrainOptions {
     let source = dir.join("train.jsonl");
     if !source.exists() {
@@ -33,6 +35,11 @@ pub fn options(emu: &Emulator, dir: &Path, key: &str) -> TrainOptions {
         connection: ConnectionOptions {
             api_key: Some(emu.api_key()),
             base_url: Some(emu.url()),
+            // Retries wait milliseconds, not seconds: the faults are the emulator's.
+            retry_delays: Some(RetryDelays {
+                initial: Duration::from_millis(1),
+                max: Duration::from_millis(20),
+            }),
             ..Default::default()
         },
         registry_path: Some(dir.join("fine-tuned/models.json").display().to_string()),

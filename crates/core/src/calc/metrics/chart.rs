@@ -400,7 +400,7 @@ fn escape_xml(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::calc::metrics::results::parse_results;
+    use crate::calc::metrics::results::{parse_results, series};
 
     /// An element of a parsed document (parsed by roxmltree, which refuses ill-formed XML).
     #[derive(Debug)]
@@ -506,15 +506,6 @@ mod tests {
             }
         }
         (text, root)
-    }
-
-    fn series(train: &[(u64, f64)], valid: &[(u64, f64)]) -> Series {
-        Series {
-            train_loss: train.to_vec(),
-            valid_loss: valid.to_vec(),
-            train_accuracy: Vec::new(),
-            valid_accuracy: Vec::new(),
-        }
     }
 
     const OLD_LAYOUT: &str = "step,train_loss,train_accuracy,valid_loss,valid_accuracy\n\

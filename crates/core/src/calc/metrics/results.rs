@@ -229,18 +229,20 @@ fn min(points: &[(u64, f64)]) -> Option<f64> {
         .reduce(f64::min)
 }
 
+/// A series of train and validation losses (for tests).
+#[cfg(test)]
+pub(crate) fn series(train: &[(u64, f64)], valid: &[(u64, f64)]) -> Series {
+    Series {
+        train_loss: train.to_vec(),
+        valid_loss: valid.to_vec(),
+        train_accuracy: Vec::new(),
+        valid_accuracy: Vec::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn series(train: &[(u64, f64)], valid: &[(u64, f64)]) -> Series {
-        Series {
-            train_loss: train.to_vec(),
-            valid_loss: valid.to_vec(),
-            train_accuracy: Vec::new(),
-            valid_accuracy: Vec::new(),
-        }
-    }
 
     const OLD_LAYOUT: &str = "step,train_loss,train_accuracy,valid_loss,valid_accuracy\n\
         1,2.1034,0.51,,\n\

@@ -57,16 +57,8 @@ pub async fn put_deployment(
     model: &str,
     cancel: &CancellationToken,
 ) -> Result<Value> {
-    client
-        .json_request(
-            reqwest::Method::PUT,
-            &deployment_path(plan),
-            &[("api-version", MANAGEMENT_API_VERSION)],
-            Some(&deployment_body(plan, model)),
-            cancel,
-        )
-        .await
-        .map_err(|e| management_error(e, plan))
+    let body = deployment_body(plan, model);
+    deployment_request(client, plan, Method::PUT, Some(&body), cancel).await
 }
 
 /// `GET` the deployment.
@@ -75,12 +67,22 @@ pub async fn get_deployment(
     plan: &DeploymentPlan,
     cancel: &CancellationToken,
 ) -> Result<Value> {
+    deployment_request(client, plan, Method::GET, None, cancel).await
+}
+
+async fn deployment_request(
+    client: &Client,
+    plan: &DeploymentPlan,
+    method: Method,
+    body: Option<&Value>,
+    cancel: &CancellationToken,
+) -> Result<Value> {
     client
         .json_request(
-            reqwest::Method::GET,
+            method,
             &deployment_path(plan),
             &[("api-version", MANAGEMENT_API_VERSION)],
-            None,
+            body,
             cancel,
         )
         .await
