@@ -149,10 +149,27 @@ function slug(heading: string): string {
     .replace(/\s/g, '-')
 }
 
+/** A Markdown text without its fenced blocks and inline code (where nothing is a link). */
+function prose(text: string): string {
+  let fence = ''
+  const kept: string[] = []
+  for (const line of text.split('\n')) {
+    const open = /^\s*(`{3,}|~{3,})/.exec(line)
+    if (fence) {
+      if (open && open[1].startsWith(fence)) fence = ''
+    } else if (open) {
+      fence = open[1]
+    } else {
+      kept.push(line.replace(/(`+)[^`]*?\1/g, ''))
+    }
+  }
+  return kept.join('\n')
+}
+
 test('relative links in the documentation point to files and headings that exist', () => {
   const broken: string[] = []
   for (const file of docFiles()) {
-    const text = fs.readFileSync(path.join(root, file), 'utf8').replace(/```[\s\S]*?```/g, '')
+    const text = prose(fs.readFileSync(path.join(root, file), 'utf8'))
     for (const m of text.matchAll(/\]\(([^)\s]+)\)/g)) {
       const target = m[1]
       if (/^[a-z]+:/i.test(target)) continue
