@@ -7,8 +7,7 @@
 import * as fs from 'node:fs'
 import * as path from 'node:path'
 import * as ts from 'typescript'
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const taskforceDir = (): string => require('../scripts/taskforce-fixture.js').ensureTaskForce()
+import { taskforceDir } from './helpers'
 
 const root = path.resolve(__dirname, '..')
 

@@ -66,10 +66,13 @@ if (require.main === module) {
   try {
     const { main, platform } = packLocal({ out })
     const mb = (n) => `${(n / 1e6).toFixed(1)} MB`
-    for (const t of [main, platform]) {
-      console.log(`${path.relative(process.cwd(), t.path) || t.path}  (${mb(t.size)} packed, ${mb(t.unpackedSize)} unpacked, ${t.entryCount} files)`)
+    const rel = (p) => {
+      const r = path.relative(process.cwd(), p)
+      return r.startsWith('..') || path.isAbsolute(r) ? p : `./${r.split(path.sep).join('/')}`
     }
-    const rel = (p) => `./${path.relative(process.cwd(), p).split(path.sep).join('/')}`
+    for (const t of [main, platform]) {
+      console.log(`${rel(t.path)}  (${mb(t.size)} packed, ${mb(t.unpackedSize)} unpacked, ${t.entryCount} files)`)
+    }
     console.log(`\nInstall both in a project (npm picks the platform package from the tarball instead of the registry):`)
     console.log(`  npm install ${rel(main.path)} ${rel(platform.path)}`)
   } catch (e) {
