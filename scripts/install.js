@@ -133,7 +133,11 @@ async function main() {
     return
   }
   const started = Date.now()
-  log(before)
+  // Why the prebuilt addon did not load (the loader's reasons), without the ways out: this is one.
+  const lines = before.split('\n')
+  const said = lines.indexOf('The loader said:')
+  const ways = lines.indexOf('Two ways out:')
+  if (said >= 0 && ways > said) log(`${lines[0]}\n${lines.slice(said, ways).join('\n')}`)
   say(`no prebuilt addon loads on this platform: building ${addonFileName()} from source with cargo.`)
   say('A release build takes a few minutes on a fast machine, about 11 on 2 cores;')
   say('npm hides the compiler output unless you install with --foreground-scripts.')
