@@ -60,6 +60,11 @@ function nativeAddonError(cause) {
   error.code = 'ERR_NATIVE_ADDON_NOT_LOADED'
   error.platformPackage = name
   // The loader's own errors, without its "Cannot find native binding. npm has a bug…" wrapper.
-  error.cause = cause && /^Cannot find native binding/.test(cause.message) && cause.cause ? cause.cause : cause
+  // They stay on `error.cause` for a program that wants them, as a getter: Node prints an
+  // uncaught error with util.inspect, which shows a getter as `[Getter]` instead of every
+  // `cause` (some 50 lines, starting with a WASI package this package does not have) under
+  // the message that already says it all.
+  const loaderErrors = cause && /^Cannot find native binding/.test(cause.message) && cause.cause ? cause.cause : cause
+  Object.defineProperty(error, 'cause', { get: () => loaderErrors, enumerable: false, configurable: true })
   return error
 }

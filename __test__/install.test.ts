@@ -1,10 +1,14 @@
-// Installs the package as a user would: `npm pack` of the main package (without any addon) and of
-// this platform's package (npm/<platform>/ with the built addon), both tarballs installed into a
-// fresh project from npm's cache only (`--offline`, the registry pointed at a closed port), with
-// `cargo` taken off the PATH. Then, from that project: `require` and ESM `import`, the emulator
-// and one fine-tune through the installed package, and `npx fine-tune`. A second project gets
-// the main package alone: `require` and the CLI must say which platform package was looked for
-// and the ways out. (The git+file install, which builds from source, is `npm run test:install-git`.)
+// Installs the package as a user would: the two tarballs `npm run pack:local` makes (the main
+// package as `npm pack` makes it, which never carries a `.node`, and this platform's package with
+// the built addon), installed into a fresh project from npm's cache only (`--offline`, the
+// registry pointed at a closed port), with `cargo` taken off the PATH. Then, from that project:
+// `require` and ESM `import` (the addon loaded from the platform package), the emulator and one
+// fine-tune through the installed package, and `npx fine-tune`. A second project gets the main
+// package alone: `require` and the CLI must say which platform package was looked for and the
+// ways out, without the loader's cause chain. A third gets it with a stand-in `cargo` (it copies
+// the built addon where cargo would write it): the install script says it builds from source and
+// how long it took, shown with --foreground-scripts. (The real git+file install, which builds
+// from source, is `npm run test:install-git`.)
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
@@ -12,7 +16,9 @@ import * as path from 'node:path'
 import { tempDir, writeFile, chatJsonl } from './helpers'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { platformId, addonFileName } = require('../scripts/platform.js')
+const { platformId, addonFileName, cargoArtifact } = require('../scripts/platform.js')
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { packLocal } = require('../scripts/pack-local.js')
 
 const root = path.resolve(__dirname, '..')
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
@@ -69,20 +75,10 @@ beforeAll(() => {
   if (!fs.existsSync(addon)) throw new Error(`${addon} is missing: run npm run build first`)
   const work = tempDir()
   dirs.push(work)
-  // The main package as `npm pack` makes it, minus any addon built here (published, it has none).
-  const listed = JSON.parse(ok(run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], root), 'npm pack --dry-run'))[0]
-  const main = path.join(work, 'main')
-  for (const f of listed.files as { path: string }[]) {
-    if (f.path.endsWith('.node')) continue
-    fs.mkdirSync(path.dirname(path.join(main, f.path)), { recursive: true })
-    fs.copyFileSync(path.join(root, f.path), path.join(main, f.path))
-  }
-  // The platform package as `napi artifacts` fills it.
-  const plat = path.join(work, 'platform')
-  fs.cpSync(path.join(root, 'npm', platformId()), plat, { recursive: true })
-  fs.copyFileSync(addon, path.join(plat, addonFileName()))
-  mainTgz = pack(main, work)
-  platformTgz = pack(plat, work)
+  // What `npm run pack:local` makes: the main package and this platform's, as published.
+  const packed = packLocal({ out: work, env: userEnv() })
+  mainTgz = packed.main.path
+  platformTgz = packed.platform.path
   // A platform package whose addon cannot load here (as one built for a newer glibc would not).
   const broken = path.join(work, 'broken')
   fs.mkdirSync(broken)
@@ -91,6 +87,12 @@ beforeAll(() => {
   fs.mkdirSync(path.join(work, 'broken-tgz'))
   brokenTgz = pack(broken, path.join(work, 'broken-tgz')) // same file name as the good one
 }, 240_000)
+
+/** The `.node` files a fresh Node process has loaded after `require('taskforce-fine-tune')` in `dir`. */
+function loadedAddons(dir: string): string[] {
+  const script = "require('taskforce-fine-tune'); console.log(JSON.stringify(Object.keys(require.cache).filter((f) => f.endsWith('.node'))))"
+  return JSON.parse(ok(run(process.execPath, ['-e', script], dir), 'require').trim())
+}
 
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
@@ -122,7 +124,9 @@ describe('installed from the two tarballs, without cargo', () => {
     const installed = path.join(dir, 'node_modules', pkg.name)
     expect(fs.readdirSync(installed).filter((f) => f.endsWith('.node'))).toEqual([])
     expect(fs.existsSync(path.join(installed, 'target'))).toBe(false)
-    expect(fs.existsSync(path.join(dir, 'node_modules', platformPackage, addonFileName()))).toBe(true)
+    const fromPlatformPackage = path.join(dir, 'node_modules', platformPackage, addonFileName())
+    expect(fs.existsSync(fromPlatformPackage)).toBe(true)
+    expect(loadedAddons(dir)).toEqual([fs.realpathSync(fromPlatformPackage)])
   })
 
   test('require (CommonJS) gives the whole API', () => {
@@ -190,6 +194,21 @@ describe('installed without the platform package, without cargo', () => {
     expect(r.stderr).toContain('install Rust (https://rustup.rs')
     expect(r.stderr).toContain('npm rebuild taskforce-fine-tune')
     expect(r.stderr).not.toContain('npm has a bug related to optional dependencies')
+    // The message, not the loader's chain of causes (which starts with a WASI package)…
+    expect(r.stderr).not.toContain('wasm32-wasi')
+    expect(r.stderr).not.toMatch(/cause\]?: Error/)
+    expect(r.stderr.split('\n').length).toBeLessThan(40)
+  })
+
+  test("the loader's own errors stay on error.cause", () => {
+    const script = `try { require('taskforce-fine-tune') } catch (e) {
+      const chain = []
+      for (let c = e.cause; c; c = c.cause) chain.push(c.message.split('\\n')[0])
+      console.log(JSON.stringify({ code: e.code, chain }))
+    }`
+    const out = JSON.parse(ok(run(process.execPath, ['-e', script], dir), 'require').trim())
+    expect(out.code).toBe('ERR_NATIVE_ADDON_NOT_LOADED')
+    expect(out.chain).toEqual(expect.arrayContaining([`Cannot find module '${platformPackage}'`, `Cannot find module './${addonFileName()}'`]))
   })
 
   test('the CLI prints that message and exits 1, not ERR_UNEXPECTED', () => {
@@ -211,5 +230,61 @@ describe('installed with a platform package whose addon does not load, without c
     expect(r.stderr).toContain('but it failed to load')
     expect(r.stderr).toContain(addonFileName()) // the dlopen error names the file
     expect(r.stderr).toContain('Two ways out')
+  })
+})
+
+// The source build, with a stand-in cargo: `cargo --version` answers, `cargo build` copies the
+// addon built here to where cargo writes the cdylib (an actual release build takes minutes).
+;(win ? describe.skip : describe)('installed without the platform package, with cargo on the PATH', () => {
+  let bin = ''
+  beforeAll(() => {
+    bin = tempDir()
+    dirs.push(bin)
+    const fake = writeFile(
+      bin,
+      'fake-cargo.js',
+      `const fs = require('node:fs'), path = require('node:path')
+       const args = process.argv.slice(2)
+       if (args[0] === '--version') { console.log('cargo 1.88.0 (stand-in)'); process.exit(0) }
+       if (args[0] !== 'build') process.exit(1)
+       console.error('   Compiling taskforce-fine-tune (stand-in)')
+       const out = path.join(process.env.CARGO_TARGET_DIR, 'release', ${JSON.stringify(path.basename(cargoArtifact('/')))})
+       fs.mkdirSync(path.dirname(out), { recursive: true })
+       fs.copyFileSync(${JSON.stringify(addon)}, out)`,
+    )
+    writeFile(bin, 'cargo', `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(fake)} "$@"\n`)
+    fs.chmodSync(path.join(bin, 'cargo'), 0o755)
+  })
+
+  function withCargo(): Record<string, string> {
+    const env = userEnv()
+    const pathKey = Object.keys(env).find((k) => k.toUpperCase() === 'PATH') ?? 'PATH'
+    env[pathKey] = `${bin}${path.delimiter}${env[pathKey]}`
+    return env
+  }
+
+  function install(flags: string[]): { dir: string; out: string } {
+    const dir = tempDir()
+    dirs.push(dir)
+    fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'user-project', version: '1.0.0', private: true }))
+    const r = run('npm', ['install', '--offline', '--no-audit', '--no-fund', ...flags, mainTgz], dir, withCargo())
+    return { dir, out: ok(r, 'npm install') + r.stderr }
+  }
+
+  test('--foreground-scripts shows that it builds, how long that takes and took; the addon built in place loads', () => {
+    const { dir, out } = install(['--foreground-scripts'])
+    expect(out).toContain(`no prebuilt addon loads on this platform: building ${addonFileName()} from source with cargo.`)
+    expect(out).toMatch(/A release build takes a few minutes on a fast machine, about \d+ on 2 cores/)
+    expect(out).toContain('Compiling taskforce-fine-tune (stand-in)')
+    expect(out).toMatch(new RegExp(`built ${addonFileName().replace(/\./g, '\\.')} in \\d+ s`))
+    const installed = path.join(dir, 'node_modules', pkg.name)
+    expect(fs.existsSync(path.join(installed, 'target'))).toBe(false)
+    expect(loadedAddons(dir)).toEqual([fs.realpathSync(path.join(installed, addonFileName()))])
+  })
+
+  test('without it, npm hides the install script\'s output (what the README tells users)', () => {
+    const { dir, out } = install([])
+    expect(fs.existsSync(path.join(dir, 'node_modules', pkg.name, addonFileName()))).toBe(true)
+    expect(out).not.toContain('from source with cargo')
   })
 })

@@ -1,6 +1,10 @@
 // The release set-up agrees with itself: package.json's `napi.targets`, the npm/<platform>
 // packages, `optionalDependencies` and the release workflow's build matrix name the same targets.
+// The release steps themselves (`napi artifacts`, then `npm pack` of the main package) run here
+// on stand-in addons: the main package never carries a `.node`.
+import { spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
+import * as os from 'node:os'
 import * as path from 'node:path'
 
 const root = path.resolve(__dirname, '..')
@@ -118,4 +122,106 @@ test('index.js is the hand-written wrapper around the generated binding.js', () 
   const r = spawnSync(process.execPath, [path.join(root, 'scripts', 'check-portable.js'), process.execPath], { encoding: 'utf8' })
   expect(r.status).toBe(1)
   expect(r.stdout).toMatch(/FAIL: (needs GLIBC_2\.(1[89]|[2-9]\d)|links libstdc\+\+)/)
+})
+
+/** `npm pack --dry-run --json` of `dir`: the paths it would pack. */
+function packedFiles(dir: string): string[] {
+  const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: dir,
+    encoding: 'utf8',
+    shell: process.platform === 'win32',
+  })
+  if (r.status !== 0) throw new Error(`npm pack --dry-run in ${dir}: ${r.stderr}`)
+  return (JSON.parse(r.stdout)[0].files as { path: string }[]).map((f) => f.path).sort()
+}
+
+describe('the release steps on stand-in addons (napi artifacts, then npm pack)', () => {
+  let work = ''
+  let mainFiles: string[] = []
+  const ids = targets.map((t) => platformId(t).id)
+
+  beforeAll(() => {
+    // A copy of what the main package holds now, plus npm/, as the publish job has them.
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'ft-release-'))
+    for (const f of [...packedFiles(root), ...fs.readdirSync(path.join(root, 'npm')).map((d) => `npm/${d}/package.json`)]) {
+      fs.mkdirSync(path.dirname(path.join(work, f)), { recursive: true })
+      fs.copyFileSync(path.join(root, f), path.join(work, f))
+    }
+    // What actions/download-artifact leaves: one folder per build job, each with its addon.
+    for (const id of ids) {
+      fs.mkdirSync(path.join(work, 'artifacts', `bindings-${id}`), { recursive: true })
+      fs.writeFileSync(path.join(work, 'artifacts', `bindings-${id}`, `${pkg.napi.binaryName}.${id}.node`), `stand-in addon for ${id}\n`)
+    }
+    const napi = path.join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
+    const r = spawnSync(process.execPath, [napi, 'artifacts'], { cwd: work, encoding: 'utf8' })
+    if (r.status !== 0) throw new Error(`napi artifacts: ${r.stdout}\n${r.stderr}`)
+    mainFiles = packedFiles(work)
+  }, 120_000)
+
+  afterAll(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true })
+  })
+
+  test('napi artifacts fills each npm/<platform> and copies every addon to the package root too', () => {
+    for (const id of ids) {
+      const name = `${pkg.napi.binaryName}.${id}.node`
+      expect(fs.readFileSync(path.join(work, 'npm', id, name), 'utf8')).toBe(`stand-in addon for ${id}\n`)
+      // The hazard this guards against: the root copies are there when the main package is packed.
+      expect(fs.existsSync(path.join(work, name))).toBe(true)
+    }
+  })
+
+  test('the main package carries no .node: every platform gets its addon from its own package', () => {
+    expect(mainFiles.filter((f) => f.endsWith('.node'))).toEqual([])
+    expect(mainFiles).toEqual(expect.arrayContaining(['index.js', 'binding.js', 'index.d.ts', 'package.json']))
+    expect(pkg.files.some((f: string) => /\.node$/.test(f) && !f.startsWith('!'))).toBe(false)
+  })
+
+  test("so binding.js, which tries ./<name>.<platform>.node first, finds none of them in a published install", () => {
+    // The generated loader prefers a root addon (a checkout's own build, or the install script's
+    // build from source when no platform package loads) over the platform package; a published
+    // install has neither, so it loads the platform package.
+    const binding = fs.readFileSync(path.join(root, 'binding.js'), 'utf8')
+    const local = [...binding.matchAll(/require\('\.\/([^']+\.node)'\)/g)].map((m) => m[1])
+    for (const id of ids) expect(local).toContain(`${pkg.napi.binaryName}.${id}.node`)
+    expect(local.filter((f) => mainFiles.includes(f))).toEqual([])
+  })
+
+  test('each platform package carries exactly its own addon', () => {
+    for (const id of ids) {
+      const files = packedFiles(path.join(work, 'npm', id))
+      expect(files.filter((f) => f !== 'README.md')).toEqual([`${pkg.napi.binaryName}.${id}.node`, 'package.json'])
+    }
+  })
+})
+
+describe('repository (npm --provenance needs it)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { repositoryProblems, normalize } = require('../scripts/check-repository.js')
+  const manifests = ['package.json', ...fs.readdirSync(path.join(root, 'npm')).map((d) => `npm/${d}/package.json`)]
+
+  test('package.json and every npm/<platform>/package.json name the same repository', () => {
+    const urls = manifests.map((f) => JSON.parse(fs.readFileSync(path.join(root, f), 'utf8')).repository)
+    expect(pkg.repository).toEqual({ type: 'git', url: expect.stringMatching(/^git\+https:\/\/github\.com\/[^/]+\/[^/]+\.git$/) })
+    for (const u of urls) expect(u).toEqual(pkg.repository)
+  })
+
+  test('check-repository refuses a repository that is not the workflow\'s, and the placeholder', () => {
+    const [owner, name] = normalize(pkg.repository.url).replace('github.com/', '').split('/')
+    expect(repositoryProblems(`someone-else/${name}`)).toHaveLength(manifests.length)
+    if (owner === 'owner') {
+      // Still the placeholder: even a workflow in a repository of that name is refused.
+      expect(repositoryProblems(`OWNER/${name}`)).toEqual(manifests.map((f) => expect.stringContaining(`${f}: repository.url is the placeholder`)))
+    } else {
+      expect(repositoryProblems(`${owner}/${name}`)).toEqual([])
+    }
+  })
+
+  test('the workflow checks it right before each npm publish', () => {
+    const publish = job('publish')
+    const lines = publish.split('\n').map((l) => l.trim())
+    const publishes = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('npm publish'))
+    expect(publishes.length).toBeGreaterThan(0)
+    for (const [, i] of publishes) expect(lines.slice(Math.max(0, i - 3), i)).toContain('node scripts/check-repository.js')
+  })
 })

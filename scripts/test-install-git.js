@@ -3,8 +3,9 @@
 // clone: committed files only), installs it into a fresh project as `git+file://…/clone` with
 // cargo on the PATH, and checks that npm's install built the addon and that the package loads and
 // validates a file. npm fetches a git dependency by installing it in a temporary copy with its dev
-// dependencies, where the package's install script builds the addon (scripts/install.js), then
-// packs and installs it. Slow (a release build), so it is not part of `npm test`.
+// dependencies, then packs it (without any .node: package.json's `files`) and installs that; the
+// package's install script (scripts/install.js) skips the build in the copy and builds the addon
+// once, in place. Slow (a release build), so it is not part of `npm test`.
 // CARGO_TARGET_DIR (default: this repository's target/, so compiled dependencies are reused)
 // sets where cargo builds; FT_GIT_TEST_CLEAN=1 uses a fresh one.
 'use strict'
