@@ -475,3 +475,41 @@ pub(crate) fn deployment_not_found(name: &str) -> ApiError {
     )
     .code("DeploymentNotFound")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(sku: &str) -> DeploymentRecord {
+        DeploymentRecord {
+            id: "/d".into(),
+            name: "d".into(),
+            model: "m".into(),
+            sku: sku.into(),
+            capacity: 1,
+            created_ms: 0,
+            ready_ms: 10,
+        }
+    }
+
+    #[test]
+    fn developer_tier_ends_after_24_hours() {
+        let day = 24 * 3600 * 1000;
+        assert!(!record("DeveloperTier").expired_at(day - 1));
+        assert!(record("DeveloperTier").expired_at(day));
+        assert!(record("Developer").expired_at(day));
+        assert!(!record("Standard").expired_at(100 * day));
+        assert_eq!(record("Standard").state_at(5), "Creating");
+        assert_eq!(record("Standard").state_at(10), "Succeeded");
+    }
+
+    #[test]
+    fn published_versions() {
+        assert!(published("2026-03-01"));
+        assert!(published("2024-10-01"));
+        assert!(published("2025-10-01-preview"));
+        assert!(!published("2024-10-21"));
+        assert!(!published("latest"));
+        assert!(!published("2024-13-01-preview"));
+    }
+}

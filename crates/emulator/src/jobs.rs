@@ -15,8 +15,8 @@ use crate::util::{
     now_ms, parse_json, query_get, query_int, query_pairs, random_id, random_lower, secs,
 };
 use axum::body::Bytes;
-use axum::extract::{Extension, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::extract::{Extension, OriginalUri, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fine_tune_dataset::rules;
@@ -341,7 +341,7 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(AzureApi(caps)): Extension<AzureApi>,
     headers: HeaderMap,
-    uri: Uri,
+    OriginalUri(uri): OriginalUri,
     body: Bytes,
 ) -> ApiResult<Response> {
     if state.0.fine_tuning_unavailable {
@@ -412,7 +412,9 @@ pub(crate) async fn create(
     let metadata = check_metadata(req.metadata)?;
     let integrations = check_integrations(req.integrations)?;
     let (method_type, user_hp, method_extra) = parse_method(req.method, req.hyperparameters)?;
-    if let Some(caps) = caps.filter(|c| !c.methods.contains(&method_type.as_str())) {
+    if let Some(caps) =
+        caps.filter(|c| !c.methods.is_empty() && !c.methods.contains(&method_type.as_str()))
+    {
         // facts §2: A25P's `method.type` is "dpo|supervised only".
         return Err(ApiError::invalid(
             format!(
