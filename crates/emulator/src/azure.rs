@@ -409,7 +409,9 @@ mod tests {
         let (base, hex) = m.split_once(".ft-").unwrap();
         assert_eq!(base, "gpt-4o-mini-2024-07-18");
         assert_eq!(hex.len(), 32);
-        assert!(hex.chars().all(|c| c.is_ascii_hexdigit() && !c.is_uppercase()));
+        assert!(hex
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_uppercase()));
         assert!(checkpoint_id().starts_with("ftchkpt-"));
         assert_eq!(checkpoint_id().len(), 8 + 32);
     }

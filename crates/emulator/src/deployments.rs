@@ -441,9 +441,7 @@ async fn operation(
             format!("Operation {op} not found."),
         );
     };
-    let time = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339())
-    };
+    let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339());
     let done = now >= rec.done_ms;
     Json(json!({
         "id": format!("/subscriptions/{sub}/providers/Microsoft.CognitiveServices/operationStatuses/{op}"),

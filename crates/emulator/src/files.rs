@@ -1,7 +1,7 @@
 //! The Files API: `POST /files` (multipart, streamed to disk), list, retrieve, delete, content.
 
-use crate::errors::{ApiError, ApiResult};
 use crate::azure::AzureApi;
+use crate::errors::{ApiError, ApiResult};
 use crate::server::Flavor;
 use crate::state::{AppState, Store};
 use crate::util::{now_ms, query_get, query_int, query_pairs, random_id, secs};

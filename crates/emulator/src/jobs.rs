@@ -598,12 +598,7 @@ pub(crate) async fn create(
                 .unwrap_or("127.0.0.1");
             let path = uri.path().trim_end_matches('/');
             let location = format!("http://{host}{path}/{id}?api-version={}", caps.version);
-            Ok((
-                StatusCode::CREATED,
-                [(header::LOCATION, location)],
-                Json(v),
-            )
-                .into_response())
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(v)).into_response())
         }
         // facts §2: v1 answers "`POST /fine_tuning/jobs` → **200**".
         _ => Ok(Json(v).into_response()),

@@ -128,7 +128,9 @@ mod tests {
         assert!(resolve("ft:nope:org::abc").is_none());
         let azure = resolve("gpt-4.1-mini-2025-04-14.ft-b044a9d3cf9c4228b5d393567f693b83").unwrap();
         assert_eq!(azure.base, "gpt-4.1-mini-2025-04-14");
-        assert!(!is_base_chat_model("gpt-4o-mini-2024-07-18.ft-0e208cf33a6a466994aff31a08aba678"));
+        assert!(!is_base_chat_model(
+            "gpt-4o-mini-2024-07-18.ft-0e208cf33a6a466994aff31a08aba678"
+        ));
         assert!(is_base_chat_model("gpt-4o-mini-2024-07-18"));
         assert_eq!(base_of("ft:b:o::x").as_deref(), Some("b"));
         assert_eq!(base_of("gpt-4o.ft-1").as_deref(), Some("gpt-4o"));

@@ -26,13 +26,22 @@ async fn api_versions(az: &Az) -> Check {
     ensure!(a.body["error"]["code"].is_string(), "{}", a.body);
     let g = az.get_arm(&az.arm("d1", "2024-10-21")).await?;
     ensure!(g.status == 400, "GET with 2024-10-21: {}", g.status);
-    for (name, v) in [("d2", ARM_VERSION), ("d3", "2024-10-01"), ("d4", "2026-03-15-preview")] {
-        let a = az.put_arm(&az.arm(name, v), deployment("Standard", BASE)).await?;
+    for (name, v) in [
+        ("d2", ARM_VERSION),
+        ("d3", "2024-10-01"),
+        ("d4", "2026-03-15-preview"),
+    ] {
+        let a = az
+            .put_arm(&az.arm(name, v), deployment("Standard", BASE))
+            .await?;
         ensure!(a.status == 201, "{v}: {} {}", a.status, a.body);
     }
     Ok(())
 }
-strict_not_lenient!(an_unpublished_control_plane_version_is_refused, api_versions);
+strict_not_lenient!(
+    an_unpublished_control_plane_version_is_refused,
+    api_versions
+);
 
 /// facts §4: "**201** create with `Azure-AsyncOperation` + `Retry-After`"; ready when the
 /// deployment shows `provisioningState: Succeeded`; an unchanged PUT is 200.
@@ -45,7 +54,9 @@ async fn long_running(az: &Az) -> Check {
         "{}",
         a.body
     );
-    let op = a.header("azure-asyncoperation").ok_or("no Azure-AsyncOperation")?;
+    let op = a
+        .header("azure-asyncoperation")
+        .ok_or("no Azure-AsyncOperation")?;
     ensure!(op.starts_with("http://"), "not an absolute URL: {op}");
     let retry: u64 = a
         .header("retry-after")
@@ -77,7 +88,11 @@ async fn long_running(az: &Az) -> Check {
     );
     // Without the Bearer token the operation is not readable either.
     let anon = az.send(az.http.get(&op)).await?;
-    ensure!(anon.status == 401, "operation without a token: {}", anon.status);
+    ensure!(
+        anon.status == 401,
+        "operation without a token: {}",
+        anon.status
+    );
     let again = az.put_arm(&url, deployment("Standard", BASE)).await?;
     ensure!(again.status == 200, "unchanged PUT: {}", again.status);
     Ok(())
@@ -93,7 +108,9 @@ async fn skus(az: &Az) -> Check {
         // facts.md: case-insensitivity not confirmed; accepted (lenient), as D-TEST's sample.
         ("s4", "developertier"),
     ] {
-        let a = az.put_arm(&az.arm(name, ARM_VERSION), deployment(sku, BASE)).await?;
+        let a = az
+            .put_arm(&az.arm(name, ARM_VERSION), deployment(sku, BASE))
+            .await?;
         ensure!(a.status == 201, "{sku}: {} {}", a.status, a.body);
     }
     let d = az.get_arm(&az.arm("s3", ARM_VERSION)).await?;

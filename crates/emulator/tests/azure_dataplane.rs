@@ -27,19 +27,32 @@ async fn dated_create(az: &Az) -> Check {
     ensure!(a.body["status"] == "pending", "status {}", a.body["status"]);
     let id = a.body["id"].as_str().unwrap_or("");
     for field in ["metadata", "method", "integrations"] {
-        ensure!(a.body.get(field).is_none(), "the job has {field}: {}", a.body);
+        ensure!(
+            a.body.get(field).is_none(),
+            "the job has {field}: {}",
+            a.body
+        );
     }
     let location = a.header("location").ok_or("no Location header")?;
     ensure!(
-        location.ends_with(&format!("/openai/fine_tuning/jobs/{id}?api-version={DATED}")),
+        location.ends_with(&format!(
+            "/openai/fine_tuning/jobs/{id}?api-version={DATED}"
+        )),
         "Location {location}"
     );
     let got = az.get(&location).await?;
-    ensure!(got.status == 200 && got.body["id"] == id, "Location read: {}", got.body);
+    ensure!(
+        got.status == 200 && got.body["id"] == id,
+        "Location read: {}",
+        got.body
+    );
     ensure!(got.body.get("metadata").is_none(), "read job has metadata");
     Ok(())
 }
-strict_not_lenient!(dated_create_is_201_pending_and_keeps_no_undeclared_field, dated_create);
+strict_not_lenient!(
+    dated_create_is_201_pending_and_keeps_no_undeclared_field,
+    dated_create
+);
 
 /// The statuses are pending/running/succeeded; the model is `<base>.ft-<32 hex>` and is served
 /// by `/models` with its base's retirement dates.
@@ -50,7 +63,9 @@ async fn dated_statuses(az: &Az) -> Check {
         .await?;
     ensure!(a.status.is_success(), "create: {} {}", a.status, a.body);
     let id = a.body["id"].as_str().unwrap_or("").to_string();
-    let (seen, job) = az.wait_job(&az.dated(&format!("/fine_tuning/jobs/{id}"))).await?;
+    let (seen, job) = az
+        .wait_job(&az.dated(&format!("/fine_tuning/jobs/{id}")))
+        .await?;
     for s in &seen {
         // facts §2: "status created|pending|running|succeeded|cancelled|failed".
         ensure!(
@@ -58,8 +73,14 @@ async fn dated_statuses(az: &Az) -> Check {
             "status {s} in {seen:?}"
         );
     }
-    ensure!(seen.first().map(String::as_str) == Some("pending"), "{seen:?}");
-    ensure!(seen.last().map(String::as_str) == Some("succeeded"), "{seen:?}");
+    ensure!(
+        seen.first().map(String::as_str) == Some("pending"),
+        "{seen:?}"
+    );
+    ensure!(
+        seen.last().map(String::as_str) == Some("succeeded"),
+        "{seen:?}"
+    );
     let model = job["fine_tuned_model"].as_str().unwrap_or("");
     ensure!(
         is_azure_model_id(model, "gpt-4o-mini-2024-07-18"),
@@ -86,7 +107,10 @@ async fn dated_no_pause(az: &Az) -> Check {
     let id = a.body["id"].as_str().unwrap_or("").to_string();
     for action in ["pause", "resume"] {
         let r = az
-            .post(&az.dated(&format!("/fine_tuning/jobs/{id}/{action}")), json!({}))
+            .post(
+                &az.dated(&format!("/fine_tuning/jobs/{id}/{action}")),
+                json!({}),
+            )
             .await?;
         ensure!(r.status == 404, "{action}: {} {}", r.status, r.body);
     }
@@ -106,10 +130,16 @@ async fn dated_list(az: &Az) -> Check {
             .await?;
         ensure!(a.status.is_success(), "create: {} {}", a.status, a.body);
     }
-    let l = az.get(&az.dated("/fine_tuning/jobs?metadata[key]=k1")).await?;
+    let l = az
+        .get(&az.dated("/fine_tuning/jobs?metadata[key]=k1"))
+        .await?;
     ensure!(l.status == 200, "list: {} {}", l.status, l.body);
     let data = l.body["data"].as_array().cloned().unwrap_or_default();
-    ensure!(data.len() == 2, "the filter was applied: {} jobs", data.len());
+    ensure!(
+        data.len() == 2,
+        "the filter was applied: {} jobs",
+        data.len()
+    );
     ensure!(
         data.iter().all(|j| j.get("metadata").is_none()),
         "a listed job has metadata"
@@ -137,14 +167,21 @@ async fn dated_suffix(az: &Az) -> Check {
             job_body(&file, json!({"suffix": "writer_v-2"})),
         )
         .await?;
-    ensure!(a.status.is_success(), "good suffix: {} {}", a.status, a.body);
+    ensure!(
+        a.status.is_success(),
+        "good suffix: {} {}",
+        a.status,
+        a.body
+    );
     Ok(())
 }
 strict_not_lenient!(dated_suffix_rule, dated_suffix);
 
 /// Only the dated versions in facts.md are emulated; another is refused, not guessed.
 async fn dated_versions(az: &Az) -> Check {
-    let a = az.get(&az.dated_v("2024-02-01", "/fine_tuning/jobs")).await?;
+    let a = az
+        .get(&az.dated_v("2024-02-01", "/fine_tuning/jobs"))
+        .await?;
     ensure!(a.status == 400, "2024-02-01: {} {}", a.status, a.body);
     ensure!(a.body["error"]["param"] == "api-version", "{}", a.body);
     let a = az.get(&az.dated("/fine_tuning/jobs")).await?;
@@ -209,7 +246,10 @@ async fn preview(az: &Az) -> Check {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let p = az
-        .post(&az.dated_v(V, &format!("/fine_tuning/jobs/{id}/pause")), json!({}))
+        .post(
+            &az.dated_v(V, &format!("/fine_tuning/jobs/{id}/pause")),
+            json!({}),
+        )
         .await?;
     ensure!(
         p.status == 200 && p.body["status"] == "paused",
@@ -218,12 +258,18 @@ async fn preview(az: &Az) -> Check {
         p.body
     );
     let r = az
-        .post(&az.dated_v(V, &format!("/fine_tuning/jobs/{id}/resume")), json!({}))
+        .post(
+            &az.dated_v(V, &format!("/fine_tuning/jobs/{id}/resume")),
+            json!({}),
+        )
         .await?;
     ensure!(r.status == 200, "resume: {} {}", r.status, r.body);
     Ok(())
 }
-strict_not_lenient!(preview_2025_04_01_has_method_integrations_and_pause, preview);
+strict_not_lenient!(
+    preview_2025_04_01_has_method_integrations_and_pause,
+    preview
+);
 
 // ---- The v1 API (facts §1, §2) ----
 
@@ -241,7 +287,9 @@ async fn v1_create(az: &Az) -> Check {
     ensure!(a.body["metadata"]["run"] == "r1", "{}", a.body);
     ensure!(a.body["method"]["type"] == "supervised", "{}", a.body);
     let id = a.body["id"].as_str().unwrap_or("").to_string();
-    let (seen, job) = az.wait_job(&az.v1(&format!("/fine_tuning/jobs/{id}"))).await?;
+    let (seen, job) = az
+        .wait_job(&az.v1(&format!("/fine_tuning/jobs/{id}")))
+        .await?;
     for s in &seen {
         // facts §2: "status enum: validating_files|queued|running|succeeded|failed|cancelled".
         ensure!(
@@ -277,7 +325,10 @@ async fn v1_create(az: &Az) -> Check {
     );
     Ok(())
 }
-strict_not_lenient!(v1_create_is_200_keeps_metadata_and_makes_azure_ids, v1_create);
+strict_not_lenient!(
+    v1_create_is_200_keeps_metadata_and_makes_azure_ids,
+    v1_create
+);
 
 /// facts §2: v1's list has "**no metadata filter**": it is ignored.
 async fn v1_list(az: &Az) -> Check {
@@ -293,7 +344,11 @@ async fn v1_list(az: &Az) -> Check {
     }
     let l = az.get(&az.v1("/fine_tuning/jobs?metadata[key]=k1")).await?;
     let data = l.body["data"].as_array().cloned().unwrap_or_default();
-    ensure!(data.len() == 2, "the filter was applied: {} jobs", data.len());
+    ensure!(
+        data.len() == 2,
+        "the filter was applied: {} jobs",
+        data.len()
+    );
     ensure!(
         data.iter().any(|j| j["metadata"]["key"] == "k1"),
         "metadata lost"
@@ -318,7 +373,12 @@ async fn v1_uploads(az: &Az) -> Check {
             json!({"filename": "t.jsonl", "purpose": "fine-tune", "bytes": 10, "mime_type": "text/jsonl"}),
         )
         .await?;
-    ensure!(d.status == 200, "dated POST /uploads: {} {}", d.status, d.body);
+    ensure!(
+        d.status == 200,
+        "dated POST /uploads: {} {}",
+        d.status,
+        d.body
+    );
     Ok(())
 }
 strict_not_lenient!(v1_has_no_uploads, v1_uploads);
@@ -326,14 +386,20 @@ strict_not_lenient!(v1_has_no_uploads, v1_uploads);
 /// Files are `pending`, then `running`, then `processed` (facts §2), and a job cannot use one
 /// before.
 async fn v1_file_states(az: &Az) -> Check {
-    let a = az.upload_to(&az.v1("/files"), &jsonl(10), "fine-tune").await?;
+    let a = az
+        .upload_to(&az.v1("/files"), &jsonl(10), "fine-tune")
+        .await?;
     ensure!(a.status == 200, "upload: {} {}", a.status, a.body);
     ensure!(a.body["status"] == "pending", "status {}", a.body["status"]);
     let id = a.body["id"].as_str().unwrap_or("").to_string();
     let early = az
         .post(&az.v1("/fine_tuning/jobs"), job_body(&id, json!({})))
         .await?;
-    ensure!(early.status == 400, "job on a pending file: {}", early.status);
+    ensure!(
+        early.status == 400,
+        "job on a pending file: {}",
+        early.status
+    );
     let seen = az.wait_processed(&az.v1(&format!("/files/{id}"))).await?;
     for s in &seen {
         ensure!(
@@ -421,16 +487,17 @@ async fn v1_chat_takes_a_deployment_name_with_either_auth_header() {
     assert_eq!(put.status, 201, "{}", put.body);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let d = az.get_arm(&az.arm("writer-prod", ARM_VERSION)).await.unwrap();
+        let d = az
+            .get_arm(&az.arm("writer-prod", ARM_VERSION))
+            .await
+            .unwrap();
         if d.body["properties"]["provisioningState"] == "Succeeded" {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "{}", d.body);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    let chat = |deployment: &str| {
-        json!({"model": deployment, "messages": [{"role": "user", "content": "A tagline"}]})
-    };
+    let chat = |deployment: &str| json!({"model": deployment, "messages": [{"role": "user", "content": "A tagline"}]});
     let url = az.v1("/chat/completions");
     let by_key = az
         .send(
@@ -482,12 +549,18 @@ async fn v1_chat_takes_a_deployment_name_with_either_auth_header() {
     assert_eq!(undeployed.body["error"]["code"], "DeploymentNotFound");
     // facts §5: v1 has no `/deployments/{name}/chat/completions`; the dated API does.
     let path = az
-        .post(&az.v1("/deployments/writer-prod/chat/completions"), chat("x"))
+        .post(
+            &az.v1("/deployments/writer-prod/chat/completions"),
+            chat("x"),
+        )
         .await
         .unwrap();
     assert_eq!(path.status, 404);
     let dated = az
-        .post(&az.dated("/deployments/writer-prod/chat/completions"), chat("x"))
+        .post(
+            &az.dated("/deployments/writer-prod/chat/completions"),
+            chat("x"),
+        )
         .await
         .unwrap();
     assert_eq!(dated.status, 200, "{}", dated.body);
@@ -499,9 +572,12 @@ async fn v1_chat_takes_a_deployment_name_with_either_auth_header() {
 #[tokio::test]
 async fn retired_models_are_refused() {
     let az = Az::with(EmulatorOptions {
-        model_shutdown_dates: [("gpt-4.1-nano-2025-04-14".to_string(), "2020-01-01".to_string())]
-            .into_iter()
-            .collect(),
+        model_shutdown_dates: [(
+            "gpt-4.1-nano-2025-04-14".to_string(),
+            "2020-01-01".to_string(),
+        )]
+        .into_iter()
+        .collect(),
         ..Default::default()
     })
     .await;

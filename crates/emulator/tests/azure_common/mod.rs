@@ -162,8 +162,13 @@ impl Az {
 
     /// `PUT url` (control plane) with a JSON body and the Bearer token.
     pub async fn put_arm(&self, url: &str, body: Value) -> Result<Answer, String> {
-        self.send(self.http.put(url).bearer_auth(self.emu.api_key()).json(&body))
-            .await
+        self.send(
+            self.http
+                .put(url)
+                .bearer_auth(self.emu.api_key())
+                .json(&body),
+        )
+        .await
     }
 
     /// `GET url` (control plane) with the Bearer token.
