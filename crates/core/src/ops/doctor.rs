@@ -111,7 +111,8 @@ pub async fn check_registered_models(
     let cancel = CancellationToken::new();
     let targets: BTreeSet<String> = entries.iter().map(|(_, e)| target_of(e)).collect();
     let arm_auth = control_plane_auth(None);
-    let mut cache: BTreeMap<(bool, String), Option<ModelFacts>> = BTreeMap::new();
+    // Per (Azure entry?, base): the dates, and whether the API gave them (not a table).
+    let mut cache: BTreeMap<(bool, String), Option<(ModelFacts, bool)>> = BTreeMap::new();
     let today = today();
     let mut out = Vec::new();
     for (key, e) in entries {
@@ -121,26 +122,27 @@ pub async fn check_registered_models(
         if !cache.contains_key(&cache_key) {
             // An entry's dates are asked of its own provider: OpenAI's of OpenAI; Azure's of
             // Azure's dated API (which lists them), else Microsoft's retirement table.
+            let table = || Some((azure_table_facts(&base), false));
             let flavour = client.as_ref().map(Client::flavour);
-            let fresh = match (azure_entry, flavour) {
-                (true, Some(Flavour::AzureDated { .. })) | (false, Some(Flavour::OpenAi)) => {
-                    let c = client.as_ref().expect("a flavour means a client");
+            let fresh = match (azure_entry, flavour, client.as_ref()) {
+                (true, Some(Flavour::AzureDated { .. }), Some(c))
+                | (false, Some(Flavour::OpenAi), Some(c)) => {
                     match model_facts(c, &base, &cancel).await {
-                        Ok(f) if f.found => Some(f),
-                        Ok(_) if azure_entry => Some(azure_table_facts(&base)),
-                        Ok(_) => None,
+                        Ok(f) if f.found => Some((f, true)),
                         Err(err) if err.status == Some(401) || err.is_abort() => return Err(err),
-                        Err(_) if azure_entry => Some(azure_table_facts(&base)),
-                        Err(_) => None,
+                        _ if azure_entry => table(),
+                        _ => None,
                     }
                 }
-                (true, _) => Some(azure_table_facts(&base)),
-                (false, _) => None,
+                (true, _, _) => table(),
+                (false, _, _) => None,
             };
-            cache.insert(cache_key.clone(), fresh.filter(|f| f.found));
+            cache.insert(cache_key.clone(), fresh.filter(|(f, _)| f.found));
         }
-        let fresh = cache.get(&cache_key).cloned().flatten();
-        let refreshed = fresh.as_ref().is_some_and(|f| f.shutdown_date.is_some());
+        let (fresh, refreshed) = match cache.get(&cache_key).cloned().flatten() {
+            Some((f, api)) => (Some(f), api),
+            None => (None, false),
+        };
         let date = fresh
             .as_ref()
             .and_then(|f| f.shutdown_date.clone())
