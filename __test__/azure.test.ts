@@ -258,3 +258,21 @@ describe.each([
     expect(own.emu.stats().jobsCreated - own.emu.stats().jobsCancelled).toBe(1)
   }, 60000)
 })
+
+describe("Azure's file states", () => {
+  // Files take a tenth of the job duration to be processed here: 500 ms, pending then running.
+  const slow = useEmulator({ jobDurationMs: 5000 })
+
+  test('are waited through, bounded by fileProcessingTimeoutMs; the next call waits for the same file', async () => {
+    const endpoint = slow.emu.url.replace(/\/v1$/, '')
+    const opts = { ...azure({ apiKey: slow.emu.apiKey, azureEndpoint: endpoint }), seed: 1 }
+    const uploadsBefore = slow.emu.stats().requests['POST /openai/v1/files'] ?? 0
+    const e = await rejection(trainAndRegisterFineTunedModel({ ...opts, fileProcessingTimeoutMs: 100 }))
+    expect([e.code, e.param]).toEqual(['ERR_TIMEOUT', 'source'])
+    expect(e.message).toMatch(/still "(pending|running)"/)
+    expect(e.message).toContain('fileProcessingTimeoutMs')
+    const m = await trainAndRegisterFineTunedModel(opts)
+    expect(m.fineTunedModel).toMatch(/\.ft-/)
+    expect((slow.emu.stats().requests['POST /openai/v1/files'] ?? 0) - uploadsBefore).toBe(1)
+  }, 60000)
+})
