@@ -206,6 +206,16 @@ export interface EmulatorOptions {
    * rejects the start (`ERR_INVALID_OPTION`, `param: "stateDir"`).
    */
   stateDir?: string
+  /**
+   * Azure paths answer as they did before the emulator followed Azure's specs: any
+   * `api-version`, OpenAI's job statuses, fields and `ft:` ids on every `/openai` path,
+   * `/uploads` on `/openai/v1`, 200 on job creation, any control-plane `api-version`, no
+   * long-running operation headers, the `Developer` SKU. Default `false`: `/openai/v1/...`
+   * behaves as Azure's v1 API, `/openai/...?api-version=2024-10-21` and
+   * `2025-04-01-preview` as those dated APIs, `managementUrl` as Azure Resource Manager
+   * (see docs/emulator-azure.md).
+   */
+  azureLenient?: boolean
 }
 
 /** What the emulator has seen and done, for tests. */
@@ -465,14 +475,21 @@ export interface FineTuneOptions {
   project?: string | null
   /**
    * Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
-   * `AZURE_OPENAI_ENDPOINT`. With it, requests use Azure's `/openai/...` paths, the
-   * `api-key` header and the `api-version` query, and the key defaults to
-   * `AZURE_OPENAI_API_KEY`. An explicit `baseUrl` wins over it (Azure's v1 endpoint works as
-   * a plain `baseUrl`).
+   * `AZURE_OPENAI_ENDPOINT`. Without `apiVersion`, requests go to Azure's v1 API
+   * (`{endpoint}/openai/v1/...`, no api-version); the key (default `AZURE_OPENAI_API_KEY`)
+   * goes in the `api-key` header; without a key, `azureToken` gives a Microsoft Entra ID
+   * token. An explicit `baseUrl` wins over it (`https://<resource>.openai.azure.com/openai/v1`
+   * as `baseUrl` is the v1 API too). See docs/azure.md.
    */
   azureEndpoint?: string | null
-  /** Azure `api-version`; default `OPENAI_API_VERSION`, else `2024-10-21`. */
-  apiVersion?: string | null
+  /**
+   * Azure OpenAI `api-version`: `"v1"` (the default: Azure's v1 API), or a dated version,
+   * `"2025-04-01-preview"` or `"2024-10-21"` (`{endpoint}/openai/...?api-version=`), which
+   * refuse what they cannot do before anything is sent (`ERR_INVALID_OPTION`: DPO, W&B,
+   * metadata and pause on 2024-10-21; metadata on 2025-04-01-preview; a suffix over 40
+   * characters or outside `a-z A-Z 0-9 - _` on both). Default `OPENAI_API_VERSION`, else v1.
+   */
+  apiVersion?: 'v1' | '2025-04-01-preview' | '2024-10-21' | (string & {}) | null
   /**
    * Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
    * relative to the current directory.
@@ -544,21 +561,27 @@ export interface FineTuneOptions {
   /**
    * Azure OpenAI: deploy the fine-tuned model so that it answers, through Azure's control
    * plane (`PUT …/Microsoft.CognitiveServices/accounts/{resourceName}/deployments/
-   * {deploymentName}`, api-version 2024-10-21), waiting until it has `Succeeded`. Needs a
+   * {deploymentName}`, api-version `apiVersion`, default 2026-03-01), following its
+   * long-running operation until the deployment has `Succeeded`. Needs a
    * Microsoft Entra ID token: `azureToken`, else `AZURE_ACCESS_TOKEN`. The entry then names
    * the deployment (the model an agent's client sends) and Azure's v1 `baseUrl`. Without
    * this option or a token, an Azure run registers the model id with `deployment: null`
-   * and the `az` command that deploys it. `sku`: `Developer` (deployments live 24 hours),
-   * `Standard` (default) or `GlobalStandard`; `capacity` default 1; `deploymentName`
-   * default: from the modelKey; `managementUrl` default `https://management.azure.com`.
+   * and the `az` command that deploys it. `sku`: `Standard` (default), `GlobalStandard`
+   * or `DeveloperTier` (`Developer` is taken for it; its deployments live 24 hours);
+   * `capacity` default 1; `deploymentName` default: from the modelKey; `managementUrl`
+   * default `https://management.azure.com`; `apiVersion`: the control plane's, default
+   * `2026-03-01`.
    */
-  azureDeployment?: { subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Developer' | 'Standard' | 'GlobalStandard' | null; capacity?: number | null; managementUrl?: string | null } | null
+  azureDeployment?: { subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Standard' | 'GlobalStandard' | 'DeveloperTier' | 'Developer' | null; capacity?: number | null; managementUrl?: string | null; apiVersion?: string | null } | null
   /**
-   * Gives the Microsoft Entra ID access token for `azureDeployment` (e.g. from
-   * `@azure/identity`'s `getToken("https://management.azure.com/.default")`); default
-   * `AZURE_ACCESS_TOKEN`. Never logged or stored.
+   * Gives a Microsoft Entra ID access token for the scope it is called with: Azure's
+   * control plane for `azureDeployment` (`"https://management.azure.com/.default"`; default
+   * `AZURE_ACCESS_TOKEN`) and, when no API key is given, Azure OpenAI's data plane
+   * (`"https://cognitiveservices.azure.com/.default"`, sent as `Authorization: Bearer`).
+   * E.g. `(scope) => credential.getToken(scope).then((t) => t.token)` with
+   * `@azure/identity`. Asked before each request, so it may refresh. Never logged or stored.
    */
-  azureToken?: (() => Promise<string>) | null
+  azureToken?: ((scope: string) => Promise<string>) | null
   /**
    * When `modelKey` is registered: `"error"` (default) refuses with
    * `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous

@@ -399,12 +399,17 @@ describe('registry commands', () => {
   test('doctor passes --azure-endpoint and --api-version through: it asks Azure, not OpenAI', async () => {
     seedRegistry()
     const endpoint = emu.url.replace(/\/v1$/, '')
+    // writer_v1 on Azure: its dates are Azure's; editor_v1 stays an OpenAI model, whose dates
+    // Azure does not know (it is not asked).
+    const reg = JSON.parse(fs.readFileSync(registryPath, 'utf8'))
+    reg.writer_v1.model = { ...reg.writer_v1.model, name: 'gpt-4o-mini-2024-07-18.ft-0123456789abcdef0123456789abcdef', baseUrl: `${endpoint}/openai/v1` }
+    fs.writeFileSync(registryPath, JSON.stringify(reg))
     const before = { ...emu.stats().requests }
     const r = await cli(['doctor', '--azure-endpoint', endpoint, '--api-version', '2024-10-21', '--api-key', KEY, '--registry-path', registryPath, '--json'])
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     const report = JSON.parse(r.stdout)
-    expect(report.models.map((m: any) => [m.modelKey, m.refreshed])).toEqual([['writer_v1', true], ['editor_v1', true]])
+    expect(report.models.map((m: any) => [m.modelKey, m.refreshed])).toEqual([['writer_v1', true], ['editor_v1', false]])
     const after = emu.stats().requests
     const used = Object.keys(after).filter((k) => after[k] !== (before[k] ?? 0))
     // Azure's models list (the emulator refuses an Azure route without api-version), never /v1.

@@ -67,7 +67,7 @@ test('uploads and uses a validation file', async () => {
   const file = await api(fx.emu.url, fx.emu.apiKey, `/files/${model.validationFileId}`)
   expect(file.purpose).toBe('fine-tune')
   // Uploaded under a name unique to the run, so that a lost upload answer is found exactly.
-  expect(file.filename).toMatch(/^ft-[0-9a-f]+-valid-valid\.jsonl$/)
+  expect(file.filename).toMatch(/^ft-[0-9a-f]+-valid-ik[0-9a-f]+-valid\.jsonl$/)
 })
 
 test('reads a URL source, streamed to a temporary file that is removed afterwards', async () => {

@@ -37,6 +37,14 @@ pub struct EmulatorOptions {
     /// folder removed at `close()`. A state file that is corrupt or from a newer version
     /// rejects the start (`ERR_INVALID_OPTION`, `param: "stateDir"`).
     pub state_dir: Option<String>,
+    /// Azure paths answer as they did before the emulator followed Azure's specs: any
+    /// `api-version`, OpenAI's job statuses, fields and `ft:` ids on every `/openai` path,
+    /// `/uploads` on `/openai/v1`, 200 on job creation, any control-plane `api-version`, no
+    /// long-running operation headers, the `Developer` SKU. Default `false`: `/openai/v1/...`
+    /// behaves as Azure's v1 API, `/openai/...?api-version=2024-10-21` and
+    /// `2025-04-01-preview` as those dated APIs, `managementUrl` as Azure Resource Manager
+    /// (see docs/emulator-azure.md).
+    pub azure_lenient: Option<bool>,
 }
 
 /// Seeded fault injection: the same seed and request order give the same faults.
@@ -143,6 +151,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         model_shutdown_dates,
         fine_tuning_unavailable,
         state_dir,
+        azure_lenient,
     } = o;
     if state_dir.as_deref() == Some("") {
         return Err(invalid(
@@ -174,6 +183,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         model_shutdown_dates: dates,
         fine_tuning_unavailable: fine_tuning_unavailable.unwrap_or(false),
         state_dir: state_dir.map(std::path::PathBuf::from),
+        azure_lenient: azure_lenient.unwrap_or(false),
     })
 }
 

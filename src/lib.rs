@@ -68,14 +68,19 @@ pub struct FineTuneOptions {
     #[napi(ts_type = "string | null")]
     pub project: Option<String>,
     /// Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
-    /// `AZURE_OPENAI_ENDPOINT`. With it, requests use Azure's `/openai/...` paths, the
-    /// `api-key` header and the `api-version` query, and the key defaults to
-    /// `AZURE_OPENAI_API_KEY`. An explicit `baseUrl` wins over it (Azure's v1 endpoint works as
-    /// a plain `baseUrl`).
+    /// `AZURE_OPENAI_ENDPOINT`. Without `apiVersion`, requests go to Azure's v1 API
+    /// (`{endpoint}/openai/v1/...`, no api-version); the key (default `AZURE_OPENAI_API_KEY`)
+    /// goes in the `api-key` header; without a key, `azureToken` gives a Microsoft Entra ID
+    /// token. An explicit `baseUrl` wins over it (`https://<resource>.openai.azure.com/openai/v1`
+    /// as `baseUrl` is the v1 API too). See docs/azure.md.
     #[napi(ts_type = "string | null")]
     pub azure_endpoint: Option<String>,
-    /// Azure `api-version`; default `OPENAI_API_VERSION`, else `2024-10-21`.
-    #[napi(ts_type = "string | null")]
+    /// Azure OpenAI `api-version`: `"v1"` (the default: Azure's v1 API), or a dated version,
+    /// `"2025-04-01-preview"` or `"2024-10-21"` (`{endpoint}/openai/...?api-version=`), which
+    /// refuse what they cannot do before anything is sent (`ERR_INVALID_OPTION`: DPO, W&B,
+    /// metadata and pause on 2024-10-21; metadata on 2025-04-01-preview; a suffix over 40
+    /// characters or outside `a-z A-Z 0-9 - _` on both). Default `OPENAI_API_VERSION`, else v1.
+    #[napi(ts_type = "'v1' | '2025-04-01-preview' | '2024-10-21' | (string & {}) | null")]
     pub api_version: Option<String>,
     /// Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
     /// relative to the current directory.
@@ -149,21 +154,27 @@ pub struct FineTuneOptions {
     pub integrations: Option<serde_json::Value>,
     /// Azure OpenAI: deploy the fine-tuned model so that it answers, through Azure's control
     /// plane (`PUT …/Microsoft.CognitiveServices/accounts/{resourceName}/deployments/
-    /// {deploymentName}`, api-version 2024-10-21), waiting until it has `Succeeded`. Needs a
+    /// {deploymentName}`, api-version `apiVersion`, default 2026-03-01), following its
+    /// long-running operation until the deployment has `Succeeded`. Needs a
     /// Microsoft Entra ID token: `azureToken`, else `AZURE_ACCESS_TOKEN`. The entry then names
     /// the deployment (the model an agent's client sends) and Azure's v1 `baseUrl`. Without
     /// this option or a token, an Azure run registers the model id with `deployment: null`
-    /// and the `az` command that deploys it. `sku`: `Developer` (deployments live 24 hours),
-    /// `Standard` (default) or `GlobalStandard`; `capacity` default 1; `deploymentName`
-    /// default: from the modelKey; `managementUrl` default `https://management.azure.com`.
+    /// and the `az` command that deploys it. `sku`: `Standard` (default), `GlobalStandard`
+    /// or `DeveloperTier` (`Developer` is taken for it; its deployments live 24 hours);
+    /// `capacity` default 1; `deploymentName` default: from the modelKey; `managementUrl`
+    /// default `https://management.azure.com`; `apiVersion`: the control plane's, default
+    /// `2026-03-01`.
     #[napi(
-        ts_type = "{ subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Developer' | 'Standard' | 'GlobalStandard' | null; capacity?: number | null; managementUrl?: string | null } | null"
+        ts_type = "{ subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Standard' | 'GlobalStandard' | 'DeveloperTier' | 'Developer' | null; capacity?: number | null; managementUrl?: string | null; apiVersion?: string | null } | null"
     )]
     pub azure_deployment: Option<serde_json::Value>,
-    /// Gives the Microsoft Entra ID access token for `azureDeployment` (e.g. from
-    /// `@azure/identity`'s `getToken("https://management.azure.com/.default")`); default
-    /// `AZURE_ACCESS_TOKEN`. Never logged or stored.
-    #[napi(ts_type = "(() => Promise<string>) | null")]
+    /// Gives a Microsoft Entra ID access token for the scope it is called with: Azure's
+    /// control plane for `azureDeployment` (`"https://management.azure.com/.default"`; default
+    /// `AZURE_ACCESS_TOKEN`) and, when no API key is given, Azure OpenAI's data plane
+    /// (`"https://cognitiveservices.azure.com/.default"`, sent as `Authorization: Bearer`).
+    /// E.g. `(scope) => credential.getToken(scope).then((t) => t.token)` with
+    /// `@azure/identity`. Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
     pub azure_token: Option<TokenCallback>,
     /// When `modelKey` is registered: `"error"` (default) refuses with
     /// `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
@@ -187,8 +198,8 @@ pub struct FineTuneOptions {
     pub validation_split: Option<f64>,
 }
 
-/// The `azureToken` callback.
-pub type TokenCallback = ThreadsafeFunction<(), Promise<String>, (), Status, false>;
+/// The `azureToken` callback, called with the token's scope.
+pub type TokenCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false>;
 
 /// The `onProgress` callback.
 pub type ProgressCallback = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>;
@@ -477,17 +488,24 @@ pub fn train_and_register_fine_tuned_model(
 /// The core's token function over the `azureToken` callback.
 fn token_fn(tsfn: TokenCallback) -> core::progress::TokenFn {
     let tsfn = std::sync::Arc::new(tsfn);
-    std::sync::Arc::new(move || {
-        let tsfn = tsfn.clone();
+    std::sync::Arc::new(move |scope: &str| {
+        let (tsfn, scope) = (tsfn.clone(), scope.to_string());
         Box::pin(async move {
+            // A control-plane token that fails fails the deployment; a data-plane one, the
+            // authentication.
+            let code = if scope.starts_with("https://management.azure.com") {
+                core::ErrorCode::DeploymentFailed
+            } else {
+                core::ErrorCode::Authentication
+            };
             let failed = |e: Error| {
                 core::Error::new(
-                    core::ErrorCode::DeploymentFailed,
+                    code,
                     format!("the azureToken callback failed: {}", e.reason),
                 )
                 .with_param("azureToken")
             };
-            let promise = tsfn.call_async(()).await.map_err(failed)?;
+            let promise = tsfn.call_async(scope).await.map_err(failed)?;
             promise.await.map_err(failed)
         })
     })

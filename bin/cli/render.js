@@ -156,6 +156,8 @@ function stopsLine(s) {
       return `${fmtTime(s.at)} (in ${s.daysLeft} days)`
     case 'undeployed':
       return 'not deployed: answers nothing'
+    case 'deleted':
+      return `DELETED (${s.reason})`
     default:
       return 'no date announced'
   }

@@ -10,7 +10,7 @@ use crate::calc::lifecycle::iso;
 use crate::infra::client::Client;
 use crate::infra::journal::{Journal, RunRecord};
 use crate::infra::registry::{self, Registry};
-use crate::infra::resolve::{resolve, Resolved};
+use crate::infra::resolve::{resolve_with_token, Resolved};
 use crate::infra::source;
 use crate::infra::task::blocking;
 use crate::ops::job::cancel_run;
@@ -31,9 +31,9 @@ fn run_id() -> String {
 }
 
 /// Checks what needs no network: options, sources, the duplicate key (before any lock or
-/// download), and local files' existence.
-async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
-    let r = resolve(opts)?;
+/// download), and local files' existence (and, on Azure, their size).
+async fn precheck(opts: TrainOptions, ctx: &RunContext) -> Result<(Resolved, Registry)> {
+    let r = resolve_with_token(opts, ctx.azure_token.as_ref())?;
     if let Some(a) = &r.opts.azure_deployment {
         azure::plan(a, &r.opts.model_key)?;
     }
@@ -52,7 +52,8 @@ async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
         ("validation", r.opts.validation.as_ref()),
     ] {
         if let Some(src) = src.filter(|s| !source::is_url(s)) {
-            source::open_local(param, src)?;
+            let local = source::open_local(param, src)?;
+            stages::upload::check_size(&r, param, local.bytes)?;
         }
     }
     Ok((r, registry))
@@ -108,7 +109,7 @@ async fn train_and_register_inner(
     caller: RunContext,
     started: tokio::time::Instant,
 ) -> Result<RegisteredModel> {
-    let (r, registry) = precheck(opts).await?;
+    let (r, registry) = precheck(opts, &caller).await?;
     // The stages run with a token of their own: the caller's abort, or the deadline.
     let ctx = RunContext {
         cancel: caller.cancel.child_token(),

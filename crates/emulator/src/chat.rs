@@ -76,8 +76,8 @@ fn through_deployment(state: &AppState, on_azure: bool, model: &str) -> ApiResul
     if !on_azure {
         return Ok(model.to_string());
     }
-    crate::deployments::deployed_model(state, model)
-        .ok_or_else(|| crate::deployments::deployment_not_found(model))
+    // Azure hook (`crate::azure`): the deployment's model, or Azure's refusal.
+    crate::azure::chat_model(state, model)
 }
 
 /// `POST /chat/completions`.
@@ -210,25 +210,8 @@ fn model_json(state: &AppState, flavor: Flavor, id: &str, created: i64) -> Value
             };
             json!({"id": id, "object": "model", "created": created, "owned_by": owned_by, "shutdown_date": date})
         }
-        Flavor::Azure => {
-            let unix = date
-                .as_deref()
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|t| t.and_utc().timestamp());
-            let mut deprecation = serde_json::Map::new();
-            if let Some(t) = unix {
-                deprecation.insert("fine_tune".into(), json!(t));
-                deprecation.insert("inference".into(), json!(t));
-            }
-            let tunable = !id.starts_with("ft:") && crate::models::resolve(id).is_some();
-            json!({
-                "id": id, "object": "model", "created_at": created, "status": "succeeded",
-                "lifecycle_status": if date.is_some() { "deprecating" } else { "generally-available" },
-                "capabilities": {"fine_tune": tunable, "inference": true, "chat_completion": true, "completion": false, "embeddings": false},
-                "deprecation": deprecation,
-            })
-        }
+        // Azure hook (`crate::azure`): the Azure model object and its retirement dates.
+        Flavor::Azure => crate::azure::model_json(state, id, created),
     }
 }
 

@@ -1,10 +1,14 @@
 //! Azure OpenAI's control plane, as far as deployments go: the Azure Resource Manager
 //! resource `Microsoft.CognitiveServices/accounts/{account}/deployments/{deployment}` under
 //! [`MANAGEMENT_PREFIX`] (Azure: `https://management.azure.com`), with a fake Microsoft
-//! Entra ID check (the Bearer token must be the emulator's API key) and a required
-//! `api-version`. A deployment is `Creating` for a while, then `Succeeded`; from then on chat
-//! completions answer by its name under `/openai`. Developer-tier deployments end after 24
-//! hours, as Azure's do.
+//! Entra ID check (the Bearer token must be the emulator's API key; facts §4: ARM takes a
+//! bearer token, no `api-key`) and a published `api-version` (facts §4). A new deployment is
+//! a long-running operation: 201 with `Azure-AsyncOperation` and `Retry-After`, the
+//! operation's status resource at that URL, and the deployment `Creating`, then `Succeeded`;
+//! from then on chat completions answer by its name under `/openai`. Developer-tier
+//! deployments end after 24 hours, as Azure's do (facts §6).
+//!
+//! With `azure_lenient`: any `api-version`, no operation headers, the SKU `Developer`.
 
 use crate::errors::ApiError;
 use crate::models::is_base_chat_model;
@@ -12,7 +16,7 @@ use crate::state::AppState;
 use crate::util::{now_ms, secs};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,8 +26,45 @@ use serde_json::{json, Value};
 /// Where the control plane is served.
 pub(crate) const MANAGEMENT_PREFIX: &str = "/management";
 
-/// The SKUs Azure offers for fine-tuned models.
-const SKUS: [&str; 3] = ["Developer", "Standard", "GlobalStandard"];
+/// The SKUs Azure offers for fine-tuned models, as Microsoft names them (facts §4, D-TYPES:
+/// `Standard`, `GlobalStandard`, `ProvisionedManaged`, `DeveloperTier`; D-DEP: fine-tuned
+/// deployment types Standard, Global Standard, Provisioned Throughput, Developer). Whether
+/// ARM compares them case-insensitively is not confirmed: the emulator does (lenient).
+const SKUS: [&str; 4] = [
+    "Standard",
+    "GlobalStandard",
+    "ProvisionedManaged",
+    "DeveloperTier",
+];
+
+/// The SKUs of the lenient emulator (before it followed Azure's names).
+const LENIENT_SKUS: [&str; 3] = ["Developer", "Standard", "GlobalStandard"];
+
+/// Microsoft.CognitiveServices control-plane api-versions published as GA (facts §4, RM
+/// tags). Previews: facts §4 lists some ("incl."), so any `YYYY-MM-DD-preview` is accepted.
+pub(crate) const PUBLISHED_API_VERSIONS: [&str; 12] = [
+    "2017-04-18",
+    "2021-04-30",
+    "2021-10-01",
+    "2022-03-01",
+    "2022-10-01",
+    "2022-12-01",
+    "2023-05-01",
+    "2024-10-01",
+    "2025-06-01",
+    "2025-09-01",
+    "2025-12-01",
+    "2026-03-01",
+];
+
+/// Whether `v` is a published control-plane api-version (facts §4).
+fn published(v: &str) -> bool {
+    if PUBLISHED_API_VERSIONS.contains(&v) {
+        return true;
+    }
+    v.strip_suffix("-preview")
+        .is_some_and(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok())
+}
 
 /// How long a Developer-tier deployment lives.
 const DEVELOPER_LIFETIME_MS: i64 = 24 * 3600 * 1000;
@@ -51,7 +92,10 @@ impl DeploymentRecord {
     }
 
     fn expired_at(&self, now: i64) -> bool {
-        self.sku == "Developer" && now >= self.created_ms + DEVELOPER_LIFETIME_MS
+        // facts §6: "Developer tier: fixed **24 h** lifetime, auto-deleted regardless of
+        // activity".
+        matches!(self.sku.as_str(), "DeveloperTier" | "Developer")
+            && now >= self.created_ms + DEVELOPER_LIFETIME_MS
     }
 
     fn to_json(&self, now: i64) -> Value {
@@ -63,6 +107,8 @@ impl DeploymentRecord {
             "properties": {
                 "model": { "format": "OpenAI", "name": self.model, "version": "1" },
                 "provisioningState": self.state_at(now),
+                // facts §4: the ready example "also `deploymentState: Running`".
+                "deploymentState": "Running",
                 "capabilities": { "chatCompletion": "true" },
                 "rateLimits": [{ "key": "request", "renewalPeriod": 10, "count": self.capacity }],
             },
@@ -84,6 +130,7 @@ fn arm_error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let base = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/{account}/deployments";
     Router::new()
+        .route(OPERATION_ROUTE, get(operation))
         .route(base, get(list))
         .route(
             &format!("{base}/{{deployment}}"),
@@ -119,15 +166,29 @@ async fn arm_guard(State(state): State<AppState>, req: Request, next: Next) -> R
             }
         }
     }
-    let has_version = req.uri().query().is_some_and(|q| {
-        q.split('&')
-            .any(|p| p.starts_with("api-version=") && p.len() > 12)
-    });
-    if !has_version {
+    let version = crate::util::query_pairs(req.uri().query())
+        .into_iter()
+        .find(|(k, _)| k == "api-version")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty());
+    let Some(version) = version else {
         return arm_error(
             StatusCode::BAD_REQUEST,
             "MissingApiVersionParameter",
             "The api-version query parameter (?api-version=) is required for all requests.",
+        );
+    };
+    if !state.0.azure_lenient && !published(&version) {
+        // facts §4: "`2024-10-21` is not a control-plane version" (no RM tag). ARM's exact
+        // answer to an unpublished version is not in facts.md ("Could not confirm"); the
+        // emulator refuses it with 400 so that a client using one fails here.
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "NoRegisteredProviderFound",
+            format!(
+                "No registered resource provider found for API version '{version}' for type 'accounts/deployments'. The supported api-versions are '{}' and previews.",
+                PUBLISHED_API_VERSIONS.join(", ")
+            ),
         );
     }
     next.run(req).await
@@ -194,10 +255,13 @@ async fn delete(
 }
 
 /// `PUT …/deployments/{deployment}`: `{ sku: { name, capacity }, properties: { model: {
-/// format: "OpenAI", name, version } } }`. 201 when created, 200 when updated.
+/// format: "OpenAI", name, version } } }`. 201 when created, 200 when updated (facts §4), with
+/// `Azure-AsyncOperation` and `Retry-After` while it provisions.
 async fn create_or_update(
     State(state): State<AppState>,
     Path((sub, group, account, name)): DeploymentPath,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Response {
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
@@ -220,8 +284,20 @@ async fn create_or_update(
         );
     }
     let sku_name = v.pointer("/sku/name").and_then(Value::as_str).unwrap_or("");
-    let Some(sku) = SKUS.iter().find(|s| s.eq_ignore_ascii_case(sku_name)) else {
-        return arm_error(StatusCode::BAD_REQUEST, "InvalidSkuName", format!("The sku '{sku_name}' is not supported for fine-tuned models; use Developer, Standard or GlobalStandard."));
+    let skus: &[&str] = if state.0.azure_lenient {
+        &LENIENT_SKUS
+    } else {
+        &SKUS
+    };
+    let Some(sku) = skus.iter().find(|s| s.eq_ignore_ascii_case(sku_name)) else {
+        return arm_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidSkuName",
+            format!(
+                "The sku '{sku_name}' is not supported for fine-tuned models; use {}.",
+                skus.join(", ")
+            ),
+        );
     };
     let capacity = v
         .pointer("/sku/capacity")
@@ -261,6 +337,18 @@ async fn create_or_update(
             format!("The model '{model}' does not exist or is not supported for deployment."),
         );
     }
+    if !state.0.azure_lenient {
+        // facts §6 (D-RET): "at deployment retirement inference/deploy error".
+        if let (_, Some(date)) = crate::azure::retirement(&state, model) {
+            if crate::chat::is_past(&date) {
+                return arm_error(
+                    StatusCode::BAD_REQUEST,
+                    "DeploymentModelNotSupported",
+                    format!("The model '{model}' was retired for deployments on {date}."),
+                );
+            }
+        }
+    }
     let delay = (state.0.job_duration_ms / 5).clamp(50, 5000) as i64;
     let id = arm_id(&sub, &group, &account, &name);
     let key = id.to_lowercase();
@@ -292,7 +380,77 @@ async fn create_or_update(
     } else {
         StatusCode::CREATED
     };
-    (status, Json(body)).into_response()
+    if same || state.0.azure_lenient {
+        return (status, Json(body)).into_response();
+    }
+    // facts §4: "**201** create with `Azure-AsyncOperation` + `Retry-After`; LRO
+    // final-state-via azure-async-operation". An update that provisions again gets them too.
+    let op = crate::util::random_id("", 32).to_lowercase();
+    store.operations.insert(
+        op.clone(),
+        OperationRecord {
+            started_ms: now,
+            done_ms: now + delay,
+        },
+    );
+    drop(store);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let version = crate::util::query_pairs(query.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "api-version")
+        .map(|(_, v)| v)
+        .unwrap_or_default();
+    let url = format!(
+        "http://{host}{MANAGEMENT_PREFIX}/subscriptions/{sub}/providers/Microsoft.CognitiveServices/operationStatuses/{op}?api-version={version}"
+    );
+    let retry_after = (delay as u64).div_ceil(1000).max(1).to_string();
+    (
+        status,
+        [("azure-asyncoperation", url), ("retry-after", retry_after)],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// Where an operation's status is served (the `Azure-AsyncOperation` URL).
+const OPERATION_ROUTE: &str =
+    "/subscriptions/{subscription}/providers/Microsoft.CognitiveServices/operationStatuses/{operation}";
+
+/// A long-running operation of the control plane (a deployment provisioning).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct OperationRecord {
+    started_ms: i64,
+    done_ms: i64,
+}
+
+/// `GET` of an `Azure-AsyncOperation` URL: `{ id, name, status: InProgress | Succeeded,
+/// startTime, endTime }` (ARM's operation status resource; its exact fields are not in
+/// facts.md, which gives only "final-state-via azure-async-operation").
+async fn operation(
+    State(state): State<AppState>,
+    Path((sub, op)): Path<(String, String)>,
+) -> Response {
+    let now = now_ms();
+    let Some(rec) = state.store().operations.get(&op).cloned() else {
+        return arm_error(
+            StatusCode::NOT_FOUND,
+            "OperationNotFound",
+            format!("Operation {op} not found."),
+        );
+    };
+    let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339());
+    let done = now >= rec.done_ms;
+    Json(json!({
+        "id": format!("/subscriptions/{sub}/providers/Microsoft.CognitiveServices/operationStatuses/{op}"),
+        "name": op,
+        "status": if done { "Succeeded" } else { "InProgress" },
+        "startTime": time(rec.started_ms),
+        "endTime": if done { json!(time(rec.done_ms)) } else { Value::Null },
+    }))
+    .into_response()
 }
 
 /// The model a deployment name answers for, if it is deployed (succeeded, not expired).
@@ -314,4 +472,42 @@ pub(crate) fn deployment_not_found(name: &str) -> ApiError {
         None,
     )
     .code("DeploymentNotFound")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(sku: &str) -> DeploymentRecord {
+        DeploymentRecord {
+            id: "/d".into(),
+            name: "d".into(),
+            model: "m".into(),
+            sku: sku.into(),
+            capacity: 1,
+            created_ms: 0,
+            ready_ms: 10,
+        }
+    }
+
+    #[test]
+    fn developer_tier_ends_after_24_hours() {
+        let day = 24 * 3600 * 1000;
+        assert!(!record("DeveloperTier").expired_at(day - 1));
+        assert!(record("DeveloperTier").expired_at(day));
+        assert!(record("Developer").expired_at(day));
+        assert!(!record("Standard").expired_at(100 * day));
+        assert_eq!(record("Standard").state_at(5), "Creating");
+        assert_eq!(record("Standard").state_at(10), "Succeeded");
+    }
+
+    #[test]
+    fn published_versions() {
+        assert!(published("2026-03-01"));
+        assert!(published("2024-10-01"));
+        assert!(published("2025-10-01-preview"));
+        assert!(!published("2024-10-21"));
+        assert!(!published("latest"));
+        assert!(!published("2024-13-01-preview"));
+    }
 }

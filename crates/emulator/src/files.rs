@@ -1,5 +1,6 @@
 //! The Files API: `POST /files` (multipart, streamed to disk), list, retrieve, delete, content.
 
+use crate::azure::AzureApi;
 use crate::errors::{ApiError, ApiResult};
 use crate::server::Flavor;
 use crate::state::{AppState, Store};
@@ -14,7 +15,8 @@ use std::io::BufRead;
 use std::path::{Path as FsPath, PathBuf};
 use tokio::io::AsyncWriteExt;
 
-/// Largest file accepted by `POST /files` (OpenAI: 512 MB).
+/// Largest file accepted by `POST /files` (OpenAI: 512 MB; Azure: facts §7, "file ≤512 MB via
+/// API").
 pub(crate) const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Purposes accepted by `POST /files`.
@@ -46,6 +48,10 @@ pub(crate) struct FileRecord {
     pub expires_at: Option<i64>,
     /// Stays in status `uploaded` (fault knob).
     pub stuck: bool,
+    /// When processing ends, ms (0: processed at once). Azure files are `pending`, then
+    /// `running`, until then.
+    #[serde(default)]
+    pub ready_ms: i64,
     /// Where the content is.
     pub path: PathBuf,
 }
@@ -53,15 +59,20 @@ pub(crate) struct FileRecord {
 impl FileRecord {
     /// Whether the file can be used (status `processed`).
     pub fn processed(&self) -> bool {
-        !self.stuck
+        !self.stuck && now_ms() >= self.ready_ms
     }
 
     /// The `OpenAIFile` object.
     pub fn to_json(&self, flavor: Flavor) -> Value {
-        let status = match (self.stuck, flavor) {
-            (false, _) => "processed",
-            (true, Flavor::OpenAi) => "uploaded",
-            (true, Flavor::Azure) => "pending",
+        let now = now_ms();
+        // Azure: facts §2, file `status` ∈ uploaded|pending|running|processed|error|…: a file
+        // is `pending`, then `running` (the second half of its processing), then `processed`.
+        let running = now >= self.ready_ms - (self.ready_ms - self.created_ms) / 2;
+        let status = match (self.processed(), flavor) {
+            (true, _) => "processed",
+            (false, Flavor::OpenAi) => "uploaded",
+            (false, Flavor::Azure) if !self.stuck && running => "running",
+            (false, Flavor::Azure) => "pending",
         };
         let mut v = json!({
             "id": self.id,
@@ -95,6 +106,8 @@ pub(crate) struct NewFile {
     pub created_ms: i64,
     /// Expiry, Unix seconds.
     pub expires_at: Option<i64>,
+    /// How long processing takes, ms (0: processed at once).
+    pub processing_ms: i64,
 }
 
 /// Registers a file whose content is already on disk.
@@ -106,6 +119,11 @@ pub(crate) fn insert_file(state: &AppState, store: &mut Store, f: NewFile) -> Fi
         seq: store.next_seq(),
         filename: f.filename,
         stuck: state.0.faults.files_stuck_processing && f.purpose != "fine-tune-results",
+        ready_ms: if f.processing_ms > 0 {
+            f.created_ms + f.processing_ms
+        } else {
+            0
+        },
         purpose: f.purpose,
         expires_at: f.expires_at,
         path: f.path,
@@ -204,6 +222,7 @@ fn expiry(
 pub(crate) async fn create(
     State(state): State<AppState>,
     Extension(flavor): Extension<Flavor>,
+    Extension(AzureApi(caps)): Extension<AzureApi>,
     mut multipart: Multipart,
 ) -> ApiResult<Json<Value>> {
     let id = random_id("file-", 24);
@@ -249,9 +268,10 @@ pub(crate) async fn create(
     let purpose = purpose.ok_or_else(|| {
         ApiError::invalid("Missing required parameter: 'purpose'.", Some("purpose"))
     })?;
-    if !FILE_PURPOSES.contains(&purpose.as_str()) {
+    let purposes = caps.and_then(|c| c.file_purposes).unwrap_or(FILE_PURPOSES);
+    if !purposes.contains(&purpose.as_str()) {
         return Err(ApiError::invalid(
-            format!("'{purpose}' is not one of {FILE_PURPOSES:?} - 'purpose'"),
+            format!("'{purpose}' is not one of {purposes:?} - 'purpose'"),
             Some("purpose"),
         ));
     }
@@ -272,6 +292,7 @@ pub(crate) async fn create(
             bytes,
             created_ms,
             expires_at,
+            processing_ms: caps.map_or(0, |_| crate::azure::file_processing_ms(&state)),
         },
     );
     drop(store);

@@ -2,6 +2,7 @@
 //! is planned at creation from the options and the checks of its files; reads compute what is
 //! visible at the current time, so jobs progress without a background task and deterministically.
 
+use crate::azure::{AzureApi, Caps};
 use crate::errors::{ApiError, ApiResult};
 use crate::files::{insert_file, NewFile};
 use crate::job_params::{
@@ -14,7 +15,9 @@ use crate::util::{
     now_ms, parse_json, query_get, query_int, query_pairs, random_id, random_lower, secs,
 };
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, OriginalUri, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use fine_tune_dataset::rules;
 use rand::Rng;
@@ -88,6 +91,9 @@ pub(crate) struct JobRecord {
     has_validation: bool,
     /// When the job was paused (`POST …/pause`), until resumed: its clock stands still.
     paused_at: Option<i64>,
+    /// Created on an Azure flavour: its ids are Azure's (`ftchkpt-…` checkpoints).
+    #[serde(default)]
+    azure: bool,
 }
 
 /// Deterministic noise in [-0.5, 0.5) from a seed and a step (splitmix64).
@@ -169,8 +175,20 @@ impl JobRecord {
         m
     }
 
-    /// The `FineTuningJob` object at `now`.
-    pub fn to_json(&self, org: &str, now: i64) -> Value {
+    /// The `FineTuningJob` object at `now`, as the Azure flavour `caps` shows it (`None`:
+    /// OpenAI's).
+    pub fn to_json(&self, org: &str, now: i64, caps: Option<&Caps>) -> Value {
+        let mut v = self.openai_json(org, now);
+        if let (Some(caps), Value::Object(job)) = (caps, &mut v) {
+            let status = caps.job_status(self.status_at(now));
+            job.insert("status".into(), json!(status));
+            caps.trim_job(job);
+        }
+        v
+    }
+
+    /// The `FineTuningJob` object at `now`, as OpenAI shows it.
+    fn openai_json(&self, org: &str, now: i64) -> Value {
         let status = self.status_at(now);
         let done = matches!(status, "succeeded" | "failed");
         let succeeded = status == "succeeded";
@@ -288,6 +306,7 @@ pub(crate) fn advance(state: &AppState, store: &mut Store, now: i64) {
                     bytes: csv.len() as u64,
                     created_ms: at,
                     expires_at: None,
+                    processing_ms: 0,
                 },
             );
         }
@@ -318,7 +337,13 @@ fn usable_file(store: &Store, id: &str, param: &str) -> ApiResult<std::path::Pat
 }
 
 /// `POST /fine_tuning/jobs`.
-pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Extension(AzureApi(caps)): Extension<AzureApi>,
+    headers: HeaderMap,
+    OriginalUri(uri): OriginalUri,
+    body: Bytes,
+) -> ApiResult<Response> {
     if state.0.fine_tuning_unavailable {
         // As OpenAI's wind-down notice describes (its exact code is not published).
         return Err(ApiError::new(
@@ -327,7 +352,21 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
             "Fine-tuning is no longer available for your organization. Existing fine-tuned models remain available for inference until their base models are deprecated. See https://platform.openai.com/docs/deprecations.",
         ));
     }
-    let req: CreateJob = parse_json(&body)?;
+    let mut req: CreateJob = parse_json(&body)?;
+    if let Some(caps) = caps {
+        // Fields the flavour does not declare (facts §2: A1021's `FineTuningJobCreation` has
+        // no method/metadata/integrations; A25P no metadata). Whether Azure refuses or drops
+        // them is not in facts.md: the emulator drops them, so the job has none of them.
+        if !caps.metadata {
+            req.metadata = None;
+        }
+        if !caps.integrations {
+            req.integrations = None;
+        }
+        if caps.methods.is_empty() {
+            req.method = None;
+        }
+    }
     let model = opt_string(req.model, "model")?
         .ok_or_else(|| ApiError::invalid("Missing required parameter: 'model'.", Some("model")))?;
     let training_file = opt_string(req.training_file, "training_file")?.ok_or_else(|| {
@@ -338,6 +377,9 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     })?;
     let validation_file = opt_string(req.validation_file, "validation_file")?;
     let suffix = opt_string(req.suffix, "suffix")?;
+    if let (Some(caps), Some(s)) = (caps, &suffix) {
+        caps.check_suffix(s)?;
+    }
     if let Some(s) = &suffix {
         if s.is_empty() || s.chars().count() > 64 {
             return Err(ApiError::invalid(
@@ -370,6 +412,18 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     let metadata = check_metadata(req.metadata)?;
     let integrations = check_integrations(req.integrations)?;
     let (method_type, user_hp, method_extra) = parse_method(req.method, req.hyperparameters)?;
+    if let Some(caps) =
+        caps.filter(|c| !c.methods.is_empty() && !c.methods.contains(&method_type.as_str()))
+    {
+        // facts §2: A25P's `method.type` is "dpo|supervised only".
+        return Err(ApiError::invalid(
+            format!(
+                "Invalid 'method.type' on api-version {}: expected one of {:?}, got '{method_type}'.",
+                caps.version, caps.methods
+            ),
+            Some("method.type"),
+        ));
+    }
     let tunable = models::resolve(&model).ok_or_else(|| {
         ApiError::invalid(
             format!("Model {model} is not available for fine-tuning or does not exist."),
@@ -386,6 +440,18 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
                 Some("model"),
             )
             .code("model_not_available"));
+        }
+    }
+    if caps.is_some() {
+        // facts §6 (D-RET): Azure's training retirement of the base model.
+        if let (Some(date), _) = crate::azure::retirement(&state, &tunable.base) {
+            if crate::chat::is_past(&date) {
+                return Err(ApiError::invalid(
+                    format!("Model {model} can no longer be fine-tuned on Azure: its training retired on {date}."),
+                    Some("model"),
+                )
+                .code("model_not_available"));
+            }
         }
     }
     let completion = models::is_completion_model(&tunable.base);
@@ -480,8 +546,10 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
     }
     let total_steps = (n * epochs).div_ceil(batch).max(1);
     let id = random_id("ftjob-", 24);
-    let fine_tuned_model =
-        models::fine_tuned_name(&tunable.base, &org, suffix.as_deref(), &random_lower(8));
+    let fine_tuned_model = match caps {
+        Some(_) => crate::azure::fine_tuned_name(&tunable.base),
+        None => models::fine_tuned_name(&tunable.base, &org, suffix.as_deref(), &random_lower(8)),
+    };
     let mut job = JobRecord {
         id: id.clone(),
         created_ms: now,
@@ -512,15 +580,29 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         total_steps,
         has_validation: validation_file.is_some(),
         paused_at: None,
+        azure: caps.is_some(),
     };
     plan(&mut job, &state, &train, valid.as_ref());
     let mut store = state.store();
     job.seq = store.next_seq();
-    let v = job.to_json(&org, now_ms());
-    store.jobs.insert(id, job);
+    let v = job.to_json(&org, now_ms(), caps);
+    store.jobs.insert(id.clone(), job);
     drop(store);
     state.count(|s| s.jobs_created += 1);
-    Ok(Json(v))
+    match caps {
+        // facts §2: the dated APIs answer "create → **201** + Location".
+        Some(caps) if caps.create_201 => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("127.0.0.1");
+            let path = uri.path().trim_end_matches('/');
+            let location = format!("http://{host}{path}/{id}?api-version={}", caps.version);
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(v)).into_response())
+        }
+        // facts §2: v1 answers "`POST /fine_tuning/jobs` → **200**".
+        _ => Ok(Json(v).into_response()),
+    }
 }
 
 /// Lays out the job's timeline: events, metrics, checkpoints and the outcome.
@@ -630,7 +712,12 @@ fn plan(job: &mut JobRecord, state: &AppState, train: &Analysis, valid: Option<&
             json!({}),
         );
         job.checkpoints.push(Checkpoint {
-            id: random_id("ftckpt_", 24),
+            // facts §3: Azure's checkpoints are `ftchkpt-<32 hex>`.
+            id: if job.azure {
+                crate::azure::checkpoint_id()
+            } else {
+                random_id("ftckpt_", 24)
+            },
             at_ms: at,
             step,
             metrics,
@@ -680,12 +767,19 @@ fn no_such_job(id: &str) -> ApiError {
     .code("fine_tune_not_found")
 }
 
-/// `GET /fine_tuning/jobs`: newest first, `after`, `limit`, `metadata[k]=v` / `metadata=null`.
+/// `GET /fine_tuning/jobs`: newest first, `after`, `limit`, `metadata[k]=v` / `metadata=null`
+/// (OpenAI only).
 pub(crate) async fn list(
     State(state): State<AppState>,
+    Extension(AzureApi(caps)): Extension<AzureApi>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let pairs = query_pairs(q.as_deref());
+    let mut pairs = query_pairs(q.as_deref());
+    if caps.is_some() {
+        // facts §2: v1's list takes `after` and `limit`, "**no metadata filter**"; the dated
+        // APIs keep no metadata at all. A metadata filter is ignored as an unknown parameter.
+        pairs.retain(|(k, _)| k != "metadata" && !k.starts_with("metadata["));
+    }
     let limit = query_int(&pairs, "limit", 20, 1, 10_000)?;
     let after = query_get(&pairs, "after").filter(|a| !a.is_empty());
     let want_no_metadata = query_get(&pairs, "metadata") == Some("null");
@@ -726,7 +820,7 @@ pub(crate) async fn list(
     let has_more = jobs.len() > limit;
     jobs.truncate(limit);
     let org = &state.0.organization;
-    let data: Vec<Value> = jobs.iter().map(|j| j.to_json(org, now)).collect();
+    let data: Vec<Value> = jobs.iter().map(|j| j.to_json(org, now, caps)).collect();
     Ok(Json(
         json!({"object": "list", "data": data, "has_more": has_more}),
     ))
@@ -735,16 +829,18 @@ pub(crate) async fn list(
 /// `GET /fine_tuning/jobs/{id}`.
 pub(crate) async fn retrieve(
     State(state): State<AppState>,
+    Extension(AzureApi(caps)): Extension<AzureApi>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let store = state.store();
     let job = store.jobs.get(&id).ok_or_else(|| no_such_job(&id))?;
-    Ok(Json(job.to_json(&state.0.organization, now_ms())))
+    Ok(Json(job.to_json(&state.0.organization, now_ms(), caps)))
 }
 
 /// `POST /fine_tuning/jobs/{id}/cancel`: 400 if the job is already final.
 pub(crate) async fn cancel(
     State(state): State<AppState>,
+    Extension(AzureApi(caps)): Extension<AzureApi>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let now = now_ms();
@@ -764,7 +860,7 @@ pub(crate) async fn cancel(
     let at = job.clock(now);
     job.paused_at = None;
     job.end_at(at, Outcome::Cancelled);
-    let v = job.to_json(&state.0.organization, now);
+    let v = job.to_json(&state.0.organization, now, caps);
     drop(store);
     state.count(|s| s.jobs_cancelled += 1);
     Ok(Json(v))
@@ -862,6 +958,7 @@ pub(crate) async fn checkpoints(
 /// `…/resume` (a paused job: everything still to come moves later by the pause's length).
 pub(crate) async fn pause_resume(
     State(state): State<AppState>,
+    Extension(AzureApi(caps)): Extension<AzureApi>,
     Path(id): Path<String>,
     uri: axum::http::Uri,
 ) -> ApiResult<Json<Value>> {
@@ -918,7 +1015,7 @@ pub(crate) async fn pause_resume(
             json!({}),
         );
     }
-    Ok(Json(job.to_json(&state.0.organization, now)))
+    Ok(Json(job.to_json(&state.0.organization, now, caps)))
 }
 
 /// Fine-tuned models of succeeded jobs at `now` (for chat completions and models).

@@ -1,8 +1,10 @@
 //! An OpenAI-compatible fine-tuning API served on 127.0.0.1.
 //!
 //! The emulator follows OpenAI's OpenAPI spec for the Files, Uploads and fine-tuning jobs
-//! APIs (plus a canned `POST /chat/completions`), under `/v1` and, Azure-style, under
-//! `/openai` (with `api-version` and `api-key`). Jobs progress with time: their status,
+//! APIs (plus a canned `POST /chat/completions`) under `/v1`, and Azure OpenAI's specs under
+//! `/openai/v1` (Azure's v1 API) and `/openai?api-version=…` (the dated APIs 2024-10-21 and
+//! 2025-04-01-preview), each with its own capabilities (see `docs/emulator-azure.md`), plus
+//! Azure's control plane for deployments under `/management`. Jobs progress with time: their status,
 //! events, checkpoints and results are computed from elapsed time at each read. Faults can be
 //! injected per request with a seeded random generator (see [`FaultOptions`]).
 //!
@@ -14,6 +16,7 @@
 //! # Ok(()) }
 //! ```
 
+mod azure;
 mod chat;
 mod deployments;
 mod errors;
@@ -78,6 +81,11 @@ pub struct EmulatorOptions {
     /// something, and at close; never the API key) and `files/`. Created if missing, never
     /// removed. Default: a temporary folder removed at close.
     pub state_dir: Option<std::path::PathBuf>,
+    /// Azure paths behave as before the emulator followed Azure's specs: any `api-version`,
+    /// OpenAI's job statuses, ids and fields on every `/openai` path, `/uploads` on v1, 200 on
+    /// job creation, any control-plane `api-version`, no long-running operation headers, the
+    /// `Developer` SKU. Off by default: Azure paths answer as Azure's specs say.
+    pub azure_lenient: bool,
 }
 
 /// Why [`Emulator::start`] failed.
@@ -194,6 +202,7 @@ impl Emulator {
             state_dir: options.state_dir,
             save_lock: Mutex::new(None),
             learned: Mutex::new(Default::default()),
+            azure_lenient: options.azure_lenient,
         }));
         let (shutdown, rx) = watch::channel(false);
         let app = server::router(state.clone());

@@ -48,9 +48,9 @@ fn base_snapshot(name: &str) -> Option<String> {
 
 /// Resolves a `model` of `POST /fine_tuning/jobs`; `None`: not available for fine-tuning.
 pub(crate) fn resolve(model: &str) -> Option<Tunable> {
-    if let Some(rest) = model.strip_prefix("ft:") {
-        let base = rest.split(':').next().unwrap_or("");
-        let base = base_snapshot(base)?;
+    if is_fine_tuned(model) {
+        // Continuous fine-tuning: a fine-tuned model as `model` (Azure: facts §3, D-FT).
+        let base = base_snapshot(&base_of(model)?)?;
         return Some(Tunable {
             model: model.to_string(),
             base,
@@ -75,7 +75,21 @@ pub(crate) fn base_models() -> Vec<String> {
 /// Whether a model name can be used by `POST /chat/completions` without being a fine-tuned
 /// model of this emulator (the base models).
 pub(crate) fn is_base_chat_model(model: &str) -> bool {
-    !model.starts_with("ft:") && base_snapshot(model).is_some()
+    !is_fine_tuned(model) && base_snapshot(model).is_some()
+}
+
+/// Whether a model id is a fine-tuned model's: OpenAI's `ft:{base}:…`, or Azure's
+/// `{base}.ft-{32 hex}` (facts §3).
+pub(crate) fn is_fine_tuned(model: &str) -> bool {
+    model.starts_with("ft:") || model.contains(".ft-")
+}
+
+/// The base named in a fine-tuned model's id (`ft:{base}:…` or `{base}.ft-…`).
+pub(crate) fn base_of(model: &str) -> Option<String> {
+    if let Some(rest) = model.strip_prefix("ft:") {
+        return rest.split(':').next().map(str::to_string);
+    }
+    model.split_once(".ft-").map(|(base, _)| base.to_string())
 }
 
 /// Whether a base model takes prompt/completion examples (the dataset crate's model table).
@@ -112,6 +126,15 @@ mod tests {
         let ft = resolve("ft:gpt-4o-mini-2024-07-18:org::abc").unwrap();
         assert_eq!(ft.base, "gpt-4o-mini-2024-07-18");
         assert!(resolve("ft:nope:org::abc").is_none());
+        let azure = resolve("gpt-4.1-mini-2025-04-14.ft-b044a9d3cf9c4228b5d393567f693b83").unwrap();
+        assert_eq!(azure.base, "gpt-4.1-mini-2025-04-14");
+        assert!(!is_base_chat_model(
+            "gpt-4o-mini-2024-07-18.ft-0e208cf33a6a466994aff31a08aba678"
+        ));
+        assert!(is_base_chat_model("gpt-4o-mini-2024-07-18"));
+        assert_eq!(base_of("ft:b:o::x").as_deref(), Some("b"));
+        assert_eq!(base_of("gpt-4o.ft-1").as_deref(), Some("gpt-4o"));
+        assert_eq!(base_of("gpt-4o"), None);
         assert_eq!(fine_tuned_name("b", "o", None, "x"), "ft:b:o::x");
         assert_eq!(fine_tuned_name("b", "o", Some("s"), "x"), "ft:b:o:s:x");
     }

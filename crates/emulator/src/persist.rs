@@ -191,6 +191,7 @@ mod tests {
                 purpose: "fine-tune".into(),
                 expires_at: Some(1_800_000_000),
                 stuck: false,
+                ready_ms: 0,
                 path: dir.join("file-a"),
             },
         );

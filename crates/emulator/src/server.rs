@@ -22,12 +22,12 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-/// Which API dialect a request uses.
+/// Which object shapes a request gets (files' statuses, models).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flavor {
-    /// `/v1/...`, OpenAI.
+    /// `/v1/...`, OpenAI (and `/openai/v1/...` with `azure_lenient`).
     OpenAi,
-    /// `/openai/...?api-version=…`, Azure OpenAI.
+    /// `/openai/...`, Azure OpenAI; which of its APIs is in [`crate::azure::AzureApi`].
     Azure,
 }
 
@@ -185,7 +185,10 @@ async fn tag(State(state): State<AppState>, req: Request, next: Next) -> Respons
     resp
 }
 
-/// Whether the request carries the API key (`Authorization: Bearer` or Azure `api-key`).
+/// Whether the request carries the API key (`Authorization: Bearer` or Azure `api-key`). On
+/// Azure both are accepted on every flavour (facts §1: "Auth (V1 securitySchemes): header
+/// `api-key`; header `authorization`"; Entra ID tokens come as `Authorization: Bearer`); the
+/// emulator's API key doubles as the Entra ID token, as on its control plane.
 fn authorized(state: &AppState, req: &Request) -> Result<(), ApiError> {
     let headers = req.headers();
     let bearer = headers
@@ -246,28 +249,43 @@ async fn guard(
     if let Err(e) = authorized(&state, &req) {
         return e.into_response();
     }
-    let flavor = if pattern.starts_with("/openai") && !pattern.starts_with("/openai/v1/") {
-        Flavor::Azure
-    } else {
-        Flavor::OpenAi
-    };
-    if flavor == Flavor::Azure {
-        let has_version = req.uri().query().is_some_and(|q| {
-            q.split('&')
-                .any(|p| p.starts_with("api-version=") && p.len() > 12)
-        });
-        if !has_version {
-            return ApiError::invalid(
-                "Missing required query parameter 'api-version'.",
-                Some("api-version"),
-            )
-            .code("MissingApiVersionParameter")
-            .into_response();
+    let on_azure = pattern.starts_with("/openai");
+    let (flavor, caps) = if !on_azure {
+        (Flavor::OpenAi, None)
+    } else if state.0.azure_lenient {
+        // The behaviour before the Azure flavours: `/openai/v1` is OpenAI's, `/openai` takes
+        // any non-empty `api-version`.
+        if pattern.starts_with("/openai/v1/") {
+            (Flavor::OpenAi, None)
+        } else {
+            let has_version = req.uri().query().is_some_and(|q| {
+                q.split('&')
+                    .any(|p| p.starts_with("api-version=") && p.len() > 12)
+            });
+            if !has_version {
+                return ApiError::invalid(
+                    "Missing required query parameter 'api-version'.",
+                    Some("api-version"),
+                )
+                .code("MissingApiVersionParameter")
+                .into_response();
+            }
+            (Flavor::Azure, None)
         }
+    } else {
+        match crate::azure::select(&pattern, req.uri().query()) {
+            Ok(caps) => (Flavor::Azure, Some(caps)),
+            Err(e) => return e.into_response(),
+        }
+    };
+    if caps.is_some_and(|c| !c.serves(endpoint, &pattern)) {
+        // A path the flavour does not have (facts §2: no `/uploads` on v1, no pause/resume on
+        // 2024-10-21): as any unknown path.
+        return invalid_url(req.method().clone(), req.uri().clone()).await;
     }
+    req.extensions_mut().insert(crate::azure::AzureApi(caps));
     req.extensions_mut().insert(flavor);
-    req.extensions_mut()
-        .insert(OnAzure(pattern.starts_with("/openai")));
+    req.extensions_mut().insert(OnAzure(on_azure));
     let fault = lock(&state.0.injector).decide(endpoint);
     let Some(fault) = fault else {
         return next.run(req).await;

@@ -65,6 +65,9 @@ pub(crate) struct Store {
     pub deployments: HashMap<String, crate::deployments::DeploymentRecord>,
     /// Fine-tuned models deleted through `DELETE /models/{model}`.
     pub deleted_models: std::collections::HashSet<String>,
+    /// Azure control-plane long-running operations by id.
+    #[serde(default)]
+    pub operations: HashMap<String, crate::deployments::OperationRecord>,
 }
 
 impl Store {
@@ -111,6 +114,8 @@ pub(crate) struct Inner {
     pub save_lock: Mutex<Option<String>>,
     /// What each fine-tuned model learned, read once from its training file.
     pub learned: Mutex<crate::learned::LearnedCache>,
+    /// Azure paths behave as before the emulator followed Azure's specs.
+    pub azure_lenient: bool,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking handler must not wedge the emulator).

@@ -23,6 +23,10 @@ pub(crate) const MAX_PART_BYTES: u64 = 64 * 1024 * 1024;
 const MAX_UPLOAD_BYTES: u64 = 8 * 1024 * 1024 * 1024;
 /// Lifetime of a pending Upload, seconds.
 const UPLOAD_TTL_SECS: i64 = 3600;
+/// Largest Upload on Azure's dated API (facts §2: "≤9 GB").
+const AZURE_MAX_UPLOAD_BYTES: u64 = 9 * 1024 * 1024 * 1024;
+/// Lifetime of a pending Upload on Azure's dated API (facts §2: "expires 2 h").
+const AZURE_UPLOAD_TTL_SECS: i64 = 2 * 3600;
 const UPLOAD_PURPOSES: &[&str] = &[
     "assistants",
     "batch",
@@ -134,8 +138,17 @@ struct CreateUpload {
 }
 
 /// `POST /uploads`.
-pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiResult<Json<Value>> {
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Extension(crate::azure::AzureApi(caps)): Extension<crate::azure::AzureApi>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
     let req: CreateUpload = parse_json(&body)?;
+    // facts §2: on A1021 an Upload is "≤9 GB, expires 2 h".
+    let (max_bytes, max_label, ttl) = match caps {
+        Some(_) => (AZURE_MAX_UPLOAD_BYTES, "9 GB", AZURE_UPLOAD_TTL_SECS),
+        None => (MAX_UPLOAD_BYTES, "8 GB", UPLOAD_TTL_SECS),
+    };
     let missing =
         |p: &str| ApiError::invalid(format!("Missing required parameter: '{p}'."), Some(p));
     let filename = req.filename.ok_or_else(|| missing("filename"))?;
@@ -149,9 +162,9 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
             Some("purpose"),
         ));
     }
-    if bytes < 0 || bytes as u64 > MAX_UPLOAD_BYTES {
+    if bytes < 0 || bytes as u64 > max_bytes {
         return Err(ApiError::invalid(
-            "Invalid 'bytes': an Upload can be between 0 and 8 GB.",
+            format!("Invalid 'bytes': an Upload can be between 0 and {max_label}."),
             Some("bytes"),
         ));
     }
@@ -174,7 +187,7 @@ pub(crate) async fn create(State(state): State<AppState>, body: Bytes) -> ApiRes
         purpose,
         bytes: bytes as u64,
         status: "pending",
-        expires_at: secs(created_ms) + UPLOAD_TTL_SECS,
+        expires_at: secs(created_ms) + ttl,
         parts: HashMap::new(),
         completing: false,
         file: None,
@@ -262,6 +275,7 @@ struct CompleteUpload {
 pub(crate) async fn complete(
     State(state): State<AppState>,
     Extension(flavor): Extension<Flavor>,
+    Extension(crate::azure::AzureApi(caps)): Extension<crate::azure::AzureApi>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> ApiResult<Json<Value>> {
@@ -325,6 +339,8 @@ pub(crate) async fn complete(
             bytes,
             created_ms,
             expires_at: None,
+            // Azure's files go through pending and running (see `crate::azure`).
+            processing_ms: caps.map_or(0, |_| crate::azure::file_processing_ms(&state)),
         };
         let rec = insert_file(&state, &mut store, new);
         let u = store.uploads.get_mut(&id).expect("upload present");

@@ -4,8 +4,11 @@
 //! On Azure a fine-tuned model answers nothing until it is deployed. The deployment is an
 //! Azure Resource Manager resource, `Microsoft.CognitiveServices/accounts/{resource}/
 //! deployments/{deployment}`, created with `PUT` (api-version [`MANAGEMENT_API_VERSION`]) and a
-//! Microsoft Entra ID bearer token, and polled until its `properties.provisioningState` is
-//! `Succeeded`. The token is a secret: it is sent, never logged, returned or stored.
+//! Microsoft Entra ID bearer token (facts §4). The `PUT` is a long-running operation: it
+//! answers 201 (200 for an update) with `Azure-AsyncOperation` and `Retry-After`; the
+//! operation is followed, then the deployment is read until its
+//! `properties.provisioningState` is `Succeeded` (`Failed` or `Canceled` end it). The token is
+//! a secret: it is sent, never logged, returned or stored.
 
 use serde_json::{json, Value};
 
@@ -15,11 +18,16 @@ use crate::types::options::AzureDeploymentOptions;
 
 /// Azure Resource Manager's public endpoint.
 pub const DEFAULT_MANAGEMENT_URL: &str = "https://management.azure.com";
-/// The `Microsoft.CognitiveServices` api-version used for deployments (GA; the version of
-/// Microsoft's "deploy a fine-tuned model" REST example).
-pub const MANAGEMENT_API_VERSION: &str = "2024-10-21";
-/// The deployment SKUs Azure offers for fine-tuned models.
-pub const SKUS: [&str; 3] = ["Developer", "Standard", "GlobalStandard"];
+/// The `Microsoft.CognitiveServices` control-plane api-version used for deployments: the
+/// newest GA version published (facts §4: the resource-manager readme's stable tags end with
+/// 2026-03-01). Microsoft's own fine-tuning docs use `2024-10-21`, which is not a published
+/// control-plane version (facts §4). `azureDeployment.apiVersion` overrides it.
+pub const MANAGEMENT_API_VERSION: &str = "2026-03-01";
+/// The deployment SKUs of fine-tuned models, as Microsoft names them (facts §4, D-TYPES:
+/// `Standard`, `GlobalStandard`, `DeveloperTier`).
+pub const SKUS: [&str; 3] = ["Standard", "GlobalStandard", "DeveloperTier"];
+/// The Developer tier's SKU: its deployments live 24 hours (facts §6).
+pub const DEVELOPER_SKU: &str = "DeveloperTier";
 /// The SKU used when none is given.
 pub const DEFAULT_SKU: &str = "Standard";
 
@@ -33,6 +41,22 @@ pub struct DeploymentPlan {
     pub sku: String,
     pub capacity: u32,
     pub management_url: String,
+    /// The control plane's api-version.
+    pub api_version: String,
+}
+
+impl DeploymentPlan {
+    /// Whether the deployment is Developer tier (it lives 24 hours, facts §6).
+    pub fn is_developer(&self) -> bool {
+        self.sku == DEVELOPER_SKU
+    }
+}
+
+/// Whether an api-version has the shape of a control-plane version (`YYYY-MM-DD`, or
+/// `YYYY-MM-DD-preview`).
+fn api_version_shape_ok(v: &str) -> bool {
+    let date = v.strip_suffix("-preview").unwrap_or(v);
+    chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && date.len() == 10
 }
 
 fn invalid(param: &str, msg: String) -> Error {
@@ -61,28 +85,90 @@ pub fn deployment_name_of(model_key: &str) -> String {
 
 /// Checks `azureDeployment` (before anything is sent).
 pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPlan> {
-    let segments = [
+    require(&[
         ("azureDeployment.subscriptionId", &o.subscription_id),
         ("azureDeployment.resourceGroup", &o.resource_group),
         ("azureDeployment.resourceName", &o.resource_name),
-    ];
-    require(&segments)?;
-    for (name, v) in segments {
-        if v.contains(['/', '?', '#', '%']) {
+    ])?;
+    let segment_ok = |s: &str| !s.contains(['/', '?', '#', '%']);
+    for (name, v) in [
+        ("azureDeployment.subscriptionId", &o.subscription_id),
+        ("azureDeployment.resourceGroup", &o.resource_group),
+        ("azureDeployment.resourceName", &o.resource_name),
+    ] {
+        if !segment_ok(v) {
             return Err(invalid(
                 name,
                 format!("{name} {v:?} must not hold '/', '?', '#' or '%'"),
             ));
         }
     }
-    let deployment_name = deployment_name(o, model_key)?;
-    let sku = sku(o)?;
+    let deployment_name = o
+        .deployment_name
+        .clone()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| deployment_name_of(model_key));
+    let n = deployment_name.chars().count();
+    if !(2..=64).contains(&n)
+        || !deployment_name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(invalid(
+            "azureDeployment.deploymentName",
+            format!("azureDeployment.deploymentName {deployment_name:?}: use 2 to 64 letters, digits, '-', '_' or '.'"),
+        ));
+    }
+    let sku = match &o.sku {
+        None => DEFAULT_SKU.to_string(),
+        // `Developer` is the Azure CLI's name of the tier (facts §4, D-TEST): DeveloperTier.
+        Some(s) if s.trim().eq_ignore_ascii_case("Developer") => DEVELOPER_SKU.to_string(),
+        Some(s) => SKUS
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(s.trim()))
+            .map(|k| k.to_string())
+            .ok_or_else(|| {
+                invalid(
+                    "azureDeployment.sku",
+                    format!(
+                        "azureDeployment.sku {s:?}: allowed: {} (Developer means DeveloperTier)",
+                        SKUS.join(", ")
+                    ),
+                )
+            })?,
+    };
+    let api_version = match o.api_version.as_deref().map(str::trim) {
+        None | Some("") => MANAGEMENT_API_VERSION.to_string(),
+        Some(v) if api_version_shape_ok(v) => v.to_string(),
+        Some(v) => {
+            return Err(invalid(
+                "azureDeployment.apiVersion",
+                format!("azureDeployment.apiVersion {v:?} is not a control-plane api-version (YYYY-MM-DD or YYYY-MM-DD-preview); default {MANAGEMENT_API_VERSION}"),
+            ))
+        }
+    };
     let capacity = o.capacity.unwrap_or(1);
     if capacity == 0 {
         return Err(invalid(
             "azureDeployment.capacity",
             "azureDeployment.capacity must be at least 1".into(),
         ));
+    }
+    let management_url = o
+        .management_url
+        .clone()
+        .map(|s| s.trim().trim_end_matches('/').to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| DEFAULT_MANAGEMENT_URL.to_string());
+    match url::Url::parse(&management_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        _ => {
+            return Err(invalid(
+                "azureDeployment.managementUrl",
+                format!("azureDeployment.managementUrl {management_url:?} is not an http(s) URL"),
+            ))
+        }
     }
     Ok(DeploymentPlan {
         subscription_id: o.subscription_id.trim().to_string(),
@@ -91,63 +177,9 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
         deployment_name,
         sku,
         capacity,
-        management_url: management_url(o)?,
+        management_url,
+        api_version,
     })
-}
-
-/// `deploymentName`, else one made from the modelKey: 2 to 64 letters, digits, `-`, `_`, `.`.
-fn deployment_name(o: &AzureDeploymentOptions, model_key: &str) -> Result<String> {
-    let name = o
-        .deployment_name
-        .clone()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| deployment_name_of(model_key));
-    let n = name.chars().count();
-    if !(2..=64).contains(&n)
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(invalid(
-            "azureDeployment.deploymentName",
-            format!("azureDeployment.deploymentName {name:?}: use 2 to 64 letters, digits, '-', '_' or '.'"),
-        ));
-    }
-    Ok(name)
-}
-
-/// `sku` in Azure's spelling (any case accepted), else [`DEFAULT_SKU`].
-fn sku(o: &AzureDeploymentOptions) -> Result<String> {
-    let Some(s) = &o.sku else {
-        return Ok(DEFAULT_SKU.to_string());
-    };
-    SKUS.iter()
-        .find(|k| k.eq_ignore_ascii_case(s.trim()))
-        .map(|k| k.to_string())
-        .ok_or_else(|| {
-            invalid(
-                "azureDeployment.sku",
-                format!("azureDeployment.sku {s:?}: allowed: Developer, Standard, GlobalStandard"),
-            )
-        })
-}
-
-/// `managementUrl` (an http(s) URL without a trailing `/`), else Azure Resource Manager's.
-fn management_url(o: &AzureDeploymentOptions) -> Result<String> {
-    let url = o
-        .management_url
-        .clone()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_MANAGEMENT_URL.to_string());
-    match url::Url::parse(&url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
-        _ => Err(invalid(
-            "azureDeployment.managementUrl",
-            format!("azureDeployment.managementUrl {url:?} is not an http(s) URL"),
-        )),
-    }
 }
 
 /// The ARM path of a deployment.
@@ -185,6 +217,26 @@ pub fn az_command(plan: Option<&DeploymentPlan>, model: &str, fallback_name: &st
     )
 }
 
+/// The `status` of a long-running operation's status resource (`InProgress`, `Succeeded`,
+/// `Failed`, `Canceled`), and its error message when it has one.
+pub fn operation_status(v: &Value) -> (String, Option<String>) {
+    let status = v
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or("InProgress")
+        .to_string();
+    let message = v
+        .pointer("/error/message")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    (status, message)
+}
+
+/// Whether a provisioning or operation state is final and not a success.
+pub fn is_failed_state(state: &str) -> bool {
+    matches!(state, "Failed" | "Canceled" | "Cancelled" | "Deleting")
+}
+
 /// A deployment's `properties.provisioningState`.
 pub fn provisioning_state(v: &Value) -> String {
     v.pointer("/properties/provisioningState")
@@ -216,9 +268,21 @@ mod tests {
             deployment_path(&p),
             "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/res/deployments/writer-v1"
         );
+        assert_eq!(p.api_version, MANAGEMENT_API_VERSION);
         let mut o = opts();
         o.sku = Some("globalstandard".into());
         assert_eq!(plan(&o, "k").unwrap().sku, "GlobalStandard");
+        o.sku = Some("Developer".into());
+        assert!(plan(&o, "k").unwrap().is_developer());
+        o.sku = Some("developertier".into());
+        assert_eq!(plan(&o, "k").unwrap().sku, "DeveloperTier");
+        o.api_version = Some("2025-10-01-preview".into());
+        assert_eq!(plan(&o, "k").unwrap().api_version, "2025-10-01-preview");
+        o.api_version = Some("latest".into());
+        assert_eq!(
+            plan(&o, "k").unwrap_err().param.as_deref(),
+            Some("azureDeployment.apiVersion")
+        );
         o.sku = Some("Provisioned".into());
         assert_eq!(
             plan(&o, "k").unwrap_err().param.as_deref(),

@@ -14,8 +14,33 @@ pub const WARN_WITHIN_DAYS: i64 = 90;
 /// How long Azure keeps a Developer-tier deployment (hours).
 pub const DEVELOPER_DEPLOYMENT_HOURS: i64 = 24;
 
-/// Azure's rule for idle deployments of fine-tuned models, as Microsoft documents it.
+/// Azure's rule for idle deployments of fine-tuned models, as Microsoft documents it (facts
+/// §6, D-INACT; whether it still applies on the new Foundry experience is not confirmed).
 pub const AZURE_INACTIVITY_RULE: &str = "Azure deletes a deployment of a fine-tuned model that has been inactive (no completions or responses calls) for 15 days in a row; the model itself is kept and can be deployed again";
+
+/// Days without a call after which Azure deletes a fine-tuned deployment (facts §6).
+pub const AZURE_INACTIVITY_DAYS: i64 = 15;
+
+/// Azure OpenAI's retirement dates of fine-tunable base models, `(base, training no earlier
+/// than, deployments until)` (facts §6, D-RET): used where the API does not give them
+/// (`deprecation.fine_tune` / `deprecation.inference`). A fine-tuned model's deployments end
+/// with its base's.
+pub const AZURE_RETIREMENTS: &[(&str, &str, &str)] = &[
+    ("gpt-4o-2024-08-06", "2027-04-01", "2027-10-01"),
+    ("gpt-4o-mini-2024-07-18", "2027-04-01", "2027-10-01"),
+    ("gpt-4.1-2025-04-14", "2027-04-14", "2027-10-14"),
+    ("gpt-4.1-mini-2025-04-14", "2027-04-14", "2027-10-14"),
+    ("gpt-4.1-nano-2025-04-14", "2027-04-14", "2027-10-14"),
+];
+
+/// Azure's `(training, deployment)` retirement dates of a base model from
+/// [`AZURE_RETIREMENTS`].
+pub fn azure_retirement(base: &str) -> Option<(&'static str, &'static str)> {
+    AZURE_RETIREMENTS
+        .iter()
+        .find(|(m, _, _)| *m == base)
+        .map(|(_, t, d)| (*t, *d))
+}
 
 /// The dates of OpenAI's fine-tuning wind-down, and the way out.
 pub const WIND_DOWN_RULE: &str = "OpenAI is winding down self-serve fine-tuning (API deprecations page, notice of 2026-05-07): organizations that never ran a fine-tuning job lost job creation on 2026-05-07, organizations without fine-tuned-model inference in the previous 60 days on 2026-07-02, and every other organization loses it on 2027-01-06. Existing fine-tuned models keep answering until their base model shuts down. The same models can still be fine-tuned on Azure OpenAI: pass azureEndpoint (and azureDeployment, to deploy the result) with the same call; see the README, \"After 2027-01-06\"";
@@ -39,13 +64,20 @@ pub fn days_until(date: &str, today: NaiveDate) -> Option<i64> {
     parse_date(date).map(|d| (d - today).num_days())
 }
 
-/// The base of an `ft:` model (`ft:<base>:<org>:<suffix>:<id>`), else the name itself.
+/// The base of a fine-tuned model (OpenAI's `ft:<base>:<org>:<suffix>:<id>`, Azure's
+/// `<base>.ft-<32 hex>`, facts §3), else the name itself.
 pub fn base_of(model: &str) -> &str {
-    model
+    if let Some(b) = model
         .strip_prefix("ft:")
         .and_then(|r| r.split(':').next())
         .filter(|b| !b.is_empty())
-        .unwrap_or(model)
+    {
+        return b;
+    }
+    match model.split_once(".ft-") {
+        Some((b, _)) if !b.is_empty() => b,
+        _ => model,
+    }
 }
 
 /// The model an entry's agents call: its base for the shutdown date.
@@ -55,6 +87,16 @@ pub fn base_model_of(e: &RegistryEntry) -> String {
         .map(|f| f.base_model.clone())
         .filter(|b| !b.is_empty())
         .unwrap_or_else(|| base_of(&e.model.name).to_string())
+}
+
+/// Whether an entry's model is on Azure OpenAI: it records a deployment (or `deployment:
+/// null`), an Azure v1 `baseUrl`, or an Azure fine-tuned id (`<base>.ft-<hex>`).
+pub fn is_azure_entry(e: &RegistryEntry) -> bool {
+    e.fine_tune
+        .as_ref()
+        .is_some_and(|f| f.deployment.is_some() || f.job_id.starts_with("ft-"))
+        || e.model.base_url.is_some()
+        || e.model.name.contains(".ft-")
 }
 
 /// When an entry stops answering, from its recorded facts (`baseShutdownDate`, an Azure
@@ -82,7 +124,14 @@ pub fn stops_answering(
             candidates.push((
                 date.to_string(),
                 days,
-                format!("its base model {} shuts down on {date}", base_model_of(e)),
+                if is_azure_entry(e) {
+                    format!(
+                        "Azure OpenAI retires deployments of models fine-tuned from {} on {date}",
+                        base_model_of(e)
+                    )
+                } else {
+                    format!("its base model {} shuts down on {date}", base_model_of(e))
+                },
             ));
         }
     }
@@ -95,7 +144,7 @@ pub fn stops_answering(
                 expires.to_string(),
                 days,
                 format!(
-                    "its Developer-tier Azure deployment expires at {expires} (Azure keeps them {DEVELOPER_DEPLOYMENT_HOURS} hours)"
+                    "its Developer-tier Azure deployment is deleted at {expires} (Azure keeps them {DEVELOPER_DEPLOYMENT_HOURS} hours, whatever their use)"
                 ),
             ));
         }
@@ -174,6 +223,14 @@ mod tests {
             "gpt-4o-mini-2024-07-18"
         );
         assert_eq!(base_of("gpt-4o"), "gpt-4o");
+        assert_eq!(
+            base_of("gpt-4.1-mini-2025-04-14.ft-b044a9d3cf9c4228b5d393567f693b83"),
+            "gpt-4.1-mini-2025-04-14"
+        );
+        assert_eq!(
+            azure_retirement("gpt-4o-mini-2024-07-18"),
+            Some(("2027-04-01", "2027-10-01"))
+        );
         assert_eq!(date_of_unix(1_798_761_600).as_deref(), Some("2027-01-01"));
     }
 

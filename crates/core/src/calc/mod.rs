@@ -1,7 +1,9 @@
 //! Pure computations over the [`crate::types`], no I/O: the checks of the options, the Azure
-//! deployment plan, lifecycle dates, graders, and training metrics (CSV summary, loss chart).
+//! deployment plan and
+//! what each Azure API version declares, lifecycle dates, graders, and training metrics (CSV summary, loss chart).
 
 pub mod azure;
+pub mod azure_api;
 pub mod checks;
 pub mod graders;
 pub mod ids;

@@ -4,17 +4,21 @@
 //! read: `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `OPENAI_ORG_ID`, `OPENAI_PROJECT_ID`,
 //! `AZURE_OPENAI_ENDPOINT`, `AZURE_OPENAI_API_KEY`, `OPENAI_API_VERSION` and, for Azure's
 //! control plane, `AZURE_ACCESS_TOKEN`.
+//!
+//! Azure OpenAI (facts: `/work/shared/azure/facts.md` §1): an endpoint without an api-version
+//! is Azure's v1 API (`{endpoint}/openai/v1`, no `api-version` query); a dated api-version is
+//! one of those with a capability table ([`crate::calc::azure_api`]). Either takes the key in
+//! the `api-key` header (declared by both specs) or, without a key, a Microsoft Entra ID token
+//! for [`DATA_PLANE_SCOPE`] as `Authorization: Bearer`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
-
+use crate::calc::azure_api::{
+    caps_of, known_versions, ApiCaps, ARM_SCOPE, AZURE_2024_10_21, AZURE_V1, DATA_PLANE_SCOPE, V1,
+};
 use crate::calc::checks::{invalid, non_empty};
 use crate::types::error::{Error, ErrorCode, Result};
-use crate::types::options::{
-    ConnectionOptions, RetryDelays, DEFAULT_AZURE_API_VERSION, DEFAULT_BASE_URL,
-};
+use crate::types::options::{ConnectionOptions, RetryDelays, DEFAULT_BASE_URL};
 use crate::types::progress::TokenFn;
 use crate::types::redact::redact_url;
 
@@ -60,8 +64,8 @@ pub enum Flavour {
 
 /// Gives a Microsoft Entra ID access token for a scope (e.g.
 /// `https://cognitiveservices.azure.com/.default`): asked before every request, so it may
-/// refresh. A JavaScript callback can be one.
-pub type TokenProvider = Arc<dyn Fn(&str) -> BoxFuture<'static, Result<String>> + Send + Sync>;
+/// refresh. A JavaScript callback can be one (`azureToken`).
+pub type TokenProvider = TokenFn;
 
 /// How requests authenticate. `Debug` names the kind, never the secret.
 #[derive(Clone)]
@@ -142,20 +146,29 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
-    /// Azure's control plane (Azure Resource Manager) at `management_url`, with a Microsoft
-    /// Entra ID token, retried like `data_plane`.
-    pub fn control_plane(
-        management_url: &str,
-        token: Secret,
-        data_plane: &Connection,
-    ) -> Connection {
+    /// Azure's control plane (Azure Resource Manager) at `management_url`, authenticated by
+    /// `auth` (see [`control_plane_auth`]), retried as `retry` says.
+    pub fn control_plane(management_url: &str, auth: Auth, retry: Retry) -> Connection {
         Connection {
             base_url: management_url.trim_end_matches('/').to_string(),
             flavour: Flavour::OpenAi,
-            auth: Auth::Bearer(token),
+            auth,
             organization: None,
             project: None,
-            retry: data_plane.retry.clone(),
+            retry,
+        }
+    }
+
+    /// What the Azure API version this connection speaks declares (`None` for OpenAI). A dated
+    /// version without a table (only a hand-made connection can have one) gets 2024-10-21's,
+    /// the narrowest.
+    pub fn caps(&self) -> Option<&'static ApiCaps> {
+        match &self.flavour {
+            Flavour::OpenAi => None,
+            Flavour::AzureV1 => Some(&AZURE_V1),
+            Flavour::AzureDated { api_version } => {
+                Some(caps_of(api_version).unwrap_or(&AZURE_2024_10_21))
+            }
         }
     }
 
@@ -186,29 +199,67 @@ impl Connection {
     }
 }
 
-/// Whether a host is one of Azure OpenAI's.
-fn is_azure_host(url: &str) -> bool {
-    url::Url::parse(url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_string))
-        .is_some_and(|h| {
-            h.ends_with(".openai.azure.com")
-                || h.ends_with(".cognitiveservices.azure.com")
-                || h.ends_with(".services.ai.azure.com")
-        })
+/// Whether a base URL is Azure OpenAI's v1 API: one of Azure OpenAI's hosts, or a path
+/// ending in `/openai/v1` (Azure's shape, facts §1).
+fn is_azure_v1_url(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    let host = u.host_str().unwrap_or("");
+    host.ends_with(".openai.azure.com")
+        || host.ends_with(".cognitiveservices.azure.com")
+        || host.ends_with(".services.ai.azure.com")
+        || u.path().trim_end_matches('/').ends_with("/openai/v1")
 }
 
-/// Resolves the connection: an explicit `baseUrl` wins (on Azure's hosts it is Azure's v1
-/// API); else an Azure endpoint (option, then `AZURE_OPENAI_ENDPOINT` unless
-/// `OPENAI_BASE_URL` is set) selects Azure's dated API (`api-key` header, `api-version` query,
-/// `/openai/...` paths, key from `AZURE_OPENAI_API_KEY`); else `OPENAI_BASE_URL`, else OpenAI.
-/// Keys: the option, else `OPENAI_API_KEY`. Explicit values always beat the environment.
+/// The Azure flavour of an api-version (`None`: the v1 API). `from` names where it came from.
+fn azure_flavour(version: Option<String>, from: &str) -> Result<Flavour> {
+    match version.as_deref() {
+        None | Some(V1) => Ok(Flavour::AzureV1),
+        Some(v) if caps_of(v).is_some() => Ok(Flavour::AzureDated {
+            api_version: v.to_string(),
+        }),
+        Some(v) => Err(invalid(
+            "apiVersion",
+            format!(
+                "{from} {v:?} is not an Azure OpenAI api-version this library knows the capabilities of ({}); leave it out to use the v1 API",
+                known_versions()
+            ),
+        )),
+    }
+}
+
+/// An Azure endpoint as given, without a trailing `/openai` or `/openai/v1`.
+fn azure_endpoint_root(ep: &str) -> &str {
+    let ep = ep.trim_end_matches('/');
+    ep.strip_suffix("/openai/v1")
+        .or_else(|| ep.strip_suffix("/openai"))
+        .unwrap_or(ep)
+}
+
+/// Resolves the connection: an explicit `baseUrl` wins (Azure's v1 API when it is one of
+/// Azure's hosts or ends in `/openai/v1`); else an Azure endpoint (option, then
+/// `AZURE_OPENAI_ENDPOINT` unless `OPENAI_BASE_URL` is set) selects Azure: the v1 API
+/// (`{endpoint}/openai/v1`) unless `apiVersion` (or `OPENAI_API_VERSION`) names a dated
+/// version with a table, key from `AZURE_OPENAI_API_KEY`; else `OPENAI_BASE_URL`, else
+/// OpenAI. Keys: the option, else the environment. Explicit values always beat the
+/// environment. Azure without a key authenticates with Microsoft Entra ID when `token` is
+/// given (asked for [`DATA_PLANE_SCOPE`]).
 pub fn connection(o: ConnectionOptions) -> Result<Connection> {
-    connection_in(o, &env)
+    connection_in(o, &env, None)
+}
+
+/// [`connection`] with a Microsoft Entra ID token provider for Azure without a key.
+pub fn connection_with_token(o: ConnectionOptions, token: Option<&TokenFn>) -> Result<Connection> {
+    connection_in(o, &env, token)
 }
 
 /// [`connection`] with `env` as the environment.
-fn connection_in(o: ConnectionOptions, env: &dyn Fn(&str) -> Option<String>) -> Result<Connection> {
+fn connection_in(
+    o: ConnectionOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+    token: Option<&TokenFn>,
+) -> Result<Connection> {
     let explicit_base = non_empty(o.base_url);
     let azure_endpoint = if explicit_base.is_some() {
         None
@@ -221,42 +272,47 @@ fn connection_in(o: ConnectionOptions, env: &dyn Fn(&str) -> Option<String>) -> 
             }
         })
     };
-    let (base_url, flavour) = match azure_endpoint {
+    let explicit_version = non_empty(o.api_version);
+    let (base_url, flavour, key_envs): (String, Flavour, &[&str]) = match azure_endpoint {
         Some(ep) => {
-            let api_version = non_empty(o.api_version)
-                .or_else(|| env("OPENAI_API_VERSION"))
-                .unwrap_or_else(|| DEFAULT_AZURE_API_VERSION.to_string());
+            let flavour = match explicit_version {
+                Some(v) => azure_flavour(Some(v), "apiVersion")?,
+                None => azure_flavour(env("OPENAI_API_VERSION"), "OPENAI_API_VERSION")?,
+            };
             let ep = check_base_url(&ep)?;
-            (format!("{ep}/openai"), Flavour::AzureDated { api_version })
+            let root = azure_endpoint_root(&ep);
+            let base = match flavour {
+                Flavour::AzureV1 => format!("{root}/openai/v1"),
+                _ => format!("{root}/openai"),
+            };
+            (base, flavour, &["AZURE_OPENAI_API_KEY"])
         }
         None => {
             let base = explicit_base
                 .or_else(|| env("OPENAI_BASE_URL"))
                 .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
             let base = check_base_url(&base)?;
-            let flavour = if is_azure_host(&base) {
-                Flavour::AzureV1
+            if is_azure_v1_url(&base) {
+                if let Some(v) = explicit_version.filter(|v| v != V1) {
+                    return Err(invalid(
+                        "apiVersion",
+                        format!(
+                            "apiVersion {v:?} is a dated Azure api-version, but baseUrl is Azure's v1 API: pass azureEndpoint (the resource's endpoint) with apiVersion instead of baseUrl, or leave apiVersion out"
+                        ),
+                    ));
+                }
+                (
+                    base,
+                    Flavour::AzureV1,
+                    &["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"],
+                )
             } else {
-                Flavour::OpenAi
-            };
-            (base, flavour)
+                (base, Flavour::OpenAi, &["OPENAI_API_KEY"])
+            }
         }
     };
-    let dated = matches!(flavour, Flavour::AzureDated { .. });
-    let key_env = if dated {
-        "AZURE_OPENAI_API_KEY"
-    } else {
-        "OPENAI_API_KEY"
-    };
-    let api_key = non_empty(o.api_key)
-        .or_else(|| env(key_env))
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::MissingApiKey,
-                format!("no API key: pass apiKey or set {key_env}"),
-            )
-            .with_param("apiKey")
-        })?;
+    let azure = flavour != Flavour::OpenAi;
+    let api_key = non_empty(o.api_key).or_else(|| key_envs.iter().find_map(|k| env(k)));
     let organization = non_empty(o.organization).or_else(|| env("OPENAI_ORG_ID"));
     let project = non_empty(o.project).or_else(|| env("OPENAI_PROJECT_ID"));
     check_header_value(
@@ -266,15 +322,41 @@ fn connection_in(o: ConnectionOptions, env: &dyn Fn(&str) -> Option<String>) -> 
         true,
     )?;
     check_header_value("project", "OPENAI_PROJECT_ID", project.as_deref(), true)?;
-    check_header_value("apiKey", key_env, Some(&api_key), false)?;
-    let key = Secret::new(api_key);
+    let auth = match api_key {
+        Some(k) => {
+            check_header_value("apiKey", key_envs[0], Some(&k), false)?;
+            let key = Secret::new(k);
+            if azure {
+                Auth::ApiKey(key)
+            } else {
+                Auth::Bearer(key)
+            }
+        }
+        None => match token {
+            Some(provider) if azure => Auth::Entra {
+                scope: DATA_PLANE_SCOPE.to_string(),
+                provider: provider.clone(),
+            },
+            _ => {
+                let alt = if azure {
+                    ", or give azureToken (a Microsoft Entra ID token provider)"
+                } else {
+                    ""
+                };
+                return Err(Error::new(
+                    ErrorCode::MissingApiKey,
+                    format!(
+                        "no API key: pass apiKey or set {}{alt}",
+                        key_envs.join(" or ")
+                    ),
+                )
+                .with_param("apiKey"));
+            }
+        },
+    };
     Ok(Connection {
         base_url,
-        auth: if dated {
-            Auth::ApiKey(key)
-        } else {
-            Auth::Bearer(key)
-        },
+        auth,
         flavour,
         organization,
         project,
@@ -296,14 +378,17 @@ pub fn names_an_api(o: &ConnectionOptions) -> bool {
         || env("AZURE_OPENAI_ENDPOINT").is_some()
 }
 
-/// The Microsoft Entra ID token for Azure's control plane: the `azureToken` callback, else
-/// `AZURE_ACCESS_TOKEN`; `None` when neither gives one.
-pub async fn control_plane_token(callback: Option<&TokenFn>) -> Result<Option<Secret>> {
-    let token = match callback {
-        Some(f) => Some(f().await?),
-        None => std::env::var("AZURE_ACCESS_TOKEN").ok(),
-    };
-    Ok(non_empty(token).map(Secret::new))
+/// How Azure's control plane (Azure Resource Manager) is authenticated: the `azureToken`
+/// provider, asked for [`ARM_SCOPE`] before each request; else `AZURE_ACCESS_TOKEN` as a
+/// bearer token; `None` when neither gives one.
+pub fn control_plane_auth(provider: Option<&TokenFn>) -> Option<Auth> {
+    match provider {
+        Some(p) => Some(Auth::Entra {
+            scope: ARM_SCOPE.to_string(),
+            provider: p.clone(),
+        }),
+        None => non_empty(env("AZURE_ACCESS_TOKEN")).map(|t| Auth::Bearer(Secret::new(t))),
+    }
 }
 
 /// A value sent as an HTTP header (`OpenAI-Organization`, `OpenAI-Project`, the key) must be
@@ -343,6 +428,7 @@ fn check_base_url(raw: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     fn with_env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |name| {
@@ -356,8 +442,12 @@ mod tests {
         match &c.auth {
             Auth::Bearer(k) => ("bearer", k.expose().to_string()),
             Auth::ApiKey(k) => ("api-key", k.expose().to_string()),
-            Auth::Entra { .. } => ("entra", String::new()),
+            Auth::Entra { scope, .. } => ("entra", scope.clone()),
         }
+    }
+
+    fn resolve(o: ConnectionOptions, vars: &[(&str, &str)]) -> Result<Connection> {
+        connection_in(o, &with_env(vars), None)
     }
 
     const ENV: &[(&str, &str)] = &[
@@ -367,7 +457,7 @@ mod tests {
         ("OPENAI_PROJECT_ID", "proj-env"),
         ("AZURE_OPENAI_ENDPOINT", "https://env.openai.azure.com"),
         ("AZURE_OPENAI_API_KEY", "az-env"),
-        ("OPENAI_API_VERSION", "2025-01-01"),
+        ("OPENAI_API_VERSION", "2025-04-01-preview"),
     ];
 
     #[test]
@@ -383,7 +473,7 @@ mod tests {
             }),
             ..Default::default()
         };
-        let c = connection_in(o, &with_env(ENV)).unwrap();
+        let c = resolve(o, ENV).unwrap();
         assert_eq!(c.base_url, "http://opt.test/v1");
         assert_eq!(key(&c), ("bearer", "sk-opt".into()));
         assert_eq!(c.organization.as_deref(), Some("org-opt"));
@@ -392,71 +482,160 @@ mod tests {
         assert_eq!((c.flavour, c.retry.max_retries), (Flavour::OpenAi, 5));
         assert_eq!(c.retry.max_delay, Duration::from_millis(2));
         // Without options: the environment (OPENAI_BASE_URL wins over AZURE_OPENAI_ENDPOINT).
-        let c = connection_in(ConnectionOptions::default(), &with_env(ENV)).unwrap();
+        let c = resolve(ConnectionOptions::default(), ENV).unwrap();
         assert_eq!(c.base_url, "http://env.test/v1");
         assert_eq!(key(&c), ("bearer", "sk-env".into()));
         assert_eq!(c.retry, Retry::default());
         // Without either: OpenAI, and no key is an error naming the variable.
-        let c = connection_in(
+        let c = resolve(
             ConnectionOptions {
                 api_key: Some("k".into()),
                 ..Default::default()
             },
-            &with_env(&[]),
+            &[],
         )
         .unwrap();
         assert_eq!(c.base_url, DEFAULT_BASE_URL);
-        let e = connection_in(ConnectionOptions::default(), &with_env(&[])).unwrap_err();
+        assert!(c.caps().is_none());
+        let e = resolve(ConnectionOptions::default(), &[]).unwrap_err();
         assert_eq!(e.code, ErrorCode::MissingApiKey);
         assert!(e.message.contains("OPENAI_API_KEY"), "{}", e.message);
     }
 
     #[test]
-    fn azure_or_openai() {
+    fn an_azure_endpoint_is_the_v1_api_unless_a_dated_version_is_named() {
         let azure_env: Vec<(&str, &str)> = ENV
             .iter()
             .copied()
             .filter(|(k, _)| *k != "OPENAI_BASE_URL")
             .collect();
-        // AZURE_OPENAI_ENDPOINT: Azure's dated API, its own key variable and api-version.
-        let c = connection_in(ConnectionOptions::default(), &with_env(&azure_env)).unwrap();
+        // AZURE_OPENAI_ENDPOINT + OPENAI_API_VERSION: the dated API, its own key variable,
+        // sent as `api-key`.
+        let c = resolve(ConnectionOptions::default(), &azure_env).unwrap();
         assert_eq!(c.base_url, "https://env.openai.azure.com/openai");
-        assert_eq!(c.api_version(), Some("2025-01-01"));
+        assert_eq!(c.api_version(), Some("2025-04-01-preview"));
         assert_eq!(key(&c), ("api-key", "az-env".into()));
-        assert!(c.is_azure());
-        // The option beats the variable; the default api-version without either.
+        assert_eq!(c.caps().unwrap().version, "2025-04-01-preview");
+        // No api-version anywhere: the v1 API, no api-version query.
         let o = ConnectionOptions {
-            azure_endpoint: Some("https://opt.openai.azure.com/".into()),
-            api_version: Some("2024-02-01".into()),
-            api_key: Some("az-opt".into()),
-            ..Default::default()
-        };
-        let c = connection_in(o, &with_env(ENV)).unwrap();
-        assert_eq!(c.base_url, "https://opt.openai.azure.com/openai");
-        assert_eq!(c.api_version(), Some("2024-02-01"));
-        assert_eq!(key(&c), ("api-key", "az-opt".into()));
-        let o = ConnectionOptions {
-            azure_endpoint: Some("https://r.openai.azure.com".into()),
+            azure_endpoint: Some("https://r.openai.azure.com/".into()),
             api_key: Some("k".into()),
             ..Default::default()
         };
-        let c = connection_in(o, &with_env(&[])).unwrap();
-        assert_eq!(c.api_version(), Some(DEFAULT_AZURE_API_VERSION));
-        // An explicit baseUrl wins over an Azure endpoint; on Azure's hosts it is the v1 API.
-        let o = ConnectionOptions {
-            azure_endpoint: Some("https://r.openai.azure.com".into()),
-            base_url: Some("https://r.openai.azure.com/openai/v1".into()),
-            api_key: Some("k".into()),
-            ..Default::default()
-        };
-        let c = connection_in(o, &with_env(&[])).unwrap();
+        let c = resolve(o.clone(), &[]).unwrap();
         assert_eq!(
-            (c.flavour.clone(), c.api_version()),
-            (Flavour::AzureV1, None)
+            (c.base_url.as_str(), c.api_version(), &c.flavour),
+            (
+                "https://r.openai.azure.com/openai/v1",
+                None,
+                &Flavour::AzureV1
+            )
         );
-        assert_eq!(key(&c).0, "bearer");
-        assert!(c.is_azure());
+        assert_eq!(key(&c), ("api-key", "k".into()));
         assert_eq!(c.v1_base_url(), "https://r.openai.azure.com/openai/v1");
+        // An endpoint given with its /openai/v1 path is the same resource.
+        let c2 = resolve(
+            ConnectionOptions {
+                azure_endpoint: Some("https://r.openai.azure.com/openai/v1".into()),
+                ..o.clone()
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c2.base_url, c.base_url);
+        // apiVersion "v1" is the v1 API; the option beats the variable.
+        let c = resolve(
+            ConnectionOptions {
+                api_version: Some("v1".into()),
+                ..o.clone()
+            },
+            &azure_env,
+        )
+        .unwrap();
+        assert_eq!(c.flavour, Flavour::AzureV1);
+        let c = resolve(
+            ConnectionOptions {
+                api_version: Some("2024-10-21".into()),
+                ..o.clone()
+            },
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.base_url, "https://r.openai.azure.com/openai");
+        assert_eq!(c.caps().unwrap().version, "2024-10-21");
+        // A version without a capability table is refused, naming where it came from.
+        let e = resolve(
+            ConnectionOptions {
+                api_version: Some("2024-02-01".into()),
+                ..o.clone()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (ErrorCode::InvalidOption, Some("apiVersion"))
+        );
+        let e = resolve(o.clone(), &[("OPENAI_API_VERSION", "2024-02-01")]).unwrap_err();
+        assert!(e.message.contains("OPENAI_API_VERSION"), "{}", e.message);
+        // An explicit baseUrl wins over an Azure endpoint; on Azure's hosts (or an
+        // /openai/v1 path) it is the v1 API, with the `api-key` header.
+        for url in [
+            "https://r.openai.azure.com/openai/v1",
+            "http://127.0.0.1:5/openai/v1/",
+        ] {
+            let c = resolve(
+                ConnectionOptions {
+                    base_url: Some(url.into()),
+                    ..o.clone()
+                },
+                &[],
+            )
+            .unwrap();
+            assert_eq!((&c.flavour, key(&c).0), (&Flavour::AzureV1, "api-key"));
+        }
+        let e = resolve(
+            ConnectionOptions {
+                base_url: Some("https://r.openai.azure.com/openai/v1".into()),
+                api_version: Some("2024-10-21".into()),
+                ..o.clone()
+            },
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("apiVersion"));
+    }
+
+    #[test]
+    fn azure_without_a_key_uses_the_entra_token_provider() {
+        let o = ConnectionOptions {
+            azure_endpoint: Some("https://r.openai.azure.com".into()),
+            ..Default::default()
+        };
+        let e = resolve(o.clone(), &[]).unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingApiKey);
+        assert!(e.message.contains("azureToken"), "{}", e.message);
+        let provider: TokenFn = Arc::new(|_: &str| Box::pin(async { Ok("t".to_string()) }));
+        let c = connection_in(o.clone(), &with_env(&[]), Some(&provider)).unwrap();
+        assert_eq!(key(&c), ("entra", DATA_PLANE_SCOPE.into()));
+        // A key wins; OpenAI never takes the token.
+        let c = connection_in(
+            ConnectionOptions {
+                api_key: Some("k".into()),
+                ..o
+            },
+            &with_env(&[]),
+            Some(&provider),
+        )
+        .unwrap();
+        assert_eq!(key(&c).0, "api-key");
+        let e = connection_in(
+            ConnectionOptions::default(),
+            &with_env(&[]),
+            Some(&provider),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ErrorCode::MissingApiKey);
     }
 
     #[test]
@@ -471,24 +650,28 @@ mod tests {
             !shown.contains("sk-secret-1") && !shown.contains("hunter"),
             "{shown}"
         );
-        let c = connection_in(o, &with_env(&[])).unwrap();
+        let c = resolve(o, &[]).unwrap();
         let shown = format!("{c:?}");
         assert!(
             !shown.contains("sk-secret-1") && !shown.contains("hunter"),
             "{shown}"
         );
         assert!(shown.contains("Bearer(<redacted>)"), "{shown}");
-        let cp = Connection::control_plane("https://arm.test/", Secret::new("tok-1"), &c);
+        let cp = Connection::control_plane(
+            "https://arm.test/",
+            Auth::Bearer(Secret::new("tok-1")),
+            c.retry.clone(),
+        );
         assert!(!format!("{cp:?}").contains("tok-1"));
         assert_eq!(cp.base_url, "https://arm.test");
     }
 
-    #[tokio::test]
-    async fn the_control_plane_token_comes_from_the_callback_first() {
-        let f: TokenFn = Arc::new(|| Box::pin(async { Ok(" tok ".to_string()) }));
-        let t = control_plane_token(Some(&f)).await.unwrap().unwrap();
-        assert_eq!(t.expose(), "tok");
-        let blank: TokenFn = Arc::new(|| Box::pin(async { Ok("  ".to_string()) }));
-        assert!(control_plane_token(Some(&blank)).await.unwrap().is_none());
+    #[test]
+    fn the_control_plane_asks_the_provider_for_the_arm_scope() {
+        let f: TokenFn = Arc::new(|_: &str| Box::pin(async { Ok("tok".to_string()) }));
+        match control_plane_auth(Some(&f)) {
+            Some(Auth::Entra { scope, .. }) => assert_eq!(scope, ARM_SCOPE),
+            other => panic!("{other:?}"),
+        }
     }
 }

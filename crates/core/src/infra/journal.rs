@@ -14,6 +14,7 @@ use fs4::FileExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::calc::azure_api::key_marker;
 use crate::types::error::{Error, ErrorCode, Result};
 
 /// What is known about one in-flight run.
@@ -73,14 +74,21 @@ impl RunRecord {
     }
 
     /// The name `param`'s file (`source`, `validation`) is uploaded under: unique to the run,
-    /// so that a file whose answer was lost is found exactly.
+    /// so that a file whose answer was lost is found exactly, and holding the run's
+    /// idempotency key (`calc::azure_api::key_marker`), so that another machine finds the job
+    /// training on it where jobs keep no metadata.
     pub fn upload_name(&self, param: &str, filename: &str) -> String {
         let what = if param == "validation" {
             "valid"
         } else {
             "train"
         };
-        format!("{}{what}-{filename}", self.upload_prefix())
+        let key = self
+            .idempotency_key
+            .as_deref()
+            .map(key_marker)
+            .unwrap_or_else(|| "-".into());
+        format!("{}{what}{key}{filename}", self.upload_prefix())
     }
 
     /// Notes a file this run created (once).

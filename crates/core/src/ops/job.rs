@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::infra::client::{Client, IDEMPOTENCY_KEY};
+use crate::infra::client::Client;
 use crate::infra::connection::{connection, names_an_api};
 use crate::infra::journal::{Journal, RunRecord};
 use crate::infra::registry::{self, Registry};
@@ -25,24 +25,30 @@ fn journal_of(registry_path: Option<String>) -> (Registry, Journal) {
 /// up before concluding that its request never reached the API.
 const CANCEL_LOOKUPS: u32 = 3;
 
-/// The job a run created, looked up by its metadata (its idempotency key, else its run id):
-/// `Ok(None)` once the API answered [`CANCEL_LOOKUPS`] times that there is none.
+/// The job a run created, looked up by its idempotency key (see `Client::jobs_of_key`), else
+/// by its run id: `Ok(None)` once the API answered [`CANCEL_LOOKUPS`] times that there is
+/// none.
 async fn find_own(client: &Client, rec: &RunRecord) -> Result<Option<Job>> {
-    let (name, value) = match rec.idempotency_key.as_deref() {
-        Some(k) => (IDEMPOTENCY_KEY, k),
-        None => ("run_id", rec.run_id.as_str()),
-    };
     let never = CancellationToken::new();
     for i in 0..CANCEL_LOOKUPS {
         if i > 0 {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
-        let jobs = client.jobs_by_metadata(name, value, &never).await?;
-        if let Some(j) = jobs
-            .into_iter()
-            .find(|j| j.metadata_value("run_id") == Some(rec.run_id.as_str()))
-        {
-            return Ok(Some(j));
+        let own = match rec.idempotency_key.as_deref() {
+            Some(k) => client
+                .jobs_of_key(k, &rec.run_id, &never)
+                .await?
+                .into_iter()
+                .find(|j| j.own)
+                .map(|j| j.job),
+            None => client
+                .jobs_by_metadata("run_id", &rec.run_id, &never)
+                .await?
+                .into_iter()
+                .next(),
+        };
+        if own.is_some() {
+            return Ok(own);
         }
     }
     Ok(None)
@@ -163,7 +169,12 @@ pub fn job_target(
         })?,
         None => match registry.get(model_key_or_job_id)? {
             Some(entry) => entry.fine_tune.map(|f| f.job_id).unwrap_or_default(),
-            None if model_key_or_job_id.starts_with("ftjob-") => model_key_or_job_id.to_string(),
+            // OpenAI's job ids are `ftjob-…`, Azure's `ft-…` (facts §3).
+            None if model_key_or_job_id.starts_with("ftjob-")
+                || model_key_or_job_id.starts_with("ft-") =>
+            {
+                model_key_or_job_id.to_string()
+            }
             None => String::new(),
         },
     };
@@ -215,6 +226,10 @@ async fn job_action(
     action: &str,
 ) -> Result<Job> {
     let (job_id, client) = job_target(model_key_or_job_id, registry_path, conn)?;
+    if let Some(caps) = client.caps() {
+        // Refused before anything is sent where the version has no such call.
+        caps.check_pause(action)?;
+    }
     client
         .job_action(&job_id, action, &CancellationToken::new())
         .await

@@ -1,14 +1,17 @@
 //! Before anything is uploaded: the base model's dates, read from the API rather than guessed
-//! (`shutdown_date` of `GET /models/{model}`; on Azure, `deprecation` in its models list), and
-//! OpenAI's fine-tuning wind-down (a refused job creation).
+//! (`shutdown_date` of `GET /models/{model}`; on Azure's dated API, `deprecation` in its
+//! models list, else Azure's published retirement table), and OpenAI's fine-tuning wind-down
+//! (a refused job creation).
 
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::calc::lifecycle::{
-    base_of, date_of_unix, days_until, parse_date, today, WARN_WITHIN_DAYS, WIND_DOWN_RULE,
+    azure_retirement, base_of, date_of_unix, days_until, parse_date, today, WARN_WITHIN_DAYS,
+    WIND_DOWN_RULE,
 };
 use crate::infra::client::Client;
+use crate::infra::connection::Flavour;
 use crate::infra::journal::RunRecord;
 use crate::types::error::{Error, ErrorCode, Result};
 use crate::types::progress::ProgressEvent;
@@ -27,36 +30,56 @@ pub struct ModelFacts {
     pub fine_tune_until: Option<String>,
 }
 
-/// Reads a model's dates: OpenAI's `GET /models/{model}` (`shutdown_date`), or Azure's
-/// models list (`deprecation.inference` / `deprecation.fine_tune`, Unix seconds). An `ft:`
-/// model ends with its base, so the base is read. A model the API does not know is
-/// `found: false`.
+/// Azure's dates of a base model from its published retirement table (facts §6), when the
+/// API gives none.
+pub fn azure_table_facts(model: &str) -> ModelFacts {
+    match azure_retirement(base_of(model)) {
+        Some((train, deploy)) => ModelFacts {
+            found: true,
+            shutdown_date: Some(deploy.to_string()),
+            fine_tune_until: Some(train.to_string()),
+        },
+        None => ModelFacts::default(),
+    }
+}
+
+/// Reads a model's dates: OpenAI's `GET /models/{model}` (`shutdown_date`); on Azure's dated
+/// API its models list (A1021 `GET /models`: `deprecation.inference` /
+/// `deprecation.fine_tune`, Unix seconds), each date Azure's retirement table gives where the
+/// API gives none; on Azure's v1 API (whose models list facts.md does not confirm) the table.
+/// A fine-tuned model ends with its base, so the base is read. A model the API does not know
+/// is `found: false`.
 pub async fn model_facts(
     client: &Client,
     model: &str,
     cancel: &CancellationToken,
 ) -> Result<ModelFacts> {
     let model = base_of(model);
-    if client.is_azure() {
-        let list = client.list_models(cancel).await?;
-        let Some(m) = list
-            .data
-            .iter()
-            .find(|m| m.get("id").and_then(Value::as_str) == Some(model))
-        else {
-            return Ok(ModelFacts::default());
-        };
-        let dep = |k: &str| {
-            m.get("deprecation")
-                .and_then(|d| d.get(k))
-                .and_then(Value::as_i64)
-                .and_then(date_of_unix)
-        };
-        return Ok(ModelFacts {
-            found: true,
-            shutdown_date: dep("inference"),
-            fine_tune_until: dep("fine_tune"),
-        });
+    match client.flavour() {
+        Flavour::AzureV1 => return Ok(azure_table_facts(model)),
+        Flavour::AzureDated { .. } => {
+            let table = azure_table_facts(model);
+            let list = client.list_models(cancel).await?;
+            let Some(m) = list
+                .data
+                .iter()
+                .find(|m| m.get("id").and_then(Value::as_str) == Some(model))
+            else {
+                return Ok(table);
+            };
+            let dep = |k: &str| {
+                m.get("deprecation")
+                    .and_then(|d| d.get(k))
+                    .and_then(Value::as_i64)
+                    .and_then(date_of_unix)
+            };
+            return Ok(ModelFacts {
+                found: true,
+                shutdown_date: dep("inference").or(table.shutdown_date),
+                fine_tune_until: dep("fine_tune").or(table.fine_tune_until),
+            });
+        }
+        Flavour::OpenAi => {}
     }
     match client.retrieve_model(model, cancel).await {
         Ok(m) => Ok(ModelFacts {
@@ -86,6 +109,7 @@ pub async fn check_base_model(run: &Run<'_>, refuse: bool) -> Result<BaseModelCh
         Err(e) if e.is_abort() || matches!(e.code, ErrorCode::Network) || e.status == Some(401) => {
             return Err(e)
         }
+        Err(_) if run.client.is_azure() => azure_table_facts(model),
         Err(_) => ModelFacts::default(),
     };
     let today = today();

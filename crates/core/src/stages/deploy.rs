@@ -1,10 +1,12 @@
 //! Stage 5 on Azure OpenAI: a fine-tuned model answers nothing until it is deployed. With
-//! `azureDeployment` and a Microsoft Entra ID token (the `azureToken` callback, else
-//! `AZURE_ACCESS_TOKEN`), the model is deployed through Azure's control plane and the stage
-//! waits until the deployment has `Succeeded`; the entry then names the deployment (the
-//! model an agent's client sends) and the v1 base URL. Without them, the entry keeps the
-//! model id, `deployment: null` and the `az` command that deploys it. On OpenAI this stage
-//! does nothing.
+//! `azureDeployment` and a Microsoft Entra ID token (the `azureToken` callback, asked for
+//! `https://management.azure.com/.default`, else `AZURE_ACCESS_TOKEN`), the model is deployed
+//! through Azure's control plane: the `PUT`'s long-running operation is followed
+//! (`Azure-AsyncOperation`, `Retry-After`), then the deployment is read until it has
+//! `Succeeded` (facts §4); the entry then names the deployment (the model an agent's client
+//! sends, facts §5) and the v1 base URL. Without them, the entry keeps the model id,
+//! `deployment: null` and the `az` command that deploys it. On OpenAI this stage does
+//! nothing.
 
 use std::time::Duration;
 
@@ -13,7 +15,7 @@ use serde_json::{json, Value};
 use crate::calc::azure::{self, DeploymentPlan};
 use crate::calc::lifecycle::{AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS};
 use crate::infra::client::{arm, Client};
-use crate::infra::connection::control_plane_token;
+use crate::infra::connection::control_plane_auth;
 use crate::types::error::{Error, ErrorCode, Result};
 use crate::types::progress::ProgressEvent;
 use crate::types::results::Deployed;
@@ -47,7 +49,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         format!("https://{res}.openai.azure.com/openai/v1")
     };
     let token = match &plan {
-        Some(_) => control_plane_token(run.ctx.azure_token.as_ref()).await?,
+        Some(_) => control_plane_auth(run.ctx.azure_token.as_ref()),
         None => None,
     };
     let (Some(plan), Some(token)) = (plan.clone(), token) else {
@@ -58,7 +60,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
             base_url,
         ));
     };
-    let client = arm::management_client(&r.connection, &plan, token)?;
+    let client = arm::management_client(&plan, token, r.connection.retry.clone())?;
     let state = wait_deployed(run, &client, &plan, model).await?;
     Ok(deployed(model, &plan, &state, base_url))
 }
@@ -92,7 +94,7 @@ fn undeployed(
 /// about how long it answers.
 fn deployed(model: &str, plan: &DeploymentPlan, state: &str, base_url: String) -> Deployed {
     let now = chrono::Utc::now();
-    let expires_at = (plan.sku == "Developer").then(|| {
+    let expires_at = plan.is_developer().then(|| {
         (now + chrono::Duration::hours(DEVELOPER_DEPLOYMENT_HOURS))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     });
@@ -111,6 +113,8 @@ fn deployed(model: &str, plan: &DeploymentPlan, state: &str, base_url: String) -
         "subscriptionId": plan.subscription_id,
         "resourceGroup": plan.resource_group,
         "resourceName": plan.resource_name,
+        "managementUrl": plan.management_url,
+        "apiVersion": plan.api_version,
         "provisioningState": state,
         "deployedAt": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         "expiresAt": expires_at,
@@ -125,8 +129,8 @@ fn deployed(model: &str, plan: &DeploymentPlan, state: &str, base_url: String) -
     }
 }
 
-/// `PUT`s the deployment and polls it until `Succeeded` (an error for `Failed`/`Canceled`,
-/// and after `timeoutMs` or an hour).
+/// `PUT`s the deployment, follows its long-running operation, then reads the deployment until
+/// it has `Succeeded` (an error for `Failed`/`Canceled`, and after `timeoutMs` or an hour).
 async fn wait_deployed(
     run: &Run<'_>,
     client: &Client,
@@ -135,7 +139,7 @@ async fn wait_deployed(
 ) -> Result<String> {
     let (ctx, r) = (run.ctx, run.r);
     let put = arm::put_deployment(client, plan, model, &ctx.cancel).await?;
-    let mut last = azure::provisioning_state(&put);
+    let mut last = azure::provisioning_state(&put.body);
     ctx.emit(ProgressEvent::Deployment {
         deployment: plan.deployment_name.clone(),
         provisioning_state: last.clone(),
@@ -145,41 +149,77 @@ async fn wait_deployed(
         .unwrap_or(Duration::from_secs(3600))
         .min(Duration::from_secs(3600));
     let started = tokio::time::Instant::now();
-    loop {
-        match last.as_str() {
-            "Succeeded" => return Ok(last),
-            "Failed" | "Canceled" | "Deleting" => {
-                return Err(Error::new(
-                    ErrorCode::DeploymentFailed,
-                    format!(
-                        "the Azure deployment {} of {model} ended {last}; the model is trained: call again to retry the deployment, or deploy it by hand: {}",
-                        plan.deployment_name,
-                        azure::az_command(Some(plan), model, &plan.deployment_name)
-                    ),
-                ))
-            }
-            _ => {}
-        }
-        if started.elapsed() >= limit {
-            return Err(Error::new(
-                ErrorCode::Timeout,
-                format!(
-                    "the Azure deployment {} of {model} is still {last} after {} s; call again to keep waiting",
-                    plan.deployment_name,
-                    limit.as_secs()
-                ),
-            ));
-        }
+    let failed = |state: &str, why: Option<String>| {
+        Error::new(
+            ErrorCode::DeploymentFailed,
+            format!(
+                "the Azure deployment {} of {model} ended {state}{}; the model is trained: call again to retry the deployment, or deploy it by hand: {}",
+                plan.deployment_name,
+                why.map(|w| format!(" ({w})")).unwrap_or_default(),
+                azure::az_command(Some(plan), model, &plan.deployment_name)
+            ),
+        )
+    };
+    let timed_out = |state: &str| {
+        Error::new(
+            ErrorCode::Timeout,
+            format!(
+                "the Azure deployment {} of {model} is still {state} after {} s; call again to keep waiting",
+                plan.deployment_name,
+                limit.as_secs()
+            ),
+        )
+    };
+    let pause = |d: Duration| async move {
         tokio::select! {
-            _ = ctx.cancel.cancelled() => return Err(Error::aborted()),
-            _ = tokio::time::sleep(r.poll_interval) => {}
+            _ = ctx.cancel.cancelled() => Err(Error::aborted()),
+            _ = tokio::time::sleep(d) => Ok(()),
         }
+    };
+    // The operation first (facts §4: "LRO final-state-via azure-async-operation").
+    if let Some(url) = put.operation.clone() {
+        let mut wait = put.retry_after.unwrap_or(r.poll_interval);
+        loop {
+            if started.elapsed() >= limit {
+                return Err(timed_out(&last));
+            }
+            pause(wait).await?;
+            let op = match arm::get_operation(client, plan, &url, &ctx.cancel).await {
+                Ok(op) => op,
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => return Err(e),
+            };
+            let (status, why) = azure::operation_status(&op.body);
+            if status == "Succeeded" {
+                break;
+            }
+            if azure::is_failed_state(&status) {
+                return Err(failed(&status, why));
+            }
+            wait = op.retry_after.unwrap_or(r.poll_interval);
+        }
+    }
+    // Then the deployment itself, until it says so.
+    let mut first = put.operation.is_some();
+    loop {
+        if !first {
+            match last.as_str() {
+                "Succeeded" => return Ok(last),
+                s if azure::is_failed_state(s) => return Err(failed(s, None)),
+                _ => {}
+            }
+            if started.elapsed() >= limit {
+                return Err(timed_out(&last));
+            }
+            pause(r.poll_interval).await?;
+        }
+        first = false;
         let v = match arm::get_deployment(client, plan, &ctx.cancel).await {
             Ok(v) => v,
             Err(e) if e.is_retryable() => continue,
             Err(e) => return Err(e),
         };
-        let state = azure::provisioning_state(&v);
+        let state = azure::provisioning_state(&v.body);
         if state != last {
             last = state;
             ctx.emit(ProgressEvent::Deployment {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::infra::client::{pick_job, IDEMPOTENCY_KEY};
+use crate::infra::client::{pick_job, KeyedJob};
 use crate::infra::journal::RunRecord;
 use crate::types::api::{CreateJobRequest, Job};
 use crate::types::error::{Error, ErrorCode, Result};
@@ -30,10 +30,11 @@ pub async fn find_existing(run: &Run<'_>, rec: &RunRecord) -> Result<Option<Job>
             return Ok(Some(job));
         }
     }
-    if !rec.job_requested {
+    if !rec.job_requested || rec.idempotency_key.is_some() {
         return Ok(None);
     }
-    // A request sent by a version that set no idempotency key: its run id finds it.
+    // A request sent by a version that set no idempotency key: its run id finds it (where
+    // jobs keep metadata).
     let jobs = client
         .jobs_by_metadata("run_id", &rec.run_id, cancel)
         .await?;
@@ -74,7 +75,10 @@ pub async fn adopt_existing(run: &Run<'_>, rec: &mut RunRecord) -> Result<Option
 /// request is still given [`CREATE_GRACE`] to finish, so that its job is journaled.
 async fn send_create(run: &Run<'_>, rec: &mut RunRecord, body: &CreateJobRequest) -> Result<Job> {
     let detached = CancellationToken::new();
-    let fut = run.client.create_job(body, &detached);
+    let (key, run_id) = (rec.idempotency_key.clone(), rec.run_id.clone());
+    let fut = run
+        .client
+        .create_job(body, key.as_deref(), &run_id, &detached);
     tokio::pin!(fut);
     tokio::select! {
         r = &mut fut => r,
@@ -98,16 +102,22 @@ async fn settle_race(run: &Run<'_>, rec: &RunRecord, ours: Job) -> Job {
     };
     let Ok(mut jobs) = run
         .client
-        .jobs_by_metadata(IDEMPOTENCY_KEY, key, &run.ctx.cancel)
+        .jobs_of_key(key, &rec.run_id, &run.ctx.cancel)
         .await
     else {
         return ours;
     };
-    if !jobs.iter().any(|j| j.id == ours.id) {
+    if !jobs.iter().any(|j| j.job.id == ours.id) {
         // Not listed yet: newer than every listed job.
-        jobs.insert(0, ours.clone());
+        jobs.insert(
+            0,
+            KeyedJob {
+                job: ours.clone(),
+                own: true,
+            },
+        );
     }
-    match pick_job(jobs, "") {
+    match pick_job(jobs, false) {
         Some(first) if first.id != ours.id => {
             let detached = CancellationToken::new();
             if run.client.cancel_job(&ours.id, &detached).await.is_ok() {

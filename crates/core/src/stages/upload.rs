@@ -1,6 +1,11 @@
 //! Stage 3: each checked file goes up (the Files API, or the Uploads API in parts for large
-//! files, journaled part by part) unless the journal has one the API still knows, and the
-//! stage waits until OpenAI has processed it.
+//! files where the API has it, journaled part by part) unless the journal has one the API
+//! still knows, and the stage waits until the API has processed it.
+//!
+//! Azure OpenAI: files go through `/files` (its v1 API has no `/uploads`, facts §2; only the
+//! dated 2024-10-21 declares it), at most 512 MB each (facts §7), and are `pending`, then
+//! `running`, then `processed` (or `error`), waited through for at most
+//! `fileProcessingTimeoutMs`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -9,8 +14,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
+use crate::calc::azure_api::MAX_FILE_BYTES;
 use crate::infra::client::{Client, SentFn};
 use crate::infra::journal::{RunRecord, UploadState};
+use crate::infra::resolve::Resolved;
 use crate::infra::source::{Loaded, LocalData};
 use crate::types::api::FileObject;
 use crate::types::error::{Error, ErrorCode, Result};
@@ -20,6 +27,32 @@ use super::Run;
 
 /// How many parts go up at once.
 const PART_CONCURRENCY: usize = 3;
+
+/// Refuses, before anything is uploaded, a file larger than Azure OpenAI takes (512 MB, facts
+/// §7); OpenAI's own limits are checked by OpenAI.
+pub fn check_size(r: &Resolved, param: &str, bytes: u64) -> Result<()> {
+    let Some(caps) = r.connection.caps() else {
+        return Ok(());
+    };
+    if bytes <= MAX_FILE_BYTES {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorCode::InvalidOption,
+        format!(
+            "{param} is {bytes} bytes; {} takes training files of at most 512 MB ({MAX_FILE_BYTES} bytes){}: split the data or sample it down",
+            caps.name(),
+            if caps.uploads { "" } else { ", through /files (it has no /uploads)" }
+        ),
+    )
+    .with_param(param))
+}
+
+/// Whether a file of `bytes` goes up in parts (the Uploads API): above
+/// `uploadThresholdBytes`, where the API has `/uploads`.
+fn in_parts(r: &Resolved, bytes: u64) -> bool {
+    bytes > r.upload_threshold_bytes && r.connection.caps().is_none_or(|c| c.uploads)
+}
 
 /// Uploads the training file, then the validation file, journaling each file id.
 pub async fn upload(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -> Result<()> {
@@ -84,6 +117,7 @@ async fn ensure_uploaded(
             }
         }
     }
+    check_size(run.r, param, data.bytes)?;
     ctx.emit(ProgressEvent::UploadStarted {
         file: param.to_string(),
         bytes: data.bytes,
@@ -92,7 +126,7 @@ async fn ensure_uploaded(
         rec.files_requested.push(param.to_string());
         run.journal.save(rec)?;
     }
-    let f = if data.bytes > run.r.upload_threshold_bytes {
+    let f = if in_parts(run.r, data.bytes) {
         match upload_in_parts(run, rec, param, &name, data).await {
             Err(e)
                 if matches!(e.status, Some(400) | Some(404)) && rec.uploads.contains_key(param) =>
@@ -128,7 +162,7 @@ async fn ensure_uploaded(
     Ok(f.id)
 }
 
-/// How long to wait for OpenAI to process an uploaded file: `fileProcessingTimeoutMs`, or
+/// How long to wait for the API to process an uploaded file: `fileProcessingTimeoutMs`, or
 /// less with `timeoutMs`.
 fn max_processing_wait(run: &Run<'_>) -> Duration {
     let bound = run.r.file_processing_timeout;
@@ -151,11 +185,16 @@ async fn wait_for_processing(
     loop {
         match file.status.as_deref() {
             None | Some("processed") => return Ok(file),
-            Some("error") | Some("failed") | Some("deleted") => {
+            Some("error") | Some("failed") | Some("deleted") | Some("deleting") => {
                 return Err(Error::new(
                     ErrorCode::InvalidTrainingData,
                     format!(
-                        "OpenAI could not process file {}: {}",
+                        "{} could not process file {}: {}",
+                        if run.client.is_azure() {
+                            "Azure OpenAI"
+                        } else {
+                            "OpenAI"
+                        },
                         file.id,
                         file.status_details.as_deref().unwrap_or("no details given")
                     ),

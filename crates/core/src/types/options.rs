@@ -228,7 +228,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("organization", K::String, "ID", "organization id (default: env OPENAI_ORG_ID)", true),
     opt("project", K::String, "ID", "project id (default: env OPENAI_PROJECT_ID)", true),
     opt("azureEndpoint", K::String, "URL", "Azure OpenAI endpoint (default: env AZURE_OPENAI_ENDPOINT)", true),
-    opt("apiVersion", K::String, "VERSION", "Azure api-version (default: env OPENAI_API_VERSION, else 2024-10-21)", false),
+    opt("apiVersion", K::String, "VERSION", "Azure api-version: v1 (default), 2025-04-01-preview or 2024-10-21 (default: env OPENAI_API_VERSION, else v1)", false),
     opt("registryPath", K::String, "FILE", "the registry (default: env FINE_TUNED_MODELS_PATH, else ./fine-tuned/models.json)", false),
     opt("pollIntervalMs", K::Number, "MS", "how often the job is polled (default 5000)", false),
     opt("timeoutMs", K::Number, "MS", "stop waiting after this long (ERR_TIMEOUT; the job keeps running)", false),
@@ -248,7 +248,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("downloadMinBytesPerSecond", K::Number, "N", "cut a URL source off below this rate over 30 s (default 1024; 0: none)", false),
     opt("uploadThresholdBytes", K::Number, "N", "files above this go up in parts (default 100 MiB)", false),
     opt("uploadPartBytes", K::Number, "N", "size of each part (default and maximum 64 MiB)", false),
-    opt("azureDeployment", K::Json, "JSON", "Azure OpenAI: deploy the model: {subscriptionId, resourceGroup, resourceName, deploymentName?, sku?, capacity?, managementUrl?} (token: env AZURE_ACCESS_TOKEN)", false),
+    opt("azureDeployment", K::Json, "JSON", "Azure OpenAI: deploy the model: {subscriptionId, resourceGroup, resourceName, deploymentName?, sku?, capacity?, managementUrl?, apiVersion?} (token: env AZURE_ACCESS_TOKEN)", false),
     opt("onExisting", K::String, "error|newVersion", "when the modelKey is registered: refuse (error, default) or train a new version", false),
     opt("evaluate", K::Json, "true|JSON", "after training, evaluate the model against its baseline (true, or evaluation settings as JSON)", false),
     opt("promote", K::String, "always|ifBetter", "make the new model current always (default) or only if its evaluation says better", false),
@@ -333,9 +333,6 @@ impl RemoteOptions {
         (self.registry_path, self.connection)
     }
 }
-
-/// Azure OpenAI's default `api-version` for fine-tuning.
-pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 
 /// How long an uploaded file may stay unprocessed unless `fileProcessingTimeoutMs` says
 /// otherwise: 30 minutes.
@@ -425,12 +422,14 @@ pub struct AzureDeploymentOptions {
     pub resource_name: String,
     /// The deployment's name, which is the model agents send (default: from the modelKey).
     pub deployment_name: Option<String>,
-    /// `Developer`, `Standard` (default) or `GlobalStandard`.
+    /// `Standard` (default), `GlobalStandard` or `DeveloperTier` (`Developer` is taken for it).
     pub sku: Option<String>,
     /// Capacity, in thousands of tokens per minute (default 1).
     pub capacity: Option<u32>,
     /// Azure Resource Manager's URL (default `https://management.azure.com`).
     pub management_url: Option<String>,
+    /// The control plane's api-version (default `calc::azure::MANAGEMENT_API_VERSION`).
+    pub api_version: Option<String>,
 }
 
 /// How an evaluation runs (shared by `evaluateModel` and the pipeline's `evaluate`).

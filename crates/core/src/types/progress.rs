@@ -18,14 +18,16 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Receives progress events.
     pub progress: Option<ProgressFn>,
-    /// Gives a Microsoft Entra ID access token for Azure's control plane (else
-    /// `AZURE_ACCESS_TOKEN` is read).
+    /// Gives a Microsoft Entra ID access token for a scope: Azure's control plane
+    /// (`https://management.azure.com/.default`; else `AZURE_ACCESS_TOKEN` is read) and, when
+    /// no API key is given, Azure OpenAI's data plane
+    /// (`https://cognitiveservices.azure.com/.default`).
     pub azure_token: Option<TokenFn>,
 }
 
-/// Gives an access token (a secret: never logged or stored).
+/// Gives an access token for the scope it is called with (a secret: never logged or stored).
 pub type TokenFn = Arc<
-    dyn Fn() -> futures::future::BoxFuture<'static, super::error::Result<String>> + Send + Sync,
+    dyn Fn(&str) -> futures::future::BoxFuture<'static, super::error::Result<String>> + Send + Sync,
 >;
 
 impl RunContext {

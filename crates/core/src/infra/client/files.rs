@@ -64,8 +64,22 @@ impl Client {
         self.send_with(build, cancel, Some(recover)).await
     }
 
-    /// `GET /files?purpose=fine-tune`, every page.
+    /// `GET /files?purpose=fine-tune`, every page. Azure declares no paging for it (A1021
+    /// and V1 list files by `purpose` only, facts §2): one request, nothing else in its query.
     pub async fn list_files(&self, cancel: &CancellationToken) -> Result<Vec<FileObject>> {
+        if self.is_azure() {
+            let page: List<FileObject> = self
+                .send(
+                    || {
+                        Ok(self
+                            .request(Method::GET, "/files")
+                            .query(&[("purpose", "fine-tune")]))
+                    },
+                    cancel,
+                )
+                .await?;
+            return Ok(page.data);
+        }
         let mut out: Vec<FileObject> = Vec::new();
         for _ in 0..100 {
             let after = out.last().map(|f| f.id.clone());

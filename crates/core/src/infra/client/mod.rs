@@ -10,5 +10,5 @@ pub mod models;
 pub mod transport;
 pub mod uploads;
 
-pub use jobs::{pick_job, IDEMPOTENCY_KEY};
+pub use jobs::{pick_job, KeyedJob, IDEMPOTENCY_KEY};
 pub use transport::{api_error, Client, SentFn};

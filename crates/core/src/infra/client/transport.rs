@@ -41,6 +41,7 @@ enum Failure {
 pub(super) struct Answer {
     status: StatusCode,
     pub(super) body: bytes::Bytes,
+    pub(super) headers: header::HeaderMap,
     request_id: Option<String>,
 }
 
@@ -95,9 +96,13 @@ impl Client {
     }
 
     pub(super) fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{}", self.conn.base_url, path));
+        self.request_url(method, &format!("{}{}", self.conn.base_url, path))
+    }
+
+    /// A request to an absolute `url` with this connection's authentication (the caller
+    /// makes sure the URL is this connection's own origin).
+    pub(super) fn request_url(&self, method: Method, url: &str) -> RequestBuilder {
+        let mut rb = self.http.request(method, url);
         rb = match &self.conn.auth {
             Auth::Bearer(key) => rb.bearer_auth(key.expose()),
             Auth::ApiKey(key) => rb.header("api-key", key.expose()),
@@ -136,7 +141,15 @@ impl Client {
                 let ambiguous = !e.is_connect();
                 let mut error = Error::new(
                     ErrorCode::Network,
-                    format!("could not reach the OpenAI API: {}", error_chain(&e)),
+                    format!(
+                        "could not reach the {} API: {}",
+                        if self.conn.is_azure() {
+                            "Azure OpenAI"
+                        } else {
+                            "OpenAI"
+                        },
+                        error_chain(&e)
+                    ),
                 );
                 error.status = e.status().map(|s| s.as_u16());
                 return Err(Failure::Retry {
@@ -147,10 +160,13 @@ impl Client {
             }
         };
         let status = resp.status();
-        let request_id = header_str(&resp, "x-request-id");
+        // Azure answers with `apim-request-id` (facts §1).
+        let request_id =
+            header_str(&resp, "x-request-id").or_else(|| header_str(&resp, "apim-request-id"));
         let should_retry = header_str(&resp, "x-should-retry");
         let after = retry_after(&resp);
         if status.is_success() {
+            let headers = resp.headers().clone();
             let body = resp.bytes().await.map_err(|e| Failure::Retry {
                 error: Error::new(
                     ErrorCode::Network,
@@ -162,6 +178,7 @@ impl Client {
             return Ok(Answer {
                 status,
                 body,
+                headers,
                 request_id,
             });
         }
@@ -385,10 +402,20 @@ pub fn api_error(status: StatusCode, body: &[u8], request_id: Option<String>) ->
 }
 
 impl Client {
-    /// Whether this client talks to Azure OpenAI's dated data plane (`api-version`), where
-    /// models are listed with their deprecation dates and a 403 is Azure's own access rule.
+    /// Whether this client talks to Azure OpenAI (either flavour), where a 403 is Azure's own
+    /// access rule.
     pub fn is_azure(&self) -> bool {
-        self.conn.api_version().is_some()
+        self.conn.is_azure()
+    }
+
+    /// What the Azure API version this client speaks declares (`None` for OpenAI).
+    pub fn caps(&self) -> Option<&'static crate::calc::azure_api::ApiCaps> {
+        self.conn.caps()
+    }
+
+    /// The connection's API flavour.
+    pub fn flavour(&self) -> &crate::infra::connection::Flavour {
+        &self.conn.flavour
     }
 }
 
