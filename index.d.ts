@@ -85,11 +85,15 @@ export interface CancelOptions {
 }
 
 /**
- * Re-reads from the API (`GET /models/{model}`'s `shutdown_date`; Azure: its models list)
- * the shutdown date of every registered model's base, and says for each whether and when it
- * stops answering. `failing` marks a model past its date or within `withinDays` (default
- * 90) of it, or an undeployed Azure model: `fine-tune doctor` exits non-zero on any.
- * Connection options as `getFineTuneJob`; without an API key, the recorded dates are used.
+ * Re-reads from the API (`GET /models/{model}`'s `shutdown_date`) the shutdown date of every
+ * registered model's base, and says for each whether and when it stops answering. An Azure
+ * model gets Azure's dates (a dated API's models list, else Microsoft's retirement table),
+ * its Developer-tier deployment's 24 hours, and, with `AZURE_ACCESS_TOKEN`, whether its
+ * deployment still exists (Azure deletes one idle for 15 days): see docs/azure.md. `failing`
+ * marks a model past its date or within `withinDays` (default 90) of it, or an Azure model
+ * undeployed or deleted: `fine-tune doctor` exits non-zero on any. `notes` say what else to
+ * know (a registry TaskForce cannot reach from one process…). Connection options as
+ * `getFineTuneJob`; without an API key, the recorded dates are used.
  */
 export declare function checkRegisteredModels(options?: (CancelOptions & { withinDays?: number | null }) | null): Promise<ModelCheck[]>
 
@@ -977,10 +981,11 @@ export interface StopsAnswering {
   daysLeft?: number
   /**
    * `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
-   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
-   * (no date announced).
+   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing), `deleted` (Azure,
+   * the deployment is gone: `checkRegisteredModels` with `AZURE_ACCESS_TOKEN` asked the
+   * control plane) or `unknown` (no date announced).
    */
-  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'
+  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'deleted' | 'unknown'
   /** Why, in words. */
   reason: string
 }

@@ -106,11 +106,15 @@ pub fn resume_fine_tune(
     )
 }
 
-/// Re-reads from the API (`GET /models/{model}`'s `shutdown_date`; Azure: its models list)
-/// the shutdown date of every registered model's base, and says for each whether and when it
-/// stops answering. `failing` marks a model past its date or within `withinDays` (default
-/// 90) of it, or an undeployed Azure model: `fine-tune doctor` exits non-zero on any.
-/// Connection options as `getFineTuneJob`; without an API key, the recorded dates are used.
+/// Re-reads from the API (`GET /models/{model}`'s `shutdown_date`) the shutdown date of every
+/// registered model's base, and says for each whether and when it stops answering. An Azure
+/// model gets Azure's dates (a dated API's models list, else Microsoft's retirement table),
+/// its Developer-tier deployment's 24 hours, and, with `AZURE_ACCESS_TOKEN`, whether its
+/// deployment still exists (Azure deletes one idle for 15 days): see docs/azure.md. `failing`
+/// marks a model past its date or within `withinDays` (default 90) of it, or an Azure model
+/// undeployed or deleted: `fine-tune doctor` exits non-zero on any. `notes` say what else to
+/// know (a registry TaskForce cannot reach from one process…). Connection options as
+/// `getFineTuneJob`; without an API key, the recorded dates are used.
 #[napi(
     ts_args_type = "options?: (CancelOptions & { withinDays?: number | null }) | null",
     ts_return_type = "Promise<ModelCheck[]>"

@@ -44,9 +44,10 @@ pub struct StopsAnswering {
     /// Whole days from today (negative: already passed).
     pub days_left: Option<f64>,
     /// `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
-    /// `scheduled`, `undeployed` (Azure, not deployed: it answers nothing) or `unknown`
-    /// (no date announced).
-    #[napi(ts_type = "'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'unknown'")]
+    /// `scheduled`, `undeployed` (Azure, not deployed: it answers nothing), `deleted` (Azure,
+    /// the deployment is gone: `checkRegisteredModels` with `AZURE_ACCESS_TOKEN` asked the
+    /// control plane) or `unknown` (no date announced).
+    #[napi(ts_type = "'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'deleted' | 'unknown'")]
     pub status: String,
     /// Why, in words.
     pub reason: String,

@@ -263,7 +263,9 @@ pub struct StopsAnswering {
     /// Whole days from today (negative: already passed).
     pub days_left: Option<i64>,
     /// `shutDown` (passed), `soon` (within the window), `scheduled`, `undeployed`
-    /// (Azure, not deployed: it answers nothing) or `unknown` (no date announced).
+    /// (Azure, not deployed: it answers nothing), `deleted` (Azure, the deployment is gone:
+    /// `doctor` with `AZURE_ACCESS_TOKEN` asked the control plane) or `unknown` (no date
+    /// announced).
     pub status: String,
     /// Why, in words.
     pub reason: String,
