@@ -37,6 +37,19 @@ pub struct EmulatorOptions {
     /// folder removed at `close()`. A state file that is corrupt or from a newer version
     /// rejects the start (`ERR_INVALID_OPTION`, `param: "stateDir"`).
     pub state_dir: Option<String>,
+    /// Chat rate limits, enforced (429 `rate_limit_exceeded` with `retry-after`) and reported
+    /// in the `x-ratelimit-*` headers of every chat answer. Default: 10000 requests and
+    /// 10000000 tokens per minute.
+    pub rate_limits: Option<EmulatorRateLimits>,
+}
+
+/// Chat rate limits per minute, each a bucket that refills continuously.
+#[napi(object, object_to_js = false)]
+pub struct EmulatorRateLimits {
+    /// Requests per minute (1 or more; default 10000).
+    pub requests_per_minute: Option<f64>,
+    /// Prompt and completion tokens per minute (1 or more; default 10000000).
+    pub tokens_per_minute: Option<f64>,
 }
 
 /// Seeded fault injection: the same seed and request order give the same faults.
@@ -129,6 +142,34 @@ fn to_fault_spec(f: EmulatorFaults) -> core::Result<emu::FaultSpec> {
     })
 }
 
+fn to_rate_limits(r: Option<EmulatorRateLimits>) -> core::Result<emu::RateLimits> {
+    let d = emu::RateLimits::default();
+    let Some(EmulatorRateLimits {
+        requests_per_minute,
+        tokens_per_minute,
+    }) = r
+    else {
+        return Ok(d);
+    };
+    let positive = |name: &str, v: Option<f64>, default: u64| match uint(name, v)? {
+        Some(0) => Err(invalid(name, "must be 1 or more, got 0")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    Ok(emu::RateLimits {
+        requests_per_minute: positive(
+            "rateLimits.requestsPerMinute",
+            requests_per_minute,
+            d.requests_per_minute,
+        )?,
+        tokens_per_minute: positive(
+            "rateLimits.tokensPerMinute",
+            tokens_per_minute,
+            d.tokens_per_minute,
+        )?,
+    })
+}
+
 fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> {
     let Some(o) = o else {
         return Ok(emu::EmulatorOptions::default());
@@ -143,6 +184,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         model_shutdown_dates,
         fine_tuning_unavailable,
         state_dir,
+        rate_limits,
     } = o;
     if state_dir.as_deref() == Some("") {
         return Err(invalid(
@@ -174,6 +216,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         model_shutdown_dates: dates,
         fine_tuning_unavailable: fine_tuning_unavailable.unwrap_or(false),
         state_dir: state_dir.map(std::path::PathBuf::from),
+        rate_limits: to_rate_limits(rate_limits)?,
     })
 }
 

@@ -24,6 +24,7 @@ mod jobs;
 mod learned;
 mod models;
 mod persist;
+mod ratelimit;
 mod server;
 mod state;
 mod training;
@@ -34,6 +35,7 @@ pub use faults::{
     FaultKind, FaultOptions, FaultSpec, OptionError, DEFAULT_RETRY_AFTER_MS, DEFAULT_SLOW_MS,
     ENDPOINTS,
 };
+pub use ratelimit::{RateLimits, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKENS_PER_MINUTE};
 pub use state::EmulatorStats;
 
 use faults::FaultInjector;
@@ -78,6 +80,9 @@ pub struct EmulatorOptions {
     /// something, and at close; never the API key) and `files/`. Created if missing, never
     /// removed. Default: a temporary folder removed at close.
     pub state_dir: Option<std::path::PathBuf>,
+    /// Chat rate limits (requests and tokens per minute), enforced and reported in the
+    /// `x-ratelimit-*` headers of every chat answer. Default: [`RateLimits::default`].
+    pub rate_limits: RateLimits,
 }
 
 /// Why [`Emulator::start`] failed.
@@ -194,6 +199,7 @@ impl Emulator {
             state_dir: options.state_dir,
             save_lock: Mutex::new(None),
             learned: Mutex::new(Default::default()),
+            rate_limiter: ratelimit::RateLimiter::new(options.rate_limits),
         }));
         let (shutdown, rx) = watch::channel(false);
         let app = server::router(state.clone());

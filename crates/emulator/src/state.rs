@@ -111,6 +111,8 @@ pub(crate) struct Inner {
     pub save_lock: Mutex<Option<String>>,
     /// What each fine-tuned model learned, read once from its training file.
     pub learned: Mutex<crate::learned::LearnedCache>,
+    /// Chat rate limits.
+    pub rate_limiter: crate::ratelimit::RateLimiter,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking handler must not wedge the emulator).
