@@ -220,6 +220,20 @@ export interface EmulatorOptions {
    * (see docs/emulator-azure.md).
    */
   azureLenient?: boolean
+  /**
+   * Chat rate limits, enforced (429 `rate_limit_exceeded` with `retry-after`) and reported
+   * in the `x-ratelimit-*` headers of every chat answer. Default: 10000 requests and
+   * 10000000 tokens per minute.
+   */
+  rateLimits?: EmulatorRateLimits
+}
+
+/** Chat rate limits per minute, each a bucket that refills continuously. */
+export interface EmulatorRateLimits {
+  /** Requests per minute (1 or more; default 10000). */
+  requestsPerMinute?: number
+  /** Prompt and completion tokens per minute (1 or more; default 10000000). */
+  tokensPerMinute?: number
 }
 
 /** What the emulator has seen and done, for tests. */

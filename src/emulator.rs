@@ -45,6 +45,19 @@ pub struct EmulatorOptions {
     /// `2025-04-01-preview` as those dated APIs, `managementUrl` as Azure Resource Manager
     /// (see docs/emulator-azure.md).
     pub azure_lenient: Option<bool>,
+    /// Chat rate limits, enforced (429 `rate_limit_exceeded` with `retry-after`) and reported
+    /// in the `x-ratelimit-*` headers of every chat answer. Default: 10000 requests and
+    /// 10000000 tokens per minute.
+    pub rate_limits: Option<EmulatorRateLimits>,
+}
+
+/// Chat rate limits per minute, each a bucket that refills continuously.
+#[napi(object, object_to_js = false)]
+pub struct EmulatorRateLimits {
+    /// Requests per minute (1 or more; default 10000).
+    pub requests_per_minute: Option<f64>,
+    /// Prompt and completion tokens per minute (1 or more; default 10000000).
+    pub tokens_per_minute: Option<f64>,
 }
 
 /// Seeded fault injection: the same seed and request order give the same faults.
@@ -137,6 +150,34 @@ fn to_fault_spec(f: EmulatorFaults) -> core::Result<emu::FaultSpec> {
     })
 }
 
+fn to_rate_limits(r: Option<EmulatorRateLimits>) -> core::Result<emu::RateLimits> {
+    let d = emu::RateLimits::default();
+    let Some(EmulatorRateLimits {
+        requests_per_minute,
+        tokens_per_minute,
+    }) = r
+    else {
+        return Ok(d);
+    };
+    let positive = |name: &str, v: Option<f64>, default: u64| match uint(name, v)? {
+        Some(0) => Err(invalid(name, "must be 1 or more, got 0")),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    };
+    Ok(emu::RateLimits {
+        requests_per_minute: positive(
+            "rateLimits.requestsPerMinute",
+            requests_per_minute,
+            d.requests_per_minute,
+        )?,
+        tokens_per_minute: positive(
+            "rateLimits.tokensPerMinute",
+            tokens_per_minute,
+            d.tokens_per_minute,
+        )?,
+    })
+}
+
 fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> {
     let Some(o) = o else {
         return Ok(emu::EmulatorOptions::default());
@@ -152,6 +193,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         fine_tuning_unavailable,
         state_dir,
         azure_lenient,
+        rate_limits,
     } = o;
     if state_dir.as_deref() == Some("") {
         return Err(invalid(
@@ -184,6 +226,7 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
         fine_tuning_unavailable: fine_tuning_unavailable.unwrap_or(false),
         state_dir: state_dir.map(std::path::PathBuf::from),
         azure_lenient: azure_lenient.unwrap_or(false),
+        rate_limits: to_rate_limits(rate_limits)?,
     })
 }
 

@@ -28,7 +28,7 @@ use engine::{Config, Scan};
 
 pub use models::{encoding_for_model, model_info, ModelInfo, PRICE_DATE};
 pub use rules::{default_epochs, MIN_EXAMPLES, RECOMMENDED_MIN_EXAMPLES};
-pub use tokenize::{count_tokens, for_each_piece, Encoding};
+pub use tokenize::{count_tokens, for_each_piece, token_bytes, Encoding};
 
 /// The fine-tuning method the file is for.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -520,3 +520,17 @@ pub fn count_tokens(text: &str, encoding: Encoding) -> usize {
             .count(text) as usize
     })
 }
+
+/// The tokens of `text` in `encoding`, in order, each as its bytes (tiktoken's
+/// `[enc.decode_single_token_bytes(t) for t in enc.encode_ordinary(text)]`). A token may end or
+/// start inside a multi-byte character; the concatenation of all of them is `text`.
+pub fn token_bytes(text: &str, encoding: Encoding) -> Vec<Vec<u8>> {
+    let bpe = encoding.bpe();
+    let mut out = Vec::new();
+    for_each_piece(text, encoding, |piece| {
+        for id in bpe.encode_via_backtracking(piece.as_bytes()) {
+            out.push(bpe.token_bytes(id).to_vec());
+        }
+    });
+    out
+}

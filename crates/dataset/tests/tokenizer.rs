@@ -1,7 +1,7 @@
 //! The hand-written pre-tokenizer and the cached counter against tiktoken-rs (the Rust port of
 //! tiktoken, vocabularies embedded) and its regex engine (fancy-regex) with tiktoken's patterns.
 
-use fine_tune_dataset::{count_tokens, for_each_piece, Encoding};
+use fine_tune_dataset::{count_tokens, for_each_piece, token_bytes, Encoding};
 
 const CL100K_PAT: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
 const O200K_PAT: &str = concat!(
@@ -225,6 +225,30 @@ fn every_code_point_class_agrees() {
                 );
                 s.clear();
             }
+        }
+    }
+}
+
+#[test]
+fn tokens_match_tiktoken_rs() {
+    let cl = tiktoken_rs::cl100k_base().unwrap();
+    let o2 = tiktoken_rs::o200k_base().unwrap();
+    let mut rng = Rng(777);
+    for i in 0..2_000 {
+        let s = if i == 0 {
+            "Your order A-1001 has shipped. こんにちは".to_string()
+        } else {
+            tricky_string(&mut rng)
+        };
+        for (enc, reference) in [(Encoding::Cl100kBase, &cl), (Encoding::O200kBase, &o2)] {
+            let ours = token_bytes(&s, enc);
+            let theirs: Vec<Vec<u8>> = reference
+                .encode_ordinary(&s)
+                .into_iter()
+                .map(|t| reference.decode_bytes(&[t]).unwrap())
+                .collect();
+            assert_eq!(ours, theirs, "{enc:?} {s:?}");
+            assert_eq!(ours.concat(), s.as_bytes());
         }
     }
 }

@@ -1,24 +1,29 @@
-//! `POST /chat/completions` for fine-tuned models of succeeded jobs (and base models), with
-//! learned answers (see [`crate::learned`]) and token counts in `usage`; `GET /models` and `GET /models/{model}`.
+//! `POST /chat/completions` for fine-tuned models of succeeded jobs (and base models), as
+//! OpenAI's spec describes it: learned answers (see [`crate::learned`]), tools and
+//! `tool_choice`, `response_format`, `n`, `seed`, `stop`, token limits, `logprobs`, streaming
+//! ([`stream`]), `usage` counted with the model's tokenizer, and rate limits
+//! ([`crate::ratelimit`]); `GET /models` and `GET /models/{model}`.
+
+mod answer;
+mod request;
+mod schema;
+mod stream;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::jobs::fine_tuned_models;
 use crate::models::is_base_chat_model;
 use crate::server::{Flavor, OnAzure};
 use crate::state::AppState;
-use crate::util::{now_ms, parse_json, random_id, secs};
+use crate::util::{now_ms, random_id, secs};
+use answer::text_of;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-#[derive(Deserialize)]
-struct ChatRequest {
-    model: Option<String>,
-    messages: Option<Vec<Value>>,
-    n: Option<u32>,
-}
+/// `system_fingerprint` of every answer (the same backend: seeded answers repeat).
+const FINGERPRINT: &str = "fp_emulator";
 
 fn model_not_found(model: &str) -> ApiError {
     ApiError::not_found(
@@ -42,18 +47,6 @@ fn model_exists(state: &AppState, model: &str) -> Option<i64> {
         .into_iter()
         .find(|(m, _)| m == model)
         .map(|(_, at)| at)
-}
-
-fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
 }
 
 /// The configured shutdown date of a model, or of the base of an `ft:` model.
@@ -80,28 +73,30 @@ fn through_deployment(state: &AppState, on_azure: bool, model: &str) -> ApiResul
     crate::azure::chat_model(state, model)
 }
 
+/// The request body as a JSON object.
+fn body_object(body: &Bytes) -> ApiResult<Map<String, Value>> {
+    match crate::util::parse_json::<Value>(body)? {
+        Value::Object(o) => Ok(o),
+        _ => Err(ApiError::invalid("The body must be a JSON object.", None)),
+    }
+}
+
 /// `POST /chat/completions`.
 pub(crate) async fn completions(
     State(state): State<AppState>,
     on_azure: Option<Extension<OnAzure>>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let on_azure = on_azure.is_some_and(|Extension(OnAzure(a))| a);
-    let req: ChatRequest = parse_json(&body)?;
+    let req = body_object(&body)?;
     let model = req
-        .model
+        .get("model")
+        .and_then(Value::as_str)
+        .map(str::to_string)
         .ok_or_else(|| ApiError::invalid("Missing required parameter: 'model'.", Some("model")))?;
-    let messages = req.messages.ok_or_else(|| {
-        ApiError::invalid("Missing required parameter: 'messages'.", Some("messages"))
-    })?;
-    if messages.is_empty() {
-        return Err(ApiError::invalid(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            Some("messages"),
-        ));
-    }
+    let params = request::parse(&req)?;
     let model = through_deployment(&state, on_azure, &model)?;
-    chat_answer(&state, &model, &messages, req.n.unwrap_or(1).clamp(1, 8))
+    chat_answer(&state, &model, &params)
 }
 
 /// Azure `POST /openai/deployments/{deployment}/chat/completions`: the deployment is the model.
@@ -109,92 +104,120 @@ pub(crate) async fn deployment_completions(
     State(state): State<AppState>,
     Path(deployment): Path<String>,
     body: Bytes,
-) -> ApiResult<Json<Value>> {
-    let req: ChatRequest = parse_json(&body)?;
-    let messages = req.messages.unwrap_or_default();
+) -> ApiResult<Response> {
+    let req = body_object(&body)?;
+    let params = request::parse(&req)?;
     let model = through_deployment(&state, true, &deployment)?;
-    chat_answer(&state, &model, &messages, req.n.unwrap_or(1).clamp(1, 8))
+    chat_answer(&state, &model, &params)
 }
 
-fn chat_answer(
-    state: &AppState,
-    model: &str,
-    messages: &[Value],
-    n: u32,
-) -> ApiResult<Json<Value>> {
+/// Prompt tokens as the API counts them (OpenAI's cookbook): 3 per message plus the tokens
+/// of its role, content, name (plus 1) and tool calls, 3 to prime the answer, and the tools'
+/// definitions.
+fn prompt_tokens(model: &str, p: &request::ChatParams, raw_tools: Option<&Value>) -> u64 {
+    let encoding = fine_tune_dataset::encoding_for_model(model);
+    let tokens = |t: &str| fine_tune_dataset::count_tokens(t, encoding) as u64;
+    let mut n = 3;
+    for m in &p.messages {
+        n += 3;
+        n += tokens(m.get("role").and_then(Value::as_str).unwrap_or(""));
+        n += tokens(&m.get("content").map(text_of).unwrap_or_default());
+        if let Some(name) = m.get("name").and_then(Value::as_str) {
+            n += tokens(name) + 1;
+        }
+        for c in m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            n += tokens(
+                c.pointer("/function/name")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            );
+            n += tokens(
+                c.pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or(""),
+            );
+            n += 3;
+        }
+    }
+    if let Some(t) = raw_tools {
+        n += tokens(&t.to_string());
+    }
+    n
+}
+
+fn chat_answer(state: &AppState, model: &str, p: &request::ChatParams) -> ApiResult<Response> {
     if model_exists(state, model).is_none() {
         return Err(model_not_found(model));
     }
-    let message = answer_message(state, model, messages);
-    let encoding = fine_tune_dataset::encoding_for_model(model);
-    let tokens = |t: &str| fine_tune_dataset::count_tokens(t, encoding) as u64;
-    // As the API counts them: each message's content plus 3, plus 3 to prime the answer.
-    let prompt_tokens: u64 = messages
-        .iter()
-        .map(|m| tokens(&m.get("content").map(text_of).unwrap_or_default()) + 3)
-        .sum::<u64>()
-        + 3;
-    let completion_tokens = tokens(&message.get("content").map(text_of).unwrap_or_default())
-        + message
-            .get("tool_calls")
-            .map(|t| tokens(&t.to_string()))
-            .unwrap_or(0);
-    let choices: Vec<Value> = (0..n)
-        .map(|i| {
-            json!({
-                "index": i,
-                "message": message,
-                "logprobs": null,
-                "finish_reason": if message.get("tool_calls").is_some() { "tool_calls" } else { "stop" },
-            })
-        })
+    let choices: Vec<answer::Choice> = (0..p.n)
+        .map(|i| answer::answer(state, model, p, i))
         .collect();
-    state.count(|s| s.chat_completions += 1);
-    Ok(Json(json!({
-        "id": random_id("chatcmpl-", 29),
-        "object": "chat.completion",
-        "created": secs(now_ms()),
-        "model": model,
-        "choices": choices,
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens * n as u64,
-            "total_tokens": prompt_tokens + completion_tokens * n as u64,
-        },
-        "service_tier": "default",
-        "system_fingerprint": "fp_emulator",
-    })))
-}
-
-/// The assistant message a model answers with: a judge's score for a score-model prompt
-/// (base models), a learned answer for a prompt close to a fine-tuned model's training data,
-/// else the base model's generic answer (`[base model] <last user message>`).
-fn answer_message(state: &AppState, model: &str, messages: &[Value]) -> Value {
-    let content = |text: String| json!({"role": "assistant", "content": text, "refusal": null, "annotations": []});
-    if !model.starts_with("ft:") {
-        if let Some(score) = crate::learned::judge_answer(messages) {
-            return content(score);
-        }
-    }
-    let mut base = model.to_string();
-    if model.starts_with("ft:") {
-        if let Some(msg) =
-            crate::learned::learned_of(state, model).and_then(|l| l.answer(model, messages))
-        {
-            return msg;
-        }
-        if let Some((_, b)) = crate::jobs::job_of_model(&state.store(), model) {
-            base = b;
-        }
-    }
-    let last_user = messages
+    let tools: Vec<Value> = p
+        .tools
         .iter()
-        .rev()
-        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
-        .and_then(|m| m.get("content"))
-        .map(text_of)
-        .unwrap_or_default();
-    content(format!("[{base}] {last_user}"))
+        .map(|t| json!({"name": t.name, "description": t.description, "parameters": t.parameters}))
+        .collect();
+    let prompt = prompt_tokens(
+        model,
+        p,
+        (!tools.is_empty()).then_some(&Value::Array(tools)),
+    );
+    let completion: u64 = choices.iter().map(|c| c.completion_tokens).sum();
+    let usage = json!({
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    });
+    let limits = state
+        .0
+        .rate_limiter
+        .admit(&state.0.organization, model, prompt + completion)?;
+    state.count(|s| s.chat_completions += 1);
+    let id = random_id("chatcmpl-", 29);
+    let created = secs(now_ms());
+    let mut resp = if p.stream {
+        let head = stream::Head {
+            id,
+            created,
+            model: model.to_string(),
+            include_usage: p.include_usage,
+            include_obfuscation: p.include_obfuscation,
+        };
+        stream::response(&head, &choices, &usage)
+    } else {
+        let choices: Vec<Value> = choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                json!({
+                    "index": i,
+                    "message": c.message,
+                    "logprobs": c.logprobs.as_ref().map(|l| json!({"content": l, "refusal": null})),
+                    "finish_reason": c.finish_reason,
+                })
+            })
+            .collect();
+        Json(json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": choices,
+            "usage": usage,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+        }))
+        .into_response()
+    };
+    limits.apply(resp.headers_mut());
+    Ok(resp)
 }
 
 /// A model object: OpenAI's `Model` (with `shutdown_date`), or Azure's (with `deprecation`

@@ -27,6 +27,7 @@ mod jobs;
 mod learned;
 mod models;
 mod persist;
+mod ratelimit;
 mod server;
 mod state;
 mod training;
@@ -37,6 +38,7 @@ pub use faults::{
     FaultKind, FaultOptions, FaultSpec, OptionError, DEFAULT_RETRY_AFTER_MS, DEFAULT_SLOW_MS,
     ENDPOINTS,
 };
+pub use ratelimit::{RateLimits, DEFAULT_REQUESTS_PER_MINUTE, DEFAULT_TOKENS_PER_MINUTE};
 pub use state::EmulatorStats;
 
 use faults::FaultInjector;
@@ -86,6 +88,9 @@ pub struct EmulatorOptions {
     /// job creation, any control-plane `api-version`, no long-running operation headers, the
     /// `Developer` SKU. Off by default: Azure paths answer as Azure's specs say.
     pub azure_lenient: bool,
+    /// Chat rate limits (requests and tokens per minute), enforced and reported in the
+    /// `x-ratelimit-*` headers of every chat answer. Default: [`RateLimits::default`].
+    pub rate_limits: RateLimits,
 }
 
 /// Why [`Emulator::start`] failed.
@@ -203,6 +208,7 @@ impl Emulator {
             save_lock: Mutex::new(None),
             learned: Mutex::new(Default::default()),
             azure_lenient: options.azure_lenient,
+            rate_limiter: ratelimit::RateLimiter::new(options.rate_limits),
         }));
         let (shutdown, rx) = watch::channel(false);
         let app = server::router(state.clone());

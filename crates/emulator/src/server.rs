@@ -110,6 +110,7 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .fallback(invalid_url)
         .method_not_allowed_fallback(invalid_url)
+        .layer(from_fn_with_state(state.clone(), crate::ratelimit::headers))
         .layer(from_fn_with_state(state.clone(), tag))
         .with_state(state)
 }

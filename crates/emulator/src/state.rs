@@ -116,6 +116,8 @@ pub(crate) struct Inner {
     pub learned: Mutex<crate::learned::LearnedCache>,
     /// Azure paths behave as before the emulator followed Azure's specs.
     pub azure_lenient: bool,
+    /// Chat rate limits.
+    pub rate_limiter: crate::ratelimit::RateLimiter,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking handler must not wedge the emulator).
