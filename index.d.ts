@@ -206,6 +206,16 @@ export interface EmulatorOptions {
    * rejects the start (`ERR_INVALID_OPTION`, `param: "stateDir"`).
    */
   stateDir?: string
+  /**
+   * Azure paths answer as they did before the emulator followed Azure's specs: any
+   * `api-version`, OpenAI's job statuses, fields and `ft:` ids on every `/openai` path,
+   * `/uploads` on `/openai/v1`, 200 on job creation, any control-plane `api-version`, no
+   * long-running operation headers, the `Developer` SKU. Default `false`: `/openai/v1/...`
+   * behaves as Azure's v1 API, `/openai/...?api-version=2024-10-21` and
+   * `2025-04-01-preview` as those dated APIs, `managementUrl` as Azure Resource Manager
+   * (see docs/emulator-azure.md).
+   */
+  azureLenient?: boolean
 }
 
 /** What the emulator has seen and done, for tests. */
