@@ -282,7 +282,11 @@ async fn guard(
     if caps.is_some_and(|c| !c.serves(endpoint, &pattern)) {
         // A path the flavour does not have (facts §2: no `/uploads` on v1, no pause/resume on
         // 2024-10-21): as any unknown path.
-        return invalid_url(req.method().clone(), req.uri().clone()).await;
+        let uri = req
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| req.uri().clone(), |u| u.0.clone());
+        return invalid_url(req.method().clone(), uri).await;
     }
     req.extensions_mut().insert(crate::azure::AzureApi(caps));
     req.extensions_mut().insert(flavor);

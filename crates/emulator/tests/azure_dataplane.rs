@@ -366,6 +366,11 @@ async fn v1_uploads(az: &Az) -> Check {
         )
         .await?;
     ensure!(a.status == 404, "POST /uploads: {} {}", a.status, a.body);
+    ensure!(
+        a.body["error"]["message"] == "Invalid URL (POST /openai/v1/uploads)",
+        "{}",
+        a.body
+    );
     // The dated API has them (facts §2: "They exist in A1021").
     let d = az
         .post(
