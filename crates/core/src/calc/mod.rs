@@ -4,5 +4,8 @@
 pub mod azure;
 pub mod checks;
 pub mod graders;
+pub mod junit;
 pub mod lifecycle;
 pub mod metrics;
+pub mod prices;
+pub mod verdict;

@@ -1,11 +1,13 @@
 //! `evaluateModel`: a model against its baseline on a data set, as a call of its own (the run
-//! is `stages::evaluate`).
+//! is `stages::evaluate`). Its requests get more retries than one call's unless `maxRetries`
+//! is given.
 
 use crate::infra::client::Client;
 use crate::infra::connection::connection;
 use crate::infra::registry::{self, Registry};
 use crate::infra::task::blocking;
-use crate::stages::evaluate::run;
+use crate::stages::evaluate::settings::check_numbers;
+use crate::stages::evaluate::{run, EVAL_MAX_RETRIES};
 use crate::types::error::{Error, ErrorCode, Result};
 use crate::types::options::{EvalSettings, EvaluateOptions};
 use crate::types::progress::RunContext;
@@ -30,6 +32,11 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         bootstrap_samples,
         output_path,
         temperature,
+        cache,
+        junit_path,
+        min_scores,
+        max_answer_tokens,
+        custom_graders,
         registry_path,
         connection: conn,
     } = o;
@@ -47,7 +54,14 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         bootstrap_samples,
         output_path,
         temperature,
+        cache,
+        junit_path,
+        min_scores,
+        max_answer_tokens,
+        custom_graders,
     };
+    check_numbers(&settings)?;
+    let explicit_retries = conn.max_retries.is_some();
     let conn = connection(conn)?;
     let registry = Registry::new(registry::registry_path(registry_path));
     let key = model_key.filter(|k| !k.trim().is_empty());
@@ -119,6 +133,11 @@ pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<Evalu
         .with_param("data"));
     };
     let client = Client::new(conn)?;
+    let client = if explicit_retries {
+        client
+    } else {
+        client.patient(EVAL_MAX_RETRIES)
+    };
     run(
         &client, &registry, candidate, baseline, key, &data, settings, &ctx,
     )
