@@ -215,6 +215,79 @@ pub struct EvaluationReport {
     pub evaluated_at: String,
 }
 
+fn n(x: u64) -> f64 {
+    x as f64
+}
+
+impl From<core::evaluate::GraderScore> for GraderScore {
+    fn from(g: core::evaluate::GraderScore) -> Self {
+        let core::evaluate::GraderScore {
+            name,
+            examples,
+            candidate_mean,
+            baseline_mean,
+            difference,
+            ci_low,
+            ci_high,
+            wins,
+            ties,
+            losses,
+            p_value,
+            min_score,
+            errors,
+        } = g;
+        GraderScore {
+            name,
+            examples: n(examples),
+            candidate_mean,
+            baseline_mean,
+            difference,
+            ci_low,
+            ci_high,
+            wins: n(wins),
+            ties: n(ties),
+            losses: n(losses),
+            p_value,
+            min_score,
+            errors: n(errors),
+        }
+    }
+}
+
+impl From<core::evaluate::EvalUsage> for EvaluationUsage {
+    fn from(u: core::evaluate::EvalUsage) -> Self {
+        let core::evaluate::EvalUsage {
+            candidate_prompt_tokens,
+            candidate_completion_tokens,
+            baseline_prompt_tokens,
+            baseline_completion_tokens,
+            judge_prompt_tokens,
+            judge_completion_tokens,
+            total_tokens,
+        } = u;
+        EvaluationUsage {
+            candidate_prompt_tokens: n(candidate_prompt_tokens),
+            candidate_completion_tokens: n(candidate_completion_tokens),
+            baseline_prompt_tokens: n(baseline_prompt_tokens),
+            baseline_completion_tokens: n(baseline_completion_tokens),
+            judge_prompt_tokens: n(judge_prompt_tokens),
+            judge_completion_tokens: n(judge_completion_tokens),
+            total_tokens: n(total_tokens),
+        }
+    }
+}
+
+impl From<core::evaluate::GraderError> for GraderError {
+    fn from(e: core::evaluate::GraderError) -> Self {
+        GraderError {
+            grader: e.grader,
+            line: n(e.line),
+            model: e.model,
+            message: e.message,
+        }
+    }
+}
+
 impl From<core::evaluate::EvaluationReport> for EvaluationReport {
     fn from(r: core::evaluate::EvaluationReport) -> Self {
         let core::evaluate::EvaluationReport {
@@ -244,16 +317,6 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
             duration_ms,
             evaluated_at,
         } = r;
-        let n = |x: u64| x as f64;
-        let core::evaluate::EvalUsage {
-            candidate_prompt_tokens,
-            candidate_completion_tokens,
-            baseline_prompt_tokens,
-            baseline_completion_tokens,
-            judge_prompt_tokens,
-            judge_completion_tokens,
-            total_tokens,
-        } = usage;
         EvaluationReport {
             candidate,
             baseline,
@@ -268,59 +331,9 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
             answered: n(answered),
             reused_answers: n(reused_answers),
             new_answers: n(new_answers),
-            grader_errors: grader_errors
-                .into_iter()
-                .map(|e| GraderError {
-                    grader: e.grader,
-                    line: n(e.line),
-                    model: e.model,
-                    message: e.message,
-                })
-                .collect(),
-            graders: graders
-                .into_iter()
-                .map(|g| {
-                    let core::evaluate::GraderScore {
-                        name,
-                        examples,
-                        candidate_mean,
-                        baseline_mean,
-                        difference,
-                        ci_low,
-                        ci_high,
-                        wins,
-                        ties,
-                        losses,
-                        p_value,
-                        min_score,
-                        errors,
-                    } = g;
-                    GraderScore {
-                        name,
-                        examples: n(examples),
-                        candidate_mean,
-                        baseline_mean,
-                        difference,
-                        ci_low,
-                        ci_high,
-                        wins: n(wins),
-                        ties: n(ties),
-                        losses: n(losses),
-                        p_value,
-                        min_score,
-                        errors: n(errors),
-                    }
-                })
-                .collect(),
-            usage: EvaluationUsage {
-                candidate_prompt_tokens: n(candidate_prompt_tokens),
-                candidate_completion_tokens: n(candidate_completion_tokens),
-                baseline_prompt_tokens: n(baseline_prompt_tokens),
-                baseline_completion_tokens: n(baseline_completion_tokens),
-                judge_prompt_tokens: n(judge_prompt_tokens),
-                judge_completion_tokens: n(judge_completion_tokens),
-                total_tokens: n(total_tokens),
-            },
+            graders: graders.into_iter().map(Into::into).collect(),
+            grader_errors: grader_errors.into_iter().map(Into::into).collect(),
+            usage: usage.into(),
             estimated_cost_usd,
             cost_usd,
             price_date,

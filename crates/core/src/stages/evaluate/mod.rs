@@ -253,14 +253,12 @@ pub async fn execute(
     let (_, estimated) = estimate(&asker, &reqs, examples, setup, t)?;
     let asked = asker.ask(&reqs).await?;
     let answered = answered(examples, &asked);
-    let (judge_got, mut stop) = (Vec::new(), asked.stop.clone());
-    let judge_got = if setup.judge() && !answered.is_empty() {
+    let mut stop = asked.stop.clone();
+    let mut judge_got = Vec::new();
+    if setup.judge() && !answered.is_empty() {
         let j = asker.ask(&grade::judge_requests(setup, &answered)).await?;
-        stop = stop.or(j.stop);
-        j.answers
-    } else {
-        judge_got
-    };
+        (stop, judge_got) = (stop.or(j.stop), j.answers);
+    }
     let partial = partial(stop.as_ref(), answered.len(), examples.len())?;
     let judged = grade::judge_scores(&judge_got);
     let graded = grade::grade(setup, &answered, &judged).await;
@@ -304,12 +302,16 @@ pub async fn execute(
         graders: scores,
     };
     report::write_junit(setup, &report).await?;
+    finished(ctx, &report, setup.primary);
+    Ok(report)
+}
+
+fn finished(ctx: &RunContext, report: &EvaluationReport, primary: usize) {
     ctx.emit(ProgressEvent::EvaluationFinished {
         better: report.better,
         primary_grader: report.primary_grader.clone(),
-        difference: report.graders[setup.primary].difference,
+        difference: report.graders[primary].difference,
     });
-    Ok(report)
 }
 
 /// The pipeline's `evaluate`, after the job succeeded: the new model against the model the
