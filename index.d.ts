@@ -271,12 +271,17 @@ export interface EmulatorStats {
 
 /**
  * Runs a chat-format data set through a candidate (`modelKey` or `model`) and a baseline,
- * grades both answers of every example against its reference, and reports per grader the
- * means, the difference with a seeded paired-bootstrap 95 % confidence interval, wins, ties
- * and losses, `better`, the tokens used and their cost, and a JSONL of every answer. The cost
- * is estimated before the first request (`evaluationStarted`); `maxCostUsd` refuses to
- * start beyond it (`ERR_COST_LIMIT`). Requests run `concurrency` at a time with the usual
- * retries, and `signal` aborts them.
+ * grades both answers of every example against its reference (built-in graders, and yours),
+ * and reports per grader the means, the difference with a seeded paired-bootstrap 95 %
+ * confidence interval, wins, ties, losses and the sign test's p-value, `better` (see its
+ * rule), the tokens used and their cost, and a JSONL of every answer.
+ *
+ * Every answer is kept (`.eval-cache/` beside the registry): a rerun with the same settings
+ * asks only for what is missing (`cache: false` asks again). The cost is estimated before
+ * the first request (`evaluationStarted`): `maxCostUsd` refuses to start beyond it
+ * (`ERR_COST_LIMIT`), and no request is sent that could take the spending past it. Requests
+ * run `concurrency` at a time, each retried with `retry-after` honoured; a run that cannot
+ * finish resolves with what it has (`partial: true`), and `signal` aborts it.
  */
 export declare function evaluateModel(options: EvaluateOptions): Promise<EvaluationReport>
 
@@ -291,7 +296,8 @@ export interface EvaluateOptions {
   model?: string
   data?: string
   baseline?: string
-  graders?: Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge'> | null
+  /** Built-in graders by name, and graders of your own (`{ name, grade }`). */
+  graders?: Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge' | Grader> | null
   primaryGrader?: string
   judgeModel?: string
   judgeRubric?: string
@@ -302,6 +308,10 @@ export interface EvaluateOptions {
   bootstrapSamples?: number
   outputPath?: string
   temperature?: number
+  cache?: boolean
+  junitPath?: string
+  minScores?: Record<string, number> | null
+  maxAnswerTokens?: number
   /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
   /** API key; default `OPENAI_API_KEY`. Never logged, returned or stored. */
@@ -311,7 +321,10 @@ export interface EvaluateOptions {
   project?: string
   azureEndpoint?: string
   apiVersion?: string
-  /** Retries per request (default 2); 429s honour `retry-after`. */
+  /**
+   * Retries per request (default 8 in an evaluation: it sends many); 429s honour
+   * `retry-after`.
+   */
   maxRetries?: number
   /**
    * Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
@@ -334,18 +347,47 @@ export interface EvaluationReport {
   data: string
   examples: number
   primaryGrader: string
-  /** The 95 % confidence interval of the primary grader's difference lies above 0. */
+  /**
+   * The data support "the candidate is better" on the primary grader: at least 10 paired
+   * examples, the exact two-sided sign test below 0.05 with more wins than losses, and the
+   * paired-bootstrap 95 % interval of the difference above 0. Never on a partial run.
+   */
   better: boolean
+  /** Why `better` is false. */
+  reason?: string
+  /** How `better` was decided, in words. */
+  verdictMethod: string
+  /**
+   * Some answers are missing (a request failed after its retries, or `maxCostUsd` stopped
+   * the run): scores are over `answered` examples. Calling again with the same settings
+   * resumes: only the missing answers are asked for.
+   */
+  partial: boolean
+  /** Examples with both answers. */
+  answered: number
+  /** Answers reused from the answer store (not paid for again). */
+  reusedAnswers: number
+  /** Answers asked for, and paid for, by this call. */
+  newAnswers: number
   graders: Array<GraderScore>
+  /** The first answers a grader could not score (each grader's `errors` counts them all). */
+  graderErrors: Array<GraderError>
   usage: EvaluationUsage
-  /** Estimated before the first request; `null` when a model's price is unknown. */
+  /**
+   * Estimated before the first request, for the answers not in the store; `null` when a
+   * model's price is unknown.
+   */
   estimatedCostUsd?: number
-  /** From the tokens used. */
+  /** What this call paid (reused answers cost nothing). */
   costUsd?: number
   /** When the prices were taken. */
   priceDate: string
-  /** JSONL: every example's reference, both answers and their scores. */
+  /** JSONL: every answered example's reference, both answers and their scores. */
   outputPath: string
+  /** The answer store this call read and added to. */
+  cacheDir?: string
+  /** The JUnit XML report, when `junitPath` was given. */
+  junitPath?: string
   seed: number
   durationMs: number
   /** ISO 8601. */
@@ -403,9 +445,31 @@ export interface EvaluationSettings {
   outputPath?: string
   /** Sampling temperature of both models (default 0). */
   temperature?: number
+  /**
+   * Reuse the answers kept from earlier evaluations (`.eval-cache/` beside the registry)
+   * for the same model, request and settings, and ask only for what is missing (default
+   * `true`). `false` asks every request again (the new answers are kept).
+   */
+  cache?: boolean
+  /**
+   * Write a JUnit XML report here: one testcase per grader, failed when below its
+   * `minScores` threshold, and the primary grader's when the report is not `better`.
+   */
+  junitPath?: string
+  /**
+   * Per-grader minimum of the candidate's mean score, from 0 to 1 (for the JUnit report
+   * and `GraderScore.minScore`), e.g. `{ exact: 0.8 }`.
+   */
+  minScores?: Record<string, number> | null
+  /**
+   * The most tokens an answer may have (`max_completion_tokens` of each request, and the
+   * worst case `maxCostUsd` is held to). Default: twice the longest reference, at least
+   * 256.
+   */
+  maxAnswerTokens?: number
 }
 
-/** Tokens used, as the API's `usage` reported them. */
+/** Tokens of the answers this call paid for, as the API's `usage` reported them. */
 export interface EvaluationUsage {
   candidatePromptTokens: number
   candidateCompletionTokens: number
@@ -655,6 +719,58 @@ export declare function getFineTuneJob(modelKeyOrJobId: string, options?: Cancel
  */
 export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
 
+/** An answer as a grader sees it. */
+export interface GradedAnswer {
+  /** The answer's text (empty when it only calls tools). */
+  content: string
+  /** Its tool calls; `arguments` parsed as JSON when they are JSON. */
+  toolCalls: Array<GradedToolCall>
+}
+
+/** An example as a grader sees it. */
+export interface GradedExample {
+  /** Its line in the data (1-based). */
+  line: number
+  /** The messages sent to both models. */
+  prompt: Array<Record<string, unknown>>
+  /** The reference answer (the example's last assistant message). */
+  reference: GradedAnswer
+  /** The example's tools, if any. */
+  tools?: Array<Record<string, unknown>> | null
+}
+
+/** One tool call of an answer. */
+export interface GradedToolCall {
+  name: string
+  arguments: unknown
+}
+
+/**
+ * A grader of your own, next to the built-in ones: `grade` scores one answer from 0 to 1
+ * (a number or a promise of one). It is called once per answer, candidate's and baseline's,
+ * on the JS thread (as a method of this object); a throw, a rejection or anything but a
+ * number from 0 to 1 is that answer's error (`graderErrors`), and the example is left out of
+ * this grader's scores.
+ */
+export interface Grader {
+  /** Its name in the report (not one of the built-in names). */
+  name: string
+  grade: (answer: GradedAnswer, example: GradedExample) => number | Promise<number>
+}
+
+/**
+ * An answer a grader could not score: its grader threw, rejected, or returned no number
+ * from 0 to 1.
+ */
+export interface GraderError {
+  grader: string
+  /** The example's line in the data. */
+  line: number
+  /** `candidate` or `baseline`. */
+  model: string
+  message: string
+}
+
 /**
  * One grader's scores: each model's mean over the examples it applies to, the difference,
  * its paired-bootstrap 95 % confidence interval, and wins/ties/losses of the candidate.
@@ -673,6 +789,12 @@ export interface GraderScore {
   wins: number
   ties: number
   losses: number
+  /** Two-sided p-value of the exact sign test on wins against losses (ties dropped). */
+  pValue: number
+  /** The `minScores` threshold of this grader, if any. */
+  minScore?: number
+  /** Answers this grader could not score (see `graderErrors`). */
+  errors: number
 }
 
 /** Hyperparameters: a number, or `"auto"` to let OpenAI choose. */

@@ -110,7 +110,7 @@ test('evaluateModel reports every grader, tokens, cost and an answers file; maxC
   expect([b.ciLow, b.ciHigh]).toEqual([a.ciLow, a.ciHigh])
 
   const before = fx.emu.stats().chatCompletions
-  const err = await rejection(evaluateModel({ ...conn(opts.registryPath), modelKey: 'router2', data: heldOut, maxCostUsd: 1e-9 }))
+  const err = await rejection(evaluateModel({ ...conn(opts.registryPath), modelKey: 'router2', data: heldOut, maxCostUsd: 1e-9, cache: false }))
   expect(err.code).toBe('ERR_COST_LIMIT')
   expect(err.param).toBe('maxCostUsd')
   expect(fx.emu.stats().chatCompletions).toBe(before)
@@ -146,6 +146,8 @@ test('validationSplit holds out data that the evaluation then uses; an evaluatio
     evaluateModel({
       ...conn(opts.registryPath),
       modelKey: 'split',
+      // The pipeline's evaluation kept these answers: ask again, so that there is something to abort.
+      cache: false,
       concurrency: 1,
       signal: controller.signal,
       onProgress: (e: any) => e.type === 'evaluationProgress' && controller.abort(),

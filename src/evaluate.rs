@@ -47,6 +47,21 @@ pub struct EvaluationSettings {
     pub output_path: Option<String>,
     /// Sampling temperature of both models (default 0).
     pub temperature: Option<f64>,
+    /// Reuse the answers kept from earlier evaluations (`.eval-cache/` beside the registry)
+    /// for the same model, request and settings, and ask only for what is missing (default
+    /// `true`). `false` asks every request again (the new answers are kept).
+    pub cache: Option<bool>,
+    /// Write a JUnit XML report here: one testcase per grader, failed when below its
+    /// `minScores` threshold, and the primary grader's when the report is not `better`.
+    pub junit_path: Option<String>,
+    /// Per-grader minimum of the candidate's mean score, from 0 to 1 (for the JUnit report
+    /// and `GraderScore.minScore`), e.g. `{ exact: 0.8 }`.
+    #[napi(ts_type = "Record<string, number> | null")]
+    pub min_scores: Option<std::collections::HashMap<String, f64>>,
+    /// The most tokens an answer may have (`max_completion_tokens` of each request, and the
+    /// worst case `maxCostUsd` is held to). Default: twice the longest reference, at least
+    /// 256.
+    pub max_answer_tokens: Option<f64>,
 }
 
 /// Options of `evaluateModel`: the candidate (`modelKey` or `model`), the settings of
@@ -59,8 +74,9 @@ pub struct EvaluateOptions {
     pub model: Option<String>,
     pub data: Option<String>,
     pub baseline: Option<String>,
+    /// Built-in graders by name, and graders of your own (`{ name, grade }`).
     #[napi(
-        ts_type = "Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge'> | null"
+        ts_type = "Array<'exact' | 'contains' | 'json' | 'toolCalls' | 'similarity' | 'judge' | Grader> | null"
     )]
     pub graders: Option<Vec<String>>,
     pub primary_grader: Option<String>,
@@ -73,6 +89,11 @@ pub struct EvaluateOptions {
     pub bootstrap_samples: Option<f64>,
     pub output_path: Option<String>,
     pub temperature: Option<f64>,
+    pub cache: Option<bool>,
+    pub junit_path: Option<String>,
+    #[napi(ts_type = "Record<string, number> | null")]
+    pub min_scores: Option<std::collections::HashMap<String, f64>>,
+    pub max_answer_tokens: Option<f64>,
     /// Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
     pub registry_path: Option<String>,
     /// API key; default `OPENAI_API_KEY`. Never logged, returned or stored.
@@ -82,7 +103,8 @@ pub struct EvaluateOptions {
     pub project: Option<String>,
     pub azure_endpoint: Option<String>,
     pub api_version: Option<String>,
-    /// Retries per request (default 2); 429s honour `retry-after`.
+    /// Retries per request (default 8 in an evaluation: it sends many); 429s honour
+    /// `retry-after`.
     pub max_retries: Option<f64>,
     /// Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
     /// request. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
@@ -111,9 +133,27 @@ pub struct GraderScore {
     pub wins: f64,
     pub ties: f64,
     pub losses: f64,
+    /// Two-sided p-value of the exact sign test on wins against losses (ties dropped).
+    pub p_value: f64,
+    /// The `minScores` threshold of this grader, if any.
+    pub min_score: Option<f64>,
+    /// Answers this grader could not score (see `graderErrors`).
+    pub errors: f64,
 }
 
-/// Tokens used, as the API's `usage` reported them.
+/// An answer a grader could not score: its grader threw, rejected, or returned no number
+/// from 0 to 1.
+#[napi(object, object_from_js = false)]
+pub struct GraderError {
+    pub grader: String,
+    /// The example's line in the data.
+    pub line: f64,
+    /// `candidate` or `baseline`.
+    pub model: String,
+    pub message: String,
+}
+
+/// Tokens of the answers this call paid for, as the API's `usage` reported them.
 #[napi(object, object_from_js = false)]
 pub struct EvaluationUsage {
     pub candidate_prompt_tokens: f64,
@@ -135,22 +175,118 @@ pub struct EvaluationReport {
     pub data: String,
     pub examples: f64,
     pub primary_grader: String,
-    /// The 95 % confidence interval of the primary grader's difference lies above 0.
+    /// The data support "the candidate is better" on the primary grader: at least 10 paired
+    /// examples, the exact two-sided sign test below 0.05 with more wins than losses, and the
+    /// paired-bootstrap 95 % interval of the difference above 0. Never on a partial run.
     pub better: bool,
+    /// Why `better` is false.
+    pub reason: Option<String>,
+    /// How `better` was decided, in words.
+    pub verdict_method: String,
+    /// Some answers are missing (a request failed after its retries, or `maxCostUsd` stopped
+    /// the run): scores are over `answered` examples. Calling again with the same settings
+    /// resumes: only the missing answers are asked for.
+    pub partial: bool,
+    /// Examples with both answers.
+    pub answered: f64,
+    /// Answers reused from the answer store (not paid for again).
+    pub reused_answers: f64,
+    /// Answers asked for, and paid for, by this call.
+    pub new_answers: f64,
     pub graders: Vec<GraderScore>,
+    /// The first answers a grader could not score (each grader's `errors` counts them all).
+    pub grader_errors: Vec<GraderError>,
     pub usage: EvaluationUsage,
-    /// Estimated before the first request; `null` when a model's price is unknown.
+    /// Estimated before the first request, for the answers not in the store; `null` when a
+    /// model's price is unknown.
     pub estimated_cost_usd: Option<f64>,
-    /// From the tokens used.
+    /// What this call paid (reused answers cost nothing).
     pub cost_usd: Option<f64>,
     /// When the prices were taken.
     pub price_date: String,
-    /// JSONL: every example's reference, both answers and their scores.
+    /// JSONL: every answered example's reference, both answers and their scores.
     pub output_path: String,
+    /// The answer store this call read and added to.
+    pub cache_dir: Option<String>,
+    /// The JUnit XML report, when `junitPath` was given.
+    pub junit_path: Option<String>,
     pub seed: f64,
     pub duration_ms: f64,
     /// ISO 8601.
     pub evaluated_at: String,
+}
+
+fn n(x: u64) -> f64 {
+    x as f64
+}
+
+impl From<core::evaluate::GraderScore> for GraderScore {
+    fn from(g: core::evaluate::GraderScore) -> Self {
+        let core::evaluate::GraderScore {
+            name,
+            examples,
+            candidate_mean,
+            baseline_mean,
+            difference,
+            ci_low,
+            ci_high,
+            wins,
+            ties,
+            losses,
+            p_value,
+            min_score,
+            errors,
+        } = g;
+        GraderScore {
+            name,
+            examples: n(examples),
+            candidate_mean,
+            baseline_mean,
+            difference,
+            ci_low,
+            ci_high,
+            wins: n(wins),
+            ties: n(ties),
+            losses: n(losses),
+            p_value,
+            min_score,
+            errors: n(errors),
+        }
+    }
+}
+
+impl From<core::evaluate::EvalUsage> for EvaluationUsage {
+    fn from(u: core::evaluate::EvalUsage) -> Self {
+        let core::evaluate::EvalUsage {
+            candidate_prompt_tokens,
+            candidate_completion_tokens,
+            baseline_prompt_tokens,
+            baseline_completion_tokens,
+            judge_prompt_tokens,
+            judge_completion_tokens,
+            total_tokens,
+        } = u;
+        EvaluationUsage {
+            candidate_prompt_tokens: n(candidate_prompt_tokens),
+            candidate_completion_tokens: n(candidate_completion_tokens),
+            baseline_prompt_tokens: n(baseline_prompt_tokens),
+            baseline_completion_tokens: n(baseline_completion_tokens),
+            judge_prompt_tokens: n(judge_prompt_tokens),
+            judge_completion_tokens: n(judge_completion_tokens),
+            total_tokens: n(total_tokens),
+        }
+    }
+}
+
+impl From<core::evaluate::GraderError> for GraderError {
+    fn from(e: core::evaluate::GraderError) -> Self {
+        GraderError {
+            grader: e.grader,
+            line: n(e.line),
+            model: e.model,
+            message: e.message,
+        }
+    }
 }
 
 impl From<core::evaluate::EvaluationReport> for EvaluationReport {
@@ -163,26 +299,25 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
             examples,
             primary_grader,
             better,
+            reason,
+            verdict_method,
+            partial,
+            answered,
+            reused_answers,
+            new_answers,
             graders,
+            grader_errors,
             usage,
             estimated_cost_usd,
             cost_usd,
             price_date,
             output_path,
+            cache_dir,
+            junit_path,
             seed,
             duration_ms,
             evaluated_at,
         } = r;
-        let n = |x: u64| x as f64;
-        let core::evaluate::EvalUsage {
-            candidate_prompt_tokens,
-            candidate_completion_tokens,
-            baseline_prompt_tokens,
-            baseline_completion_tokens,
-            judge_prompt_tokens,
-            judge_completion_tokens,
-            total_tokens,
-        } = usage;
         EvaluationReport {
             candidate,
             baseline,
@@ -191,48 +326,21 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
             examples: n(examples),
             primary_grader,
             better,
-            graders: graders
-                .into_iter()
-                .map(|g| {
-                    let core::evaluate::GraderScore {
-                        name,
-                        examples,
-                        candidate_mean,
-                        baseline_mean,
-                        difference,
-                        ci_low,
-                        ci_high,
-                        wins,
-                        ties,
-                        losses,
-                    } = g;
-                    GraderScore {
-                        name,
-                        examples: n(examples),
-                        candidate_mean,
-                        baseline_mean,
-                        difference,
-                        ci_low,
-                        ci_high,
-                        wins: n(wins),
-                        ties: n(ties),
-                        losses: n(losses),
-                    }
-                })
-                .collect(),
-            usage: EvaluationUsage {
-                candidate_prompt_tokens: n(candidate_prompt_tokens),
-                candidate_completion_tokens: n(candidate_completion_tokens),
-                baseline_prompt_tokens: n(baseline_prompt_tokens),
-                baseline_completion_tokens: n(baseline_completion_tokens),
-                judge_prompt_tokens: n(judge_prompt_tokens),
-                judge_completion_tokens: n(judge_completion_tokens),
-                total_tokens: n(total_tokens),
-            },
+            reason,
+            verdict_method,
+            partial,
+            answered: n(answered),
+            reused_answers: n(reused_answers),
+            new_answers: n(new_answers),
+            graders: graders.into_iter().map(Into::into).collect(),
+            grader_errors: grader_errors.into_iter().map(Into::into).collect(),
+            usage: usage.into(),
             estimated_cost_usd,
             cost_usd,
             price_date,
             output_path,
+            cache_dir,
+            junit_path,
             seed: n(seed),
             duration_ms: n(duration_ms),
             evaluated_at,
@@ -241,12 +349,17 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
 }
 
 /// Runs a chat-format data set through a candidate (`modelKey` or `model`) and a baseline,
-/// grades both answers of every example against its reference, and reports per grader the
-/// means, the difference with a seeded paired-bootstrap 95 % confidence interval, wins, ties
-/// and losses, `better`, the tokens used and their cost, and a JSONL of every answer. The cost
-/// is estimated before the first request (`evaluationStarted`); `maxCostUsd` refuses to
-/// start beyond it (`ERR_COST_LIMIT`). Requests run `concurrency` at a time with the usual
-/// retries, and `signal` aborts them.
+/// grades both answers of every example against its reference (built-in graders, and yours),
+/// and reports per grader the means, the difference with a seeded paired-bootstrap 95 %
+/// confidence interval, wins, ties, losses and the sign test's p-value, `better` (see its
+/// rule), the tokens used and their cost, and a JSONL of every answer.
+///
+/// Every answer is kept (`.eval-cache/` beside the registry): a rerun with the same settings
+/// asks only for what is missing (`cache: false` asks again). The cost is estimated before
+/// the first request (`evaluationStarted`): `maxCostUsd` refuses to start beyond it
+/// (`ERR_COST_LIMIT`), and no request is sent that could take the spending past it. Requests
+/// run `concurrency` at a time, each retried with `retry-after` honoured; a run that cannot
+/// finish resolves with what it has (`partial: true`), and `signal` aborts it.
 #[napi(
     ts_args_type = "options: EvaluateOptions",
     ts_return_type = "Promise<EvaluationReport>"
@@ -263,9 +376,16 @@ pub fn evaluate_model(env: Env, options: Option<Object>) -> Result<AsyncBlock<Ev
             "onProgress",
             ValueType::Function,
         )?;
-        let json = convert::options_json(&env, o, &["signal", "onProgress"])?;
-        let opts: core::evaluate::EvaluateOptions =
+        let graders = crate::graders::read_graders(o)?;
+        let mut json = convert::options_json(&env, o, &["signal", "onProgress", "graders"])?;
+        let mut custom = Vec::new();
+        if let (Some((names, c)), Some(map)) = (graders, json.as_object_mut()) {
+            map.insert("graders".into(), names.into());
+            custom = c;
+        }
+        let mut opts: core::evaluate::EvaluateOptions =
             core::options::from_json_object(json, "options")?;
+        opts.custom_graders = custom;
         Ok((opts, on_progress))
     };
     let (opts, on_progress) = match read() {

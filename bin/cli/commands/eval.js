@@ -47,6 +47,12 @@ function verdictFailures(report, requireBetter, mins) {
   return failures
 }
 
+/** A p-value as printed: 3 significant digits, or `<0.001`. */
+function fmtP(p) {
+  if (typeof p !== 'number') return '?'
+  return p < 0.001 ? '<0.001' : fmtNum(p, 3)
+}
+
 function printReport(r) {
   const rows = r.graders.map((g) => [
     g.name + (g.name === r.primaryGrader ? ' *' : ''),
@@ -56,13 +62,19 @@ function printReport(r) {
     (g.difference >= 0 ? '+' : '') + fmtNum(g.difference, 3),
     `[${fmtNum(g.ciLow, 3)}, ${fmtNum(g.ciHigh, 3)}]`,
     `${g.wins}/${g.ties}/${g.losses}`,
+    fmtP(g.pValue),
   ])
   out(`${r.candidate} vs ${r.baseline} on ${r.examples} examples (${r.data})`)
-  out(columns(['GRADER', 'N', 'CANDIDATE', 'BASELINE', 'DIFF', '95% CI', 'W/T/L'], rows))
-  const why = r.better ? 'the 95% CI of its difference lies above 0' : notBetterReason(r)
+  out(columns(['GRADER', 'N', 'CANDIDATE', 'BASELINE', 'DIFF', '95% CI', 'W/T/L', 'SIGN P'], rows))
+  const primary = r.graders.find((g) => g.name === r.primaryGrader) || {}
+  const why = r.better ? `sign test p = ${fmtP(primary.pValue)}, and the 95% CI of its difference lies above 0` : notBetterReason(r)
   out(`better: ${r.better ? 'yes' : 'no'} (* primary grader: ${r.primaryGrader}; ${why})`)
+  if (r.partial) out(`partial: ${r.answered} of ${r.examples} examples answered; run the same command again to resume`)
+  for (const e of r.graderErrors || []) out(`grader error: ${e.grader}, line ${e.line} (${e.model}): ${e.message}`)
   out(`tokens: ${r.usage.totalTokens}, cost: ${r.costUsd == null ? 'unknown' : `$${fmtUsd(r.costUsd)}`} (prices of ${r.priceDate})`)
+  if (r.cacheDir) out(`answers reused: ${r.reusedAnswers}, new: ${r.newAnswers} (store: ${r.cacheDir})`)
   out(`answers: ${r.outputPath}`)
+  if (r.junitPath) out(`junit: ${r.junitPath}`)
 }
 
 async function run({ values, positionals }) {
@@ -97,6 +109,9 @@ async function run({ values, positionals }) {
         maxExamples: numberFlag(values, 'max-examples'),
         seed: numberFlag(values, 'seed'),
         outputPath: values.output,
+        cache: values['no-cache'] === true ? false : undefined,
+        junitPath: values.junit,
+        minScores: Object.keys(mins).length ? mins : undefined,
         signal: controller.signal,
         onProgress: progress.onProgress,
       }),
@@ -122,16 +137,23 @@ async function run({ values, positionals }) {
 module.exports = {
   summary: 'evaluate a registered model against its baseline',
   usage: [
-    'fine-tune eval <modelKey> [--data FILE|URL] [--grader NAME]... [--baseline MODEL] [--require-better] [--min-score GRADER=X]... [--max-cost-usd X] [--json]',
+    'fine-tune eval <modelKey> [--data FILE|URL] [--grader NAME]... [--baseline MODEL] [--require-better] [--min-score GRADER=X]... [--max-cost-usd X] [--no-cache] [--junit FILE] [--json]',
   ],
   description: `Runs the data (default: the entry's validation file) through the model of modelKey and a baseline
 (default: its base model), grades both answers of every example and prints a table of scores:
-each model's mean, the difference, its 95% confidence interval (paired bootstrap), wins/ties/losses.
-Graders: ${GRADERS.join(', ')}. ERR_COST_LIMIT (exit 2) when the estimate is above --max-cost-usd.
+each model's mean, the difference, its 95% confidence interval (paired bootstrap), wins/ties/losses
+and the sign test's p-value. "better" needs at least 10 paired examples, a sign test p below 0.05
+and the interval above 0 (docs/evaluation.md). Graders: ${GRADERS.join(', ')}.
+ERR_COST_LIMIT (exit 2) when the estimate is above --max-cost-usd; no request is sent that could
+take the spending past it.
+
+Every answer is kept beside the registry (.eval-cache/): running the same command again asks only
+for the answers it does not have (an interrupted or partial run resumes); --no-cache asks again.
 
 For CI: --require-better exits 6 unless the report says better; --min-score GRADER=X exits 6
-when the model's mean score of GRADER is below X (repeatable; the grader is added to --grader).
-Without either, the exit code does not depend on the scores.`,
+when the model's mean score of GRADER is below X (repeatable; the grader is added to --grader);
+--junit FILE writes a JUnit XML report (one testcase per grader). Without --require-better or
+--min-score, the exit code does not depend on the scores.`,
   flags: () => ({
     data: { type: 'string', arg: 'FILE|URL', help: 'chat-format JSONL (default: the validation file)' },
     grader: { type: 'string', arg: 'NAME', multiple: true, help: 'a grader (repeatable, or comma-separated)' },
@@ -145,6 +167,8 @@ Without either, the exit code does not depend on the scores.`,
     'max-examples': { type: 'string', arg: 'N', help: 'only the first N examples' },
     seed: { type: 'string', arg: 'N', help: 'bootstrap seed (default 0)' },
     output: { type: 'string', arg: 'FILE', help: 'the answers file (JSONL)' },
+    'no-cache': { type: 'boolean', help: 'ask every request again instead of reusing kept answers' },
+    junit: { type: 'string', arg: 'FILE', help: 'write a JUnit XML report (one testcase per grader)' },
     ...registryFlag(),
     ...connectionFlags(),
     ...JSON_FLAG,

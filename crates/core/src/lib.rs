@@ -88,8 +88,12 @@ pub mod lifecycle {
 
 /// Evaluation of a model against its baseline.
 pub mod evaluate {
+    pub use crate::calc::prices::{price, INFERENCE_PRICE_DATE};
+    pub use crate::calc::verdict::{sign_test, MIN_PAIRED_EXAMPLES};
+    pub use crate::infra::answers::AnswerStore;
     pub use crate::ops::evaluate::*;
     pub use crate::stages::evaluate::*;
+    pub use crate::types::evaluation::{CustomGrader, GradeFn, GradeResult, GraderError};
     pub use crate::types::options::{EvalSettings, EvaluateOptions, EvaluateSetting};
     pub use crate::types::results::{EvalUsage, Evaluated, EvaluationReport, GraderScore};
 }

@@ -496,13 +496,15 @@ fn the_core_has_no_cycle_and_no_upward_import() {
         up.join("\n  ")
     );
     // The pipeline passes what one stage returns to the next: a stage never imports another.
+    // A stage may be a folder (`stages::evaluate::ask`…) whose files import each other.
+    let stage = |m: &str| m.split("::").take(2).collect::<Vec<_>>().join("::");
     let across: Vec<String> = g
         .edges
         .iter()
         .filter(|(from, _)| from.starts_with("stages::"))
         .flat_map(|(from, tos)| {
             tos.iter()
-                .filter(|to| to.starts_with("stages::"))
+                .filter(|to| to.starts_with("stages::") && stage(to) != stage(from))
                 .map(move |to| format!("{from} -> {to}"))
         })
         .collect();

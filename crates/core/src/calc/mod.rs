@@ -7,5 +7,8 @@ pub mod azure_api;
 pub mod checks;
 pub mod graders;
 pub mod ids;
+pub mod junit;
 pub mod lifecycle;
 pub mod metrics;
+pub mod prices;
+pub mod verdict;

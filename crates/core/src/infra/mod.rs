@@ -3,6 +3,7 @@
 //! ([`journal`]), data sources ([`source`]), the run's resolved options ([`resolve`]) and
 //! blocking work off the async threads ([`task`]). Imports the types and calc layers only.
 
+pub mod answers;
 pub mod client;
 pub mod connection;
 pub mod journal;

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod entry;
 pub mod error;
+pub mod evaluation;
 pub mod models;
 pub mod options;
 pub mod progress;

@@ -462,6 +462,19 @@ pub struct EvalSettings {
     pub output_path: Option<String>,
     /// Sampling temperature of both models (default 0).
     pub temperature: Option<f64>,
+    /// Reuse answers kept from earlier evaluations with the same model, request and settings
+    /// (default true); `false` asks again (the new answers are kept).
+    pub cache: Option<bool>,
+    /// Where a JUnit XML report goes (one testcase per grader).
+    pub junit_path: Option<String>,
+    /// Per-grader minimum of the candidate's mean score (0 to 1), for the JUnit report.
+    pub min_scores: Option<BTreeMap<String, f64>>,
+    /// The most tokens an answer may have (`max_completion_tokens` of every request; the
+    /// worst case of the cost limit). Default: twice the longest reference, at least 256.
+    pub max_answer_tokens: Option<u32>,
+    /// Graders written by the caller (the binding fills this; never read from JSON).
+    #[serde(skip)]
+    pub custom_graders: Vec<super::evaluation::CustomGrader>,
 }
 
 /// Options of `evaluateModel`: the candidate, the settings, the registry and the connection.
@@ -472,9 +485,26 @@ pub struct EvaluateOptions {
     pub model_key: Option<String>,
     /// A model name (or modelKey) as the candidate, instead of `modelKey`.
     pub model: Option<String>,
-    /// How the evaluation runs (`data`, `baseline`, `graders`… at the top level).
-    #[serde(flatten)]
-    pub settings: EvalSettings,
+    pub data: Option<String>,
+    pub baseline: Option<String>,
+    pub graders: Option<Vec<String>>,
+    pub primary_grader: Option<String>,
+    pub judge_model: Option<String>,
+    pub judge_rubric: Option<String>,
+    pub concurrency: Option<u32>,
+    pub max_cost_usd: Option<f64>,
+    pub max_examples: Option<u64>,
+    pub seed: Option<u64>,
+    pub bootstrap_samples: Option<u32>,
+    pub output_path: Option<String>,
+    pub temperature: Option<f64>,
+    pub cache: Option<bool>,
+    pub junit_path: Option<String>,
+    pub min_scores: Option<BTreeMap<String, f64>>,
+    pub max_answer_tokens: Option<u32>,
+    /// See [`EvalSettings::custom_graders`].
+    #[serde(skip)]
+    pub custom_graders: Vec<super::evaluation::CustomGrader>,
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
     /// How to reach the API.

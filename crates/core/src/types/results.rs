@@ -142,6 +142,21 @@ pub struct GraderScore {
     pub wins: u64,
     pub ties: u64,
     pub losses: u64,
+    /// Two-sided p-value of the exact sign test on wins against losses (ties dropped); 1
+    /// when there is neither.
+    #[serde(default = "one")]
+    pub p_value: f64,
+    /// The minimum of `candidateMean` asked for (`minScores`), if any.
+    #[serde(default)]
+    pub min_score: Option<f64>,
+    /// Answers this grader could not score (a caller's grader that threw or returned no
+    /// number); their examples are left out of `examples`.
+    #[serde(default)]
+    pub errors: u64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 /// Tokens used, per model.
@@ -169,18 +184,50 @@ pub struct EvaluationReport {
     pub data: String,
     pub examples: u64,
     pub primary_grader: String,
-    /// The 95 % interval of the primary grader's difference lies above 0.
+    /// The data support "the candidate is better" on the primary grader: enough paired
+    /// examples, the exact sign test below 0.05 with more wins than losses, and the
+    /// paired-bootstrap 95 % interval of the difference above 0 (see `verdictMethod`).
     pub better: bool,
+    /// Why `better` is false (too few examples, the test, the interval, a partial run).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// How `better` was decided, in words.
+    #[serde(default)]
+    pub verdict_method: String,
+    /// Some answers are missing (a request failed after its retries, or the cost limit
+    /// stopped the run): the scores are over `answered` examples only, and `better` is false.
+    #[serde(default)]
+    pub partial: bool,
+    /// Examples with both answers (all of them unless `partial`).
+    #[serde(default)]
+    pub answered: u64,
+    /// Answers taken from the answer store instead of asked again.
+    #[serde(default)]
+    pub reused_answers: u64,
+    /// Answers asked for and paid for by this call.
+    #[serde(default)]
+    pub new_answers: u64,
     pub graders: Vec<GraderScore>,
+    /// The first answers a grader could not score (each grader's `errors` counts them all).
+    #[serde(default)]
+    pub grader_errors: Vec<super::evaluation::GraderError>,
+    /// Tokens of the answers this call paid for.
     pub usage: EvalUsage,
-    /// Estimated before the first request; `None` when a model's price is unknown.
+    /// Estimated before the first request, for the answers not in the store; `None` when a
+    /// model's price is unknown.
     pub estimated_cost_usd: Option<f64>,
-    /// From the tokens used.
+    /// What this call paid, from the tokens used (reused answers cost nothing).
     pub cost_usd: Option<f64>,
     /// The date the prices were taken.
     pub price_date: String,
     /// JSONL: every example's reference, both answers and their scores.
     pub output_path: String,
+    /// The answer store this call read and added to (`null` without one).
+    #[serde(default)]
+    pub cache_dir: Option<String>,
+    /// The JUnit XML report, when `junitPath` was given.
+    #[serde(default)]
+    pub junit_path: Option<String>,
     pub seed: u64,
     pub duration_ms: u64,
     pub evaluated_at: String,

@@ -18,3 +18,14 @@ impl Client {
         .await
     }
 }
+
+impl Client {
+    /// This client with at least `retries` retries per request (same delays, `retry-after`
+    /// still honoured): an evaluation is many calls, and one transient failure among them
+    /// should not end it.
+    pub fn patient(&self, retries: u32) -> Client {
+        let mut c = self.clone();
+        c.conn.retry.max_retries = c.conn.retry.max_retries.max(retries);
+        c
+    }
+}
