@@ -240,6 +240,8 @@ export interface EmulatorRateLimits {
 export interface EmulatorStats {
   /** Every HTTP request received (401s, 404s and faulted ones included). */
   requestsTotal: number
+  /** Requests received and not answered yet (0: nothing sent before is still to land). */
+  requestsInFlight: number
   /** Requests per `"METHOD /route/pattern"`, e.g. `"POST /v1/files"`. */
   requests: Record<string, number>
   /** Requests per endpoint name, e.g. `"files.create"`, `"jobs.retrieve"`. */

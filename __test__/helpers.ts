@@ -152,3 +152,23 @@ export function taskforceDir(): string {
   const { ensureTaskForce } = require('../scripts/taskforce-fixture.js')
   return ensureTaskForce()
 }
+
+/**
+ * Waits until `predicate` returns a truthy value (it may be async) and resolves with that value,
+ * asking again every `intervalMs`; throws, naming `what`, once `deadlineMs` has passed. For waits
+ * on an event or an emulator counter instead of a fixed sleep.
+ */
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  deadlineMs: number,
+  what = 'condition',
+  intervalMs = 10,
+): Promise<T> {
+  const end = Date.now() + deadlineMs
+  for (;;) {
+    const value = await predicate()
+    if (value) return value
+    if (Date.now() > end) throw new Error(`${what}: not met within ${deadlineMs} ms`)
+    await new Promise((r) => setTimeout(r, intervalMs))
+  }
+}

@@ -12,7 +12,7 @@ import {
   trainAndRegisterFineTunedModel,
   type Emulator,
 } from 'taskforce-fine-tune'
-import { counts, pipelineOptions, rejection, useTempDir } from './helpers'
+import { counts, pipelineOptions, rejection, useTempDir, waitFor } from './helpers'
 
 const tmp = useTempDir()
 const CLI = path.join(__dirname, '..', 'bin', 'fine-tune.js')
@@ -105,7 +105,8 @@ test('pause and resume round-trip while a run waits for its job', async () => {
     const conn = { registryPath: opts.registryPath, apiKey: slow.apiKey, baseUrl: slow.url }
     const paused = await pauseFineTune('writer_v1', conn)
     expect(paused.status).toBe('paused')
-    await new Promise((r) => setTimeout(r, 300))
+    // The run sees the pause on its next poll (every 50 ms) and reports it.
+    await waitFor(() => statuses.includes('paused'), 10_000, "the run's 'paused' status event")
     const resumed = await resumeFineTune('writer_v1', conn)
     expect(resumed.status).toBe('running')
     const m = await run

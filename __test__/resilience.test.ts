@@ -7,7 +7,7 @@ import {
   trainAndRegisterFineTunedModel,
   type Emulator,
 } from 'taskforce-fine-tune'
-import { api, chatJsonl, counts, rejection, runChild, tempDir, writeFile, pipelineOptions, useTempDir } from './helpers'
+import { api, chatJsonl, counts, rejection, runChild, tempDir, writeFile, pipelineOptions, useTempDir, waitFor } from './helpers'
 
 const tmp = useTempDir()
 
@@ -29,14 +29,6 @@ function journalFiles(): string[] {
 function journal(): any {
   const [f] = journalFiles()
   return f ? JSON.parse(fs.readFileSync(path.join(tmp.dir, 'fine-tuned', '.runs', f), 'utf8')) : undefined
-}
-
-async function until(cond: () => boolean, ms = 20000): Promise<void> {
-  const end = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 20))
-  }
 }
 
 /** Runs the pipeline and aborts it as soon as its job exists: the rejection and the job id. */
@@ -177,7 +169,7 @@ describe('processes', () => {
   test('a child killed with SIGKILL mid-poll, then the call repeated, registers with one job', async () => {
     const opts = base(emu)
     const { child, done } = runChild(opts)
-    await until(() => Boolean(journal()?.jobId))
+    await waitFor(() => journal()?.jobId, 20_000, 'the job id in the journal')
     const jobId = journal().jobId
     child.kill('SIGKILL')
     const exit = await done
@@ -264,13 +256,13 @@ describe('large files go up in parts', () => {
     const before = emu.stats()
     const { child, done } = runChild(opts)
     const sentParts = () => (journal()?.uploads?.source?.partIds ?? []).filter((p: any) => p).length
-    await until(() => sentParts() >= 6)
+    await waitFor(() => sentParts() >= 6, 20_000, 'six parts journaled')
     child.kill('SIGKILL')
     await done
     const missing = (journal().uploads.source.partIds as any[]).filter((p) => !p).length
     expect(missing).toBeGreaterThan(0)
-    // Let requests that were in flight at the kill settle on the server.
-    await new Promise((r) => setTimeout(r, 500))
+    // Parts that were on their way at the kill land (or are dropped) before the count is taken.
+    await waitFor(() => emu.stats().requestsInFlight === 0, 10_000, 'no request in flight')
     const atKill = emu.stats()
 
     const model = await trainAndRegisterFineTunedModel(opts)

@@ -10,7 +10,7 @@ import {
   rollbackModel,
   trainAndRegisterFineTunedModel,
 } from 'taskforce-fine-tune'
-import { api, chatJsonl, pipelineOptions, rejection, useEmulator, useTempDir, writeFile } from './helpers'
+import { api, chatJsonl, pipelineOptions, rejection, useEmulator, useTempDir, waitFor, writeFile } from './helpers'
 
 const tmp = useTempDir()
 const fx = useEmulator({ jobDurationMs: 300 })
@@ -98,12 +98,16 @@ async function startJob(examples: number, registryDir: string): Promise<string> 
   return job.id
 }
 
-async function waitFinal(id: string): Promise<any> {
-  for (;;) {
-    const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${id}`)
-    if (['succeeded', 'failed', 'cancelled'].includes(job.status)) return job
-    await new Promise((r) => setTimeout(r, 50))
-  }
+function waitFinal(id: string): Promise<any> {
+  return waitFor(
+    async () => {
+      const job = await api(fx.emu.url, fx.emu.apiKey, `/fine_tuning/jobs/${id}`)
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status) && job
+    },
+    20_000,
+    `job ${id} final`,
+    50,
+  )
 }
 
 test('importFineTuneJob registers a job started elsewhere and refuses one that is running or failed', async () => {

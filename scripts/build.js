@@ -39,12 +39,12 @@ if (!explicitTarget && process.platform === 'linux' && !isMusl() && process.env.
   if (triple && zig && zigbuild) {
     napiArgs.push('--target', `${triple}.2.17`, '--cross-compile')
   } else if (process.env.FT_ZIG === '1') {
-    console.error(`[build] FT_ZIG=1 but ${zig ? '' : 'zig (pip install ziglang) '}${zigbuild ? '' : 'cargo-zigbuild (cargo install cargo-zigbuild --locked)'} is missing`)
+    console.error(`[build] FT_ZIG=1 but ${zig ? '' : 'zig (pip install ziglang) '}${zigbuild ? '' : 'cargo-zigbuild (pip install cargo-zigbuild)'} is missing`)
     process.exit(1)
   } else {
     console.error(
       '[build] zig or cargo-zigbuild not found: building with plain cargo, so the addon needs this machine\'s glibc ' +
-        'or later (`npm run check:portable` fails). For a glibc 2.17 build: pip install ziglang && cargo install cargo-zigbuild --locked',
+        'or later (`npm run check:portable` fails). For a glibc 2.17 build: pip install ziglang cargo-zigbuild',
     )
   }
 }

@@ -3,6 +3,8 @@
 // installs the npm dev dependencies when they are missing and (re)builds the
 // native addon when it is missing or older than its Rust sources (scripts/build.js: with zig for
 // glibc 2.17 when zig and cargo-zigbuild are there, as in CI).
+// FT_EXPECT_BUILT=1 (set by .ci/run, which builds the addon once, in `npm ci`): a missing or stale
+// addon is an error instead of a second build.
 'use strict'
 const { execSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -35,6 +37,13 @@ const sources = Math.max(
   fs.statSync(path.join(root, 'Cargo.lock')).mtimeMs,
 )
 if (!addon || fs.statSync(path.join(root, addon)).mtimeMs < sources) {
-  console.error('[ensure-built] building the native addon (npm run build)…')
+  const why = addon ? `${addon} is older than the Rust sources` : 'no native addon is built'
+  if (process.env.FT_EXPECT_BUILT === '1') {
+    console.error(`[ensure-built] FT_EXPECT_BUILT=1 but ${why}: not building it again`)
+    process.exit(1)
+  }
+  console.error(`[ensure-built] ${why}: building it (npm run build)…`)
   run('node scripts/build.js --release')
+} else {
+  console.error(`[ensure-built] ${addon} is up to date with the Rust sources: not rebuilt`)
 }

@@ -256,6 +256,8 @@ fn start_error(e: emu::StartError) -> core::Error {
 pub struct EmulatorStats {
     /// Every HTTP request received (401s, 404s and faulted ones included).
     pub requests_total: f64,
+    /// Requests received and not answered yet (0: nothing sent before is still to land).
+    pub requests_in_flight: f64,
     /// Requests per `"METHOD /route/pattern"`, e.g. `"POST /v1/files"`.
     pub requests: HashMap<String, f64>,
     /// Requests per endpoint name, e.g. `"files.create"`, `"jobs.retrieve"`.
@@ -294,6 +296,7 @@ impl From<emu::EmulatorStats> for EmulatorStats {
         // No `..`: a counter added to the emulator must be exposed here.
         let emu::EmulatorStats {
             requests_total,
+            requests_in_flight,
             requests,
             endpoints,
             faults_injected,
@@ -314,6 +317,7 @@ impl From<emu::EmulatorStats> for EmulatorStats {
         } = s;
         EmulatorStats {
             requests_total: requests_total as f64,
+            requests_in_flight: requests_in_flight as f64,
             requests: counts(requests),
             endpoints: counts(endpoints),
             faults_injected: faults_injected as f64,

@@ -165,27 +165,34 @@ async fn a_failed_job_is_not_adopted() {
     emu.close().await;
 }
 
-/// Runs the pipeline and aborts it once its training file is processed, while the create-job
-/// request (answered slowly) is on its way.
-async fn abort_while_creating(opts: TrainOptions) -> fine_tune_core::Error {
+/// Waits until `cond` holds, asking every 5 ms; panics naming `what` after 10 s.
+async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Runs the pipeline and aborts it once the emulator has its create-job request (answered
+/// slowly), while that request is on its way.
+async fn abort_while_creating(emu: &Emulator, opts: TrainOptions) -> fine_tune_core::Error {
     let cancel = CancellationToken::new();
-    let ctx = {
-        let cancel = cancel.clone();
-        RunContext {
-            cancel: cancel.clone(),
-            azure_token: None,
-            progress: Some(Arc::new(move |e| {
-                if matches!(e, ProgressEvent::FileProcessed { .. }) {
-                    let cancel = cancel.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(Duration::from_millis(150)).await;
-                        cancel.cancel();
-                    });
-                }
-            })),
-        }
+    let ctx = RunContext {
+        cancel: cancel.clone(),
+        ..Default::default()
     };
-    train_and_register(opts, ctx).await.unwrap_err()
+    let mut run = std::pin::pin!(train_and_register(opts, ctx));
+    tokio::select! {
+        r = &mut run => panic!("not aborted: {:?}", r.map(|m| m.job_id)),
+        () = wait_for("the create-job request at the emulator", || {
+            emu.stats().endpoints.get("jobs.create").is_some_and(|&n| n > 0)
+        }) => cancel.cancel(),
+    }
+    run.await.unwrap_err()
 }
 
 /// Item 2: after an abort while the create was in flight, cancelFineTune finds the job and
@@ -196,7 +203,7 @@ async fn cancel_finds_a_job_created_while_aborting() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(&emu, dir.path(), "k");
     opts.timeout_ms = None;
-    let e = abort_while_creating(opts.clone()).await;
+    let e = abort_while_creating(&emu, opts.clone()).await;
     assert_eq!(e.code, ErrorCode::Aborted);
     let job = cancel_fine_tune("k", opts.registry_path.clone(), connection(&emu))
         .await
@@ -216,7 +223,7 @@ async fn cancel_on_abort_cancels_a_job_created_while_aborting() {
     let dir = tempfile::tempdir().unwrap();
     let mut opts = options(&emu, dir.path(), "k");
     opts.cancel_on_abort = true;
-    let e = abort_while_creating(opts.clone()).await;
+    let e = abort_while_creating(&emu, opts.clone()).await;
     assert_eq!(e.code, ErrorCode::Aborted);
     let s = emu.stats();
     assert_eq!(s.jobs_created, 1);
@@ -245,7 +252,7 @@ async fn cancel_keeps_the_run_when_the_look_up_fails() {
     let emu = emulator(every(None, "jobs.create", "slow")).await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&emu, dir.path(), "k");
-    abort_while_creating(opts.clone()).await;
+    abort_while_creating(&emu, opts.clone()).await;
     // Pretend the answer never came: forget the job id the aborted call journaled.
     let runs = dir.path().join("fine-tuned/.runs");
     let rec_path = runs
@@ -337,26 +344,16 @@ async fn a_call_killed_during_its_upload_leaves_nothing_behind() {
     let emu = emulator(every(Some(1), "files.create", "late")).await;
     let dir = tempfile::tempdir().unwrap();
     let opts = options(&emu, dir.path(), "k");
-    let started = Arc::new(tokio::sync::Notify::new());
-    let ctx = {
-        let started = started.clone();
-        RunContext {
-            progress: Some(Arc::new(move |e| {
-                if matches!(e, ProgressEvent::UploadStarted { .. }) {
-                    started.notify_one();
-                }
-            })),
-            ..Default::default()
-        }
-    };
+    // Killed once the emulator has made the file, while its (late) answer is on its way.
     tokio::select! {
-        r = train_and_register(opts.clone(), ctx) => panic!("not killed: {:?}", r.map(|m| m.job_id)),
-        _ = async {
-            started.notified().await;
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        } => {}
+        r = train_and_register(opts.clone(), RunContext::default()) => panic!("not killed: {:?}", r.map(|m| m.job_id)),
+        () = wait_for("the file at the emulator", || emu.stats().files_created > 0) => {}
     }
-    tokio::time::sleep(Duration::from_millis(400)).await; // the answer would come now
+    // The late answer is sent (or dropped with the connection).
+    wait_for("no request in flight", || {
+        emu.stats().requests_in_flight == 0
+    })
+    .await;
     assert_eq!(emu.stats().files_created, 1);
     let model = train_and_register(opts, RunContext::default())
         .await

@@ -162,10 +162,31 @@ fn may_change(method: &Method, path: &str) -> bool {
         && !path.ends_with("/chat/completions")
 }
 
+/// Counts a request in [`crate::EmulatorStats::requests_in_flight`] until dropped: answered, or
+/// abandoned with its connection.
+struct InFlight(AppState);
+
+impl InFlight {
+    fn start(state: &AppState) -> Self {
+        state.count(|s| {
+            s.requests_total += 1;
+            s.requests_in_flight += 1;
+        });
+        InFlight(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0
+            .count(|s| s.requests_in_flight = s.requests_in_flight.saturating_sub(1));
+    }
+}
+
 /// Outer middleware: counts every request and stamps `x-request-id` on every answer.
 async fn tag(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    state.count(|s| s.requests_total += 1);
+    let _in_flight = InFlight::start(&state);
     let mutating = may_change(req.method(), req.uri().path());
     let mut resp = next.run(req).await;
     if mutating {

@@ -14,6 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct EmulatorStats {
     /// Every HTTP request received (including 401s, 404s and faulted ones).
     pub requests_total: u64,
+    /// Requests received and not answered yet, now: a handler still running (a slow or late
+    /// fault included). One whose client went away stops counting once the server drops it. A
+    /// test waits for 0 to know that nothing sent before is still to land.
+    pub requests_in_flight: u64,
     /// Requests per `"METHOD /route/pattern"`, e.g. `"POST /v1/files"`, `"GET /v1/fine_tuning/jobs/{job_id}"`.
     pub requests: BTreeMap<String, u64>,
     /// Requests per endpoint name, e.g. `"files.create"`, `"jobs.retrieve"`.

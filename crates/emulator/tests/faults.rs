@@ -119,8 +119,22 @@ async fn slow_answers_arrive_late() {
     )))
     .await;
     let t = Instant::now();
-    assert_eq!(api.get("/files").await.status(), 200);
+    let in_flight = async {
+        // Counted while its answer waits (asked for up to 10 s).
+        for _ in 0..2000 {
+            let n = api.emu.stats().requests_in_flight;
+            if n > 0 {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        0
+    };
+    let (r, seen) = tokio::join!(api.get("/files"), in_flight);
+    assert_eq!(r.status(), 200);
     assert!(t.elapsed() >= Duration::from_millis(300));
+    assert_eq!(seen, 1);
+    assert_eq!(api.emu.stats().requests_in_flight, 0);
     api.emu.close().await;
 }
 
