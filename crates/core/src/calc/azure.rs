@@ -7,6 +7,7 @@
 //! Microsoft Entra ID bearer token, and polled until its `properties.provisioningState` is
 //! `Succeeded`. The token is a secret: it is sent, never logged, returned or stored.
 
+use crate::calc::ids::path_segment;
 use serde_json::{json, Value};
 
 use crate::calc::checks::require;
@@ -154,7 +155,10 @@ fn management_url(o: &AzureDeploymentOptions) -> Result<String> {
 pub fn deployment_path(p: &DeploymentPlan) -> String {
     format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.CognitiveServices/accounts/{}/deployments/{}",
-        p.subscription_id, p.resource_group, p.resource_name, p.deployment_name
+        path_segment(&p.subscription_id),
+        path_segment(&p.resource_group),
+        path_segment(&p.resource_name),
+        path_segment(&p.deployment_name)
     )
 }
 
@@ -216,6 +220,16 @@ mod tests {
             deployment_path(&p),
             "/subscriptions/sub/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/res/deployments/writer-v1"
         );
+        // A name that holds `/` stays one segment of the ARM path.
+        let mut o = opts();
+        o.resource_group = "rg/../../x".into();
+        let path = deployment_path(&plan(&o, "k").unwrap());
+        assert!(
+            path.contains("/resourceGroups/rg%2F%2E%2E%2F%2E%2E%2Fx/")
+                || path.contains("/resourceGroups/rg%2F..%2F..%2Fx/"),
+            "{path}"
+        );
+        assert_eq!(path.matches('/').count(), 10, "{path}");
         let mut o = opts();
         o.sku = Some("globalstandard".into());
         assert_eq!(plan(&o, "k").unwrap().sku, "GlobalStandard");
