@@ -201,6 +201,12 @@ fn to_options(o: Option<EmulatorOptions>) -> core::Result<emu::EmulatorOptions> 
             "must be a folder path, got an empty string",
         ));
     }
+    if state_dir.as_deref().is_some_and(|d| d.contains('\0')) {
+        return Err(invalid(
+            "stateDir",
+            "must be a folder path, got one holding a NUL character",
+        ));
+    }
     let mut dates = std::collections::BTreeMap::new();
     for (model, date) in model_shutdown_dates.unwrap_or_default() {
         if chrono_like_date(&date).is_none() {

@@ -64,17 +64,20 @@ fn resume_or_start(r: &Resolved, journal: &Journal) -> Result<RunRecord> {
     let o = &r.opts;
     let digest = r.options_digest();
     match journal.load(&o.model_key)? {
-        Some(prev) if prev.options_digest != digest => Err(Error::new(
+        Some(prev) if prev.options_digest != digest && prev.may_have_spent() => Err(Error::new(
             ErrorCode::ModelKeyInProgress,
             format!(
-                "a run for modelKey {:?} with different options is in flight{}; call again with the same options to resume it, or cancel it with cancelFineTune",
+                "a run for modelKey {:?} with different options is in flight{}; call again with the same options to resume it, or cancel it with cancelFineTune({:?}) or `fine-tune cancel {}`",
                 o.model_key,
-                prev.job_id.as_deref().map(|j| format!(" (job {j})")).unwrap_or_default()
+                prev.job_id.as_deref().map(|j| format!(" (job {j})")).unwrap_or_default(),
+                o.model_key,
+                o.model_key
             ),
         )
         .with_param("modelKey")),
-        Some(prev) => Ok(prev),
-        None => Ok(RunRecord {
+        // Same options: resume. Other options, nothing created: the new call replaces it.
+        Some(prev) if prev.options_digest == digest => Ok(prev),
+        _ => Ok(RunRecord {
             model_key: o.model_key.clone(),
             run_id: run_id(),
             options_digest: digest,

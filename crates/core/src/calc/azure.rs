@@ -10,6 +10,7 @@
 //! `properties.provisioningState` is `Succeeded` (`Failed` or `Canceled` end it). The token is
 //! a secret: it is sent, never logged, returned or stored.
 
+use crate::calc::ids::path_segment;
 use serde_json::{json, Value};
 
 use crate::calc::checks::require;
@@ -186,7 +187,10 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
 pub fn deployment_path(p: &DeploymentPlan) -> String {
     format!(
         "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.CognitiveServices/accounts/{}/deployments/{}",
-        p.subscription_id, p.resource_group, p.resource_name, p.deployment_name
+        path_segment(&p.subscription_id),
+        path_segment(&p.resource_group),
+        path_segment(&p.resource_name),
+        path_segment(&p.deployment_name)
     )
 }
 

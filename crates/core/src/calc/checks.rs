@@ -331,11 +331,23 @@ fn check_evaluation(o: &TrainOptions) -> Result<()> {
             ));
         }
     }
-    if o.promote == Promote::IfBetter && o.evaluate.as_ref().and_then(|e| e.settings()).is_none() {
+    let settings = o.evaluate.as_ref().and_then(|e| e.settings());
+    if o.promote == Promote::IfBetter && settings.is_none() {
         return Err(invalid(
             "promote",
             "promote \"ifBetter\" needs evaluate (the evaluation decides whether it is better)"
                 .into(),
+        ));
+    }
+    // Known before anything is uploaded: an evaluation without data could only fail after
+    // the job has been paid for.
+    if settings.is_some_and(|s| s.data.is_none())
+        && o.validation.is_none()
+        && o.validation_split.is_none()
+    {
+        return Err(invalid(
+            "evaluate",
+            "evaluate needs data: pass validation, validationSplit or evaluate.data".into(),
         ));
     }
     Ok(())

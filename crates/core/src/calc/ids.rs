@@ -221,6 +221,47 @@ mod tests {
     }
 
     #[test]
+    fn a_path_like_id_stays_one_segment_of_the_url() {
+        for id in [
+            "../../files/file-x",
+            "ftjob-a/cancel",
+            "a?b=c#d",
+            "a%2F..%2Fb",
+        ] {
+            let u = url::Url::parse(&format!(
+                "http://127.0.0.1/v1/fine_tuning/jobs/{}/events",
+                path_segment(id)
+            ))
+            .unwrap();
+            let segs: Vec<_> = u.path_segments().unwrap().collect();
+            assert_eq!(segs.len(), 5, "{id:?} -> {u}");
+            assert_eq!(segs[4], "events", "{id:?} -> {u}");
+            assert!(
+                u.query().is_none() && u.fragment().is_none(),
+                "{id:?} -> {u}"
+            );
+            let back = percent_decode(segs[3]);
+            assert_eq!(back, id, "{id:?} -> {u}");
+        }
+    }
+
+    fn percent_decode(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
     fn job_ids_are_told_from_model_keys_by_their_prefix() {
         assert!(is_job_id("ftjob-abc"));
         assert!(!is_job_id("writer_v1"));

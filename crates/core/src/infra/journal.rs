@@ -92,6 +92,20 @@ impl RunRecord {
     }
 
     /// Notes a file this run created (once).
+    /// Whether this run may have created something (a file, an upload, a job) and so may
+    /// have spent money: a run that did not is discarded when a call with other options or
+    /// other data comes for its modelKey.
+    pub fn may_have_spent(&self) -> bool {
+        self.job_requested
+            || self.job_id.is_some()
+            || !self.uploaded_files.is_empty()
+            || !self.files_requested.is_empty()
+            || !self.stale_uploads.is_empty()
+            || !self.uploads.is_empty()
+            || self.training_file_id.is_some()
+            || self.validation_file_id.is_some()
+    }
+
     pub fn note_file(&mut self, id: &str) {
         if !self.uploaded_files.iter().any(|f| f == id) {
             self.uploaded_files.push(id.to_string());
@@ -191,10 +205,36 @@ impl Journal {
         self.dir.join(format!("{}.json", file_stem(key)))
     }
 
+    /// Removes the temporary files (`.run.XXXXXX.tmp`) a process killed in the middle of a
+    /// [`Journal::save`] left behind. A file younger than a minute may be another process's
+    /// save in progress: it is kept.
+    pub fn sweep_stale_temps(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let minute = std::time::Duration::from_secs(60);
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !(name.starts_with(".run.") && name.ends_with(".tmp")) {
+                continue;
+            }
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= minute);
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Takes the run lock of `key` without waiting: `ERR_MODEL_KEY_IN_PROGRESS` if another
-    /// process (or call) holds it.
+    /// process (or call) holds it. Stale temporary files of the journal are removed first.
     pub fn try_lock(&self, key: &str) -> Result<RunLock> {
         std::fs::create_dir_all(&self.dir).map_err(|e| io_err("create", &self.dir, e))?;
+        self.sweep_stale_temps();
         let path = self.dir.join(format!("{}.lock", file_stem(key)));
         // A lock file is removed by its holder when the run ends; a file opened just before
         // that is no longer at the path once locked: then open the path again.
@@ -317,6 +357,31 @@ pub fn data_digest(paths: &[&Path]) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_start_removes_stale_journal_temp_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(dir.path());
+        std::fs::create_dir_all(j.dir()).unwrap();
+        let old = j.dir().join(".run.abc123.tmp");
+        let fresh = j.dir().join(".run.def456.tmp");
+        let other = j.dir().join("notes.tmp");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"{").unwrap();
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for p in [&old, &other] {
+            File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(hour_ago)
+                .unwrap();
+        }
+        let _lock = j.try_lock("k").unwrap();
+        assert!(!old.exists());
+        assert!(fresh.exists() && other.exists());
+    }
 
     #[test]
     fn stems_stay_in_the_folder() {

@@ -14,6 +14,21 @@ use crate::types::api::Job;
 use crate::types::error::{Error, ErrorCode, Result};
 use crate::types::options::ConnectionOptions;
 
+/// An API answer of 404 for job `job_id` becomes `ERR_NOT_FOUND` naming the job (with
+/// `jobId`); any other error is kept.
+pub fn job_not_found(job_id: &str, e: Error) -> Error {
+    if e.status != Some(404) {
+        return e;
+    }
+    let mut out = Error::new(
+        ErrorCode::NotFound,
+        format!("no fine-tuning job {job_id} at this API ({})", e.message),
+    )
+    .with_job(job_id);
+    out.status = e.status;
+    out
+}
+
 /// The journal of the registry at `registry_path` (option, env, default).
 fn journal_of(registry_path: Option<String>) -> (Registry, Journal) {
     let registry = Registry::new(registry::registry_path(registry_path));
@@ -148,6 +163,7 @@ pub async fn get_job(
     client
         .retrieve_job(&job_id, &CancellationToken::new())
         .await
+        .map_err(|e| job_not_found(&job_id, e))
 }
 
 /// The job id of a modelKey (its run in flight, else its registered entry) or of a job id,
@@ -233,4 +249,5 @@ async fn job_action(
     client
         .job_action(&job_id, action, &CancellationToken::new())
         .await
+        .map_err(|e| job_not_found(&job_id, e))
 }

@@ -103,7 +103,15 @@ pub fn rollback(key: &str, registry_path: Option<String>) -> Result<String> {
     })
 }
 
-/// Removes `key` from the registry; with `delete_remote`, first deletes each of its
+/// A loss curve's name as this package writes it: `<name>.svg`, no folder, not hidden.
+fn owned_file_name(n: &str) -> bool {
+    n.ends_with(".svg")
+        && !n.starts_with('.')
+        && !n.contains(['/', '\\'])
+        && std::path::Path::new(n).file_name() == Some(std::ffi::OsStr::new(n))
+}
+
+/// Removes `key` from the registry (and the loss curves it owns); with `delete_remote`, first deletes each of its
 /// fine-tuned (`ft:`) models at the API (`DELETE /models/{model}`; one the API no longer has
 /// counts as deleted), so a failure leaves the entry in place to try again.
 pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
@@ -132,12 +140,27 @@ pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
             deleted_remote.push(m.clone());
         }
     }
+    // The files the entry owns: each version's loss curve (a bare file name beside the
+    // registry; anything else was not written by this package and is left alone).
+    let curves: Vec<String> = versions_of(&e)
+        .into_iter()
+        .filter_map(|v| v.fine_tune.and_then(|f| f.loss_curve))
+        .chain(e.fine_tune.as_ref().and_then(|f| f.loss_curve.clone()))
+        .filter(|n| owned_file_name(n))
+        .collect();
     let (r, k) = (reg.clone(), key.to_string());
     blocking(move || {
         r.update(&k, |cur| {
             entry_or_not_found(cur, &k, &r)?;
             Ok((None, ()))
-        })
+        })?;
+        // The lock file (`models.json.lock`) stays: removing it while another process waits
+        // on it would let two writers in at once.
+        let dir = r.dir();
+        for c in curves {
+            let _ = std::fs::remove_file(dir.join(c));
+        }
+        Ok(())
     })
     .await?;
     Ok(Removed {
@@ -163,7 +186,10 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<RegisteredMode
     }
     let client = Client::new(connection(conn)?)?;
     let cancel = CancellationToken::new();
-    let job = client.retrieve_job(job_id, &cancel).await?;
+    let job = client
+        .retrieve_job(job_id, &cancel)
+        .await
+        .map_err(|e| super::job::job_not_found(job_id, e))?;
     let refuse = |code, what: &str| {
         Err(Error::new(
             code,
@@ -220,7 +246,11 @@ async fn import_metrics(client: &Client, job: &Job, cancel: &CancellationToken) 
         .await
         .ok()?;
     let series = metrics::parse_results(&csv)?;
-    serde_json::to_value(metrics::summarize(&series, job.trained_tokens)).ok()
+    serde_json::to_value(metrics::summarize(
+        &series,
+        job.trained_tokens.and_then(|t| u64::try_from(t).ok()),
+    ))
+    .ok()
 }
 
 /// The registry entry of a job trained elsewhere.

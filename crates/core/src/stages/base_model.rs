@@ -191,12 +191,19 @@ pub async fn on_job_refused(run: &Run<'_>, rec: &RunRecord, e: Error) -> Error {
             left.push(id.clone());
         }
     }
-    let _ = run.journal.remove(&rec.model_key);
+    let key = &rec.model_key;
     let cleanup = if left.is_empty() {
+        let _ = run.journal.remove(key);
         "The files uploaded for it were deleted.".to_string()
     } else {
+        // The run stays journaled, holding only the files still to delete, until they are.
+        let mut kept = rec.clone();
+        kept.job_requested = false;
+        kept.files_requested.clear();
+        kept.uploaded_files = left.clone();
+        let _ = run.journal.save(&kept);
         format!(
-            "The uploaded files {} could not be deleted; delete them by hand.",
+            "The uploaded files {} could not be deleted; they stay in the run's journal: cancelFineTune({key:?}) (`fine-tune cancel {key}`) deletes them.",
             left.join(", ")
         )
     };

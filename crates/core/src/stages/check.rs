@@ -54,7 +54,12 @@ pub fn check_file(path: &Path, base_model: &str, method: Method) -> Result<Check
         .take(3)
         .map(|i| {
             let lines: Vec<String> = i.lines.iter().take(5).map(u64::to_string).collect();
-            format!("{} on line {} ({})", i.kind, lines.join(", "), i.message)
+            match lines.len() {
+                // A whole-file issue (too few examples…) has no line.
+                0 => format!("{} ({})", i.kind, i.message),
+                1 => format!("{} on line {} ({})", i.kind, lines[0], i.message),
+                _ => format!("{} on lines {} ({})", i.kind, lines.join(", "), i.message),
+            }
         })
         .collect::<Vec<_>>()
         .join("; ");
@@ -84,7 +89,7 @@ async fn check_one(run: &Run<'_>, param: &str, data: &LocalData) -> Result<()> {
     let mut e = Error::new(
         ErrorCode::InvalidTrainingData,
         format!(
-            "{param} {:?} is not valid fine-tuning data: {}",
+            "{param} {} is not valid fine-tuning data: {}",
             shown(run, param),
             checked.summary
         ),
@@ -106,14 +111,19 @@ pub async fn check(run: &Run<'_>, data: &Loaded) -> Result<()> {
 /// The source as it may be shown: a URL without its secrets.
 fn shown(run: &Run<'_>, param: &str) -> String {
     let o = &run.r.opts;
-    let s = if param == "validation" {
-        o.validation.clone().unwrap_or_default()
-    } else {
-        o.source.clone()
+    let s = match (param, &o.validation) {
+        ("validation", Some(v)) => v.clone(),
+        // validationSplit: the validation file is held out of the source.
+        ("validation", None) => return format!("(validationSplit of {:?})", shown_url(&o.source)),
+        _ => o.source.clone(),
     };
-    if source::is_url(&s) {
-        redact_url(&s)
+    format!("{:?}", shown_url(&s))
+}
+
+fn shown_url(s: &str) -> String {
+    if source::is_url(s) {
+        redact_url(s)
     } else {
-        s
+        s.to_string()
     }
 }

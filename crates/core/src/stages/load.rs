@@ -74,7 +74,7 @@ pub async fn digest(paths: Vec<PathBuf>) -> Result<String> {
 fn in_flight_with_other_data(key: &str) -> Error {
     Error::new(
         ErrorCode::ModelKeyInProgress,
-        format!("a run for modelKey {key:?} is in flight with different training data; call again with the same data to resume it, or cancel it with cancelFineTune"),
+        format!("a run for modelKey {key:?} is in flight with different training data; call again with the same data to resume it, or cancel it with cancelFineTune({key:?}) or `fine-tune cancel {key}`"),
     )
     .with_param("modelKey")
 }
@@ -87,7 +87,9 @@ pub async fn journal_digest(run: &Run<'_>, rec: &mut RunRecord, data: &Loaded) -
         .collect();
     let now = digest(paths).await?;
     match &rec.data_digest {
-        Some(d) if *d != now => return Err(in_flight_with_other_data(&rec.model_key)),
+        Some(d) if *d != now && rec.may_have_spent() => {
+            return Err(in_flight_with_other_data(&rec.model_key))
+        }
         _ => rec.data_digest = Some(now),
     }
     let digest = rec.data_digest.as_deref().unwrap_or_default();
@@ -121,7 +123,7 @@ pub async fn check_unchanged(run: &Run<'_>, rec: &RunRecord, job_id: &str) -> Re
     if now != *recorded {
         return Err(Error::new(
             ErrorCode::ModelKeyInProgress,
-            format!("job {job_id} for modelKey {:?} is training on an earlier version of the data; wait for it with the same data, or cancel it with cancelFineTune and start again", rec.model_key),
+            format!("job {job_id} for modelKey {:?} is training on an earlier version of the data; wait for it with the same data, or cancel it with cancelFineTune({:?}) (`fine-tune cancel {}`) and start again", rec.model_key, rec.model_key, rec.model_key),
         )
         .with_job(job_id)
         .with_param("modelKey"));

@@ -1,7 +1,7 @@
 //! Stage 5: the finished job becomes a [`RegistryEntry`] in `models.json` (with its training
 //! metrics, and its loss curve drawn beside the registry), and the call's result.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::calc::lifecycle::iso;
 use crate::calc::metrics;
@@ -42,7 +42,7 @@ pub fn record_of_job(job: &Job, method: &str) -> FineTuneRecord {
         suffix: String::new(),
         method: method.to_string(),
         hyperparameters: job.hyperparameters_used(method),
-        trained_tokens: job.trained_tokens,
+        trained_tokens: job.trained_tokens.and_then(|t| u64::try_from(t).ok()),
         metrics: None,
         loss_curve: None,
         created_at: iso(job.created_at),
@@ -187,7 +187,7 @@ pub async fn register(
 /// (`<modelKey>.svg`). Best effort: the model is trained either way, so a failure here only
 /// leaves the metrics out.
 async fn training_metrics(run: &Run<'_>, job: &Job) -> (Option<MetricsSummary>, Option<PathBuf>) {
-    let key = &run.r.opts.model_key;
+    let key = run.r.opts.model_key.clone();
     let Some(file) = job.result_files.first() else {
         return (None, None);
     };
@@ -197,17 +197,98 @@ async fn training_metrics(run: &Run<'_>, job: &Job) -> (Option<MetricsSummary>, 
     let Some(series) = metrics::parse_results(&csv) else {
         return (None, None);
     };
-    let summary = metrics::summarize(&series, job.trained_tokens);
+    let summary = metrics::summarize(
+        &series,
+        job.trained_tokens.and_then(|t| u64::try_from(t).ok()),
+    );
     let svg = metrics::render_svg(&series, &format!("{key}: training loss"));
+    let (dir, mode) = (run.registry.dir(), registry_mode(run.registry.path()));
+    let written = blocking(move || Ok(write_curve(&dir, &key, svg.as_bytes(), mode))).await;
+    (Some(summary), written.ok().flatten())
+}
+
+/// The permission bits of `models.json` (0644 when it does not exist yet): the files written
+/// beside it get the same.
+fn registry_mode(registry: &Path) -> u32 {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(registry)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0o644)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = registry;
+        0o644
+    }
+}
+
+/// Writes a run's loss curve into `dir` under a name no file has yet: `<key>.svg`, else
+/// `<key>.2.svg`, `<key>.3.svg`… So each version keeps its own curve, and a file that is
+/// there already (an earlier version's, or one the package did not write) is never
+/// overwritten. Returns the path, or `None` when it could not be written.
+pub fn write_curve(dir: &Path, key: &str, svg: &[u8], mode: u32) -> Option<PathBuf> {
     // The modelKey holds no path separators (checked up front), so this stays in the folder.
-    let dir = run.registry.dir();
-    let path = dir.join(format!("{key}.svg"));
-    let written = tempfile::Builder::new()
+    let mut t = tempfile::Builder::new()
         .prefix(".curve.")
-        .tempfile_in(&dir)
-        .and_then(|mut t| {
-            std::io::Write::write_all(&mut t, svg.as_bytes())?;
-            t.persist(&path).map_err(|e| e.error)
-        });
-    (Some(summary), written.ok().map(|_| path))
+        .tempfile_in(dir)
+        .ok()?;
+    std::io::Write::write_all(&mut t, svg).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        t.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))
+            .ok()?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    for n in 1..1000 {
+        let path = match n {
+            1 => dir.join(format!("{key}.svg")),
+            n => dir.join(format!("{key}.{n}.svg")),
+        };
+        match t.persist_noclobber(&path) {
+            Ok(_) => return Some(path),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => t = e.file,
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod curve_tests {
+    use super::*;
+
+    #[test]
+    fn each_run_gets_its_own_curve_and_no_file_is_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file of the user's where the first curve would go.
+        std::fs::write(dir.path().join("k.svg"), "mine").unwrap();
+        let a = write_curve(dir.path(), "k", b"<svg>a</svg>", 0o644).unwrap();
+        let b = write_curve(dir.path(), "k", b"<svg>b</svg>", 0o644).unwrap();
+        assert_eq!(a, dir.path().join("k.2.svg"));
+        assert_eq!(b, dir.path().join("k.3.svg"));
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap();
+        assert_eq!(read(&dir.path().join("k.svg")), "mine");
+        assert_eq!(
+            (read(&a), read(&b)),
+            (String::from("<svg>a</svg>"), String::from("<svg>b</svg>"))
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o644);
+        }
+        // No temporary file is left behind.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(names.is_empty(), "{names:?}");
+    }
 }

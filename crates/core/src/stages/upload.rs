@@ -106,7 +106,8 @@ async fn ensure_uploaded(
         // An earlier call sent this file and never journaled the answer: look for it.
         if let Ok(files) = client.list_files(&ctx.cancel).await {
             if let Some(f) = files.into_iter().find(|f| {
-                f.filename.as_deref() == Some(name.as_str()) && f.bytes == Some(data.bytes)
+                f.filename.as_deref() == Some(name.as_str())
+                    && f.bytes == i64::try_from(data.bytes).ok()
             }) {
                 rec.note_file(&f.id);
                 set_file_id(rec, param, Some(f.id.clone()));

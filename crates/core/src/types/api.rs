@@ -164,7 +164,7 @@ pub struct CreateJobRequest {
 pub struct FileObject {
     pub id: String,
     #[serde(default)]
-    pub bytes: Option<u64>,
+    pub bytes: Option<i64>,
     #[serde(default)]
     pub filename: Option<String>,
     #[serde(default)]
@@ -217,7 +217,8 @@ pub struct Job {
     #[serde(default)]
     pub error: Option<Value>,
     #[serde(default)]
-    pub trained_tokens: Option<u64>,
+    /// Signed: the spec does not bound it (a negative count is read, and dropped where used).
+    pub trained_tokens: Option<i64>,
     #[serde(default)]
     pub created_at: Option<i64>,
     #[serde(default)]

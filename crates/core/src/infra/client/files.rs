@@ -1,5 +1,6 @@
 //! The Files API: upload (streamed from disk), list, retrieve, read and delete files.
 
+use crate::calc::ids::path_segment;
 use std::path::Path;
 
 use futures::StreamExt;
@@ -53,7 +54,9 @@ impl Client {
                 .part("file", part);
             Ok(self.request(Method::POST, "/files").multipart(form))
         };
-        let bytes = std::fs::metadata(path).map(|m| m.len()).ok();
+        let bytes = std::fs::metadata(path)
+            .ok()
+            .and_then(|m| i64::try_from(m.len()).ok());
         // A lost answer: the file is found by its name (unique to the run) and size.
         let recover = || async move {
             let files = self.list_files(cancel).await?;
@@ -110,7 +113,7 @@ impl Client {
     pub async fn delete_file(&self, id: &str, cancel: &CancellationToken) -> Result<()> {
         match self
             .send::<Value>(
-                || Ok(self.request(Method::DELETE, &format!("/files/{id}"))),
+                || Ok(self.request(Method::DELETE, &format!("/files/{}", path_segment(id)))),
                 cancel,
             )
             .await
@@ -124,7 +127,7 @@ impl Client {
     /// `GET /files/{id}`.
     pub async fn retrieve_file(&self, id: &str, cancel: &CancellationToken) -> Result<FileObject> {
         self.send(
-            || Ok(self.request(Method::GET, &format!("/files/{id}"))),
+            || Ok(self.request(Method::GET, &format!("/files/{}", path_segment(id)))),
             cancel,
         )
         .await
@@ -133,7 +136,7 @@ impl Client {
     /// `GET /files/{id}/content` as text, through the same retries as every request.
     pub async fn file_content(&self, id: &str, cancel: &CancellationToken) -> Result<String> {
         self.execute(
-            || Ok(self.request(Method::GET, &format!("/files/{id}/content"))),
+            || Ok(self.request(Method::GET, &format!("/files/{}/content", path_segment(id)))),
             |a: Answer| Ok(String::from_utf8_lossy(&a.body).into_owned()),
             cancel,
             None::<fn() -> std::future::Ready<Result<Option<String>>>>,

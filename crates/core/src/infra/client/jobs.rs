@@ -1,6 +1,7 @@
 //! The Fine-tuning API: create (idempotent), list by metadata, retrieve, act on a job, and read
 //! its events.
 
+use crate::calc::ids::path_segment;
 use reqwest::Method;
 use tokio_util::sync::CancellationToken;
 
@@ -181,7 +182,12 @@ impl Client {
     /// `GET /fine_tuning/jobs/{id}`.
     pub async fn retrieve_job(&self, id: &str, cancel: &CancellationToken) -> Result<Job> {
         self.send(
-            || Ok(self.request(Method::GET, &format!("/fine_tuning/jobs/{id}"))),
+            || {
+                Ok(self.request(
+                    Method::GET,
+                    &format!("/fine_tuning/jobs/{}", path_segment(id)),
+                ))
+            },
             cancel,
         )
         .await
@@ -197,7 +203,12 @@ impl Client {
         cancel: &CancellationToken,
     ) -> Result<Job> {
         self.send(
-            || Ok(self.request(Method::POST, &format!("/fine_tuning/jobs/{id}/{action}"))),
+            || {
+                Ok(self.request(
+                    Method::POST,
+                    &format!("/fine_tuning/jobs/{}/{action}", path_segment(id)),
+                ))
+            },
             cancel,
         )
         .await
@@ -224,7 +235,10 @@ impl Client {
                 .send(
                     || {
                         let mut rb = self
-                            .request(Method::GET, &format!("/fine_tuning/jobs/{id}/events"))
+                            .request(
+                                Method::GET,
+                                &format!("/fine_tuning/jobs/{}/events", path_segment(id)),
+                            )
                             .query(&[("limit", "100")]);
                         if let Some(c) = &cursor {
                             rb = rb.query(&[("after", c.as_str())]);

@@ -1,6 +1,7 @@
 //! The Models API: a model's facts (its `shutdown_date`), the list, and deleting a fine-tuned
 //! model.
 
+use crate::calc::ids::path_segment;
 use reqwest::Method;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -35,15 +36,4 @@ impl Client {
         self.send(|| Ok(self.request(Method::GET, "/models")), cancel)
             .await
     }
-}
-
-/// A path segment with the characters that would change the URL's meaning escaped (model
-/// names hold `:` and `.`, which are fine in a segment).
-fn path_segment(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '/' | '?' | '#' | '%' | ' ' => format!("%{:02X}", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
 }

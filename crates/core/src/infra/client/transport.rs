@@ -40,6 +40,8 @@ enum Failure {
 /// A success answer.
 pub(super) struct Answer {
     status: StatusCode,
+    /// `METHOD /path` below the base URL (no query), for messages.
+    endpoint: String,
     pub(super) body: bytes::Bytes,
     pub(super) headers: header::HeaderMap,
     request_id: Option<String>,
@@ -57,15 +59,21 @@ impl Answer {
             with_rid(Error::new(
                 ErrorCode::Api,
                 format!(
-                    "the API answered {} with a body that is not JSON: {e}",
-                    self.status
+                    "the API answered {} to {} with a body that is not JSON: {e}",
+                    self.status, self.endpoint
                 ),
             ))
         })?;
-        serde_json::from_value(value).map_err(|e| {
+        // The field that could not be read is named by its path (`data[0].created_at`).
+        serde_path_to_error::deserialize(&value).map_err(|e| {
             with_rid(Error::new(
                 ErrorCode::Api,
-                format!("unexpected answer from the API: {e}"),
+                format!(
+                    "unexpected answer from the API to {}: field `{}`: {}",
+                    self.endpoint,
+                    e.path(),
+                    e.inner()
+                ),
             ))
         })
     }
@@ -133,7 +141,21 @@ impl Client {
         }
     }
 
+    /// `METHOD /path` of a request, the path below the base URL's.
+    fn endpoint_of(&self, rb: &RequestBuilder) -> String {
+        let Some(req) = rb.try_clone().and_then(|b| b.build().ok()) else {
+            return "the request".into();
+        };
+        let base = url::Url::parse(&self.conn.base_url)
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        let path = req.url().path();
+        let path = path.strip_prefix(base.as_str()).unwrap_or(path);
+        format!("{} {path}", req.method())
+    }
+
     async fn attempt(&self, rb: RequestBuilder) -> std::result::Result<Answer, Failure> {
+        let endpoint = self.endpoint_of(&rb);
         let rb = self.authorized(rb).await?;
         let resp = match rb.send().await {
             Ok(r) => r,
@@ -177,6 +199,7 @@ impl Client {
             })?;
             return Ok(Answer {
                 status,
+                endpoint,
                 body,
                 headers,
                 request_id,

@@ -1,5 +1,6 @@
 //! The Uploads API: a large file sent in parts.
 
+use crate::calc::ids::path_segment;
 use std::path::Path;
 
 use reqwest::Method;
@@ -16,7 +17,12 @@ impl Client {
     pub async fn cancel_upload(&self, id: &str, cancel: &CancellationToken) -> Result<()> {
         match self
             .send::<Value>(
-                || Ok(self.request(Method::POST, &format!("/uploads/{id}/cancel"))),
+                || {
+                    Ok(self.request(
+                        Method::POST,
+                        &format!("/uploads/{}/cancel", path_segment(id)),
+                    ))
+                },
                 cancel,
             )
             .await
@@ -83,7 +89,10 @@ impl Client {
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
             let form = reqwest::multipart::Form::new().part("data", part);
             Ok(self
-                .request(Method::POST, &format!("/uploads/{upload_id}/parts"))
+                .request(
+                    Method::POST,
+                    &format!("/uploads/{}/parts", path_segment(upload_id)),
+                )
                 .multipart(form))
         };
         let part: UploadPart = self.send(build, cancel).await?;
@@ -102,7 +111,10 @@ impl Client {
         self.send(
             || {
                 Ok(self
-                    .request(Method::POST, &format!("/uploads/{upload_id}/complete"))
+                    .request(
+                        Method::POST,
+                        &format!("/uploads/{}/complete", path_segment(upload_id)),
+                    )
                     .json(&body))
             },
             cancel,
