@@ -155,7 +155,10 @@ async fn streams_content_chunks_then_the_finish_reason_usage_and_done() {
         assert_eq!(c["choices"][0]["finish_reason"], Value::Null);
     }
     let text: String = pieces.concat();
-    assert_eq!(text, whole["choices"][0]["message"]["content"].as_str().unwrap());
+    assert_eq!(
+        text,
+        whole["choices"][0]["message"]["content"].as_str().unwrap()
+    );
     // One chunk per token (ASCII text), counted with the model's tokenizer.
     assert_eq!(
         pieces.len(),
@@ -186,7 +189,11 @@ async fn tool_calls_follow_tool_choice_and_the_training_data() {
     let tools = json!([lookup_tool(), cancel_tool()]);
 
     // auto: the model looks the order up, with this prompt's id.
-    let v = ok(&api, json!({"model": model, "messages": ask("B-7731"), "tools": tools})).await;
+    let v = ok(
+        &api,
+        json!({"model": model, "messages": ask("B-7731"), "tools": tools}),
+    )
+    .await;
     let choice = &v["choices"][0];
     assert_eq!(choice["finish_reason"], "tool_calls", "{v}");
     let calls = choice["message"]["tool_calls"].as_array().unwrap();
@@ -194,7 +201,10 @@ async fn tool_calls_follow_tool_choice_and_the_training_data() {
     assert_eq!(calls[0]["type"], "function");
     assert!(calls[0]["id"].as_str().unwrap().starts_with("call_"));
     assert_eq!(calls[0]["function"]["name"], "lookup_order");
-    assert_eq!(calls[0]["function"]["arguments"], r#"{"order_id":"B-7731"}"#);
+    assert_eq!(
+        calls[0]["function"]["arguments"],
+        r#"{"order_id":"B-7731"}"#
+    );
     assert_eq!(choice["message"]["content"], Value::Null);
 
     // After the tool's result: text, from the result.
@@ -216,7 +226,10 @@ async fn tool_calls_follow_tool_choice_and_the_training_data() {
             body[k] = x.clone();
         }
         let v = ok(&api, body).await;
-        assert!(v["choices"][0]["message"].get("tool_calls").is_none(), "{v}");
+        assert!(
+            v["choices"][0]["message"].get("tool_calls").is_none(),
+            "{v}"
+        );
         assert!(v["choices"][0]["message"]["content"].is_string());
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
     }
@@ -224,30 +237,48 @@ async fn tool_calls_follow_tool_choice_and_the_training_data() {
     // required: a call even for a prompt far from the training data, arguments fitting the
     // chosen function's schema.
     let poem = json!([{"role": "user", "content": "Cancel it: the customer changed their mind."}]);
-    let v = ok(&api, json!({"model": model, "messages": poem, "tools": tools, "tool_choice": "required"})).await;
+    let v = ok(
+        &api,
+        json!({"model": model, "messages": poem, "tools": tools, "tool_choice": "required"}),
+    )
+    .await;
     let call = &v["choices"][0]["message"]["tool_calls"][0];
     assert_eq!(v["choices"][0]["finish_reason"], "tool_calls");
     assert_eq!(call["function"]["name"], "cancel_order");
-    let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    let args: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
     let schema = &cancel_tool()["function"]["parameters"];
     assert!(jsonschema::is_valid(schema, &args), "{args}");
 
     // A named function: that one, once, even where training called another.
-    let v = ok(&api, json!({"model": model, "messages": ask("B-7731"), "tools": tools,
-        "tool_choice": {"type": "function", "function": {"name": "cancel_order"}}})).await;
+    let v = ok(
+        &api,
+        json!({"model": model, "messages": ask("B-7731"), "tools": tools,
+        "tool_choice": {"type": "function", "function": {"name": "cancel_order"}}}),
+    )
+    .await;
     let calls = v["choices"][0]["message"]["tool_calls"].as_array().unwrap();
     assert_eq!(calls.len(), 1);
     assert_eq!(calls[0]["function"]["name"], "cancel_order");
-    let args: Value = serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap()).unwrap();
+    let args: Value =
+        serde_json::from_str(calls[0]["function"]["arguments"].as_str().unwrap()).unwrap();
     assert!(jsonschema::is_valid(schema, &args), "{args}");
 
     // A base model with tools and auto answers in text.
-    let v = ok(&api, json!({"model": BASE, "messages": ask("B-7731"), "tools": tools})).await;
+    let v = ok(
+        &api,
+        json!({"model": BASE, "messages": ask("B-7731"), "tools": tools}),
+    )
+    .await;
     assert!(v["choices"][0]["message"].get("tool_calls").is_none());
 
     // Streamed: the call's head (index, id, type, name, empty arguments), then argument
     // fragments, then finish_reason tool_calls.
-    let (_, chunks) = stream(&api, json!({"model": model, "messages": ask("C-42"), "tools": tools, "stream": true})).await;
+    let (_, chunks) = stream(
+        &api,
+        json!({"model": model, "messages": ask("C-42"), "tools": tools, "stream": true}),
+    )
+    .await;
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     let head = &chunks[1]["choices"][0]["delta"]["tool_calls"][0];
     assert_eq!(head["index"], 0);
@@ -270,17 +301,29 @@ async fn tool_calls_follow_tool_choice_and_the_training_data() {
     assert_eq!(chunks[n - 1]["choices"][0]["finish_reason"], "tool_calls");
 
     // Checks.
-    let e = bad(&api, json!({"model": model, "messages": ask("x"), "tool_choice": "auto"})).await;
+    let e = bad(
+        &api,
+        json!({"model": model, "messages": ask("x"), "tool_choice": "auto"}),
+    )
+    .await;
     assert_eq!(e["param"], "tool_choice");
-    let e = bad(&api, json!({"model": model, "messages": ask("x"), "tools": tools,
-        "tool_choice": {"type": "function", "function": {"name": "nope"}}})).await;
+    let e = bad(
+        &api,
+        json!({"model": model, "messages": ask("x"), "tools": tools,
+        "tool_choice": {"type": "function", "function": {"name": "nope"}}}),
+    )
+    .await;
     assert_eq!(e["param"], "tool_choice");
     let mut strict = lookup_tool();
     strict["function"]["parameters"]
         .as_object_mut()
         .unwrap()
         .remove("additionalProperties");
-    let e = bad(&api, json!({"model": model, "messages": ask("x"), "tools": [strict]})).await;
+    let e = bad(
+        &api,
+        json!({"model": model, "messages": ask("x"), "tools": [strict]}),
+    )
+    .await;
     assert!(e["message"]
         .as_str()
         .unwrap()
@@ -297,7 +340,8 @@ async fn tool_calls_follow_tool_choice_and_the_training_data() {
 #[tokio::test]
 async fn token_limits_cut_the_answer_and_n_gives_choices() {
     let api = Api::quick().await;
-    let msg = json!([{"role": "user", "content": "Describe the water cycle in a few sentences please."}]);
+    let msg =
+        json!([{"role": "user", "content": "Describe the water cycle in a few sentences please."}]);
     let full = ok(&api, json!({"model": BASE, "messages": msg})).await;
     let text = full["choices"][0]["message"]["content"].as_str().unwrap();
     let tokens = token_bytes(text, encoding_for_model(BASE));
@@ -311,16 +355,27 @@ async fn token_limits_cut_the_answer_and_n_gives_choices() {
         assert_eq!(v["choices"][0]["finish_reason"], "length");
         assert_eq!(v["usage"]["completion_tokens"], 3);
         assert_eq!(
-            v["choices"][0]["message"]["content"].as_str().unwrap().as_bytes(),
+            v["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .as_bytes(),
             tokens[..3].concat()
         );
     }
     // A limit above the answer changes nothing.
-    let v = ok(&api, json!({"model": BASE, "messages": msg, "max_completion_tokens": 1000})).await;
+    let v = ok(
+        &api,
+        json!({"model": BASE, "messages": msg, "max_completion_tokens": 1000}),
+    )
+    .await;
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     assert_eq!(v["choices"][0]["message"]["content"], text);
     // Streamed and cut.
-    let (_, chunks) = stream(&api, json!({"model": BASE, "messages": msg, "max_tokens": 2, "stream": true})).await;
+    let (_, chunks) = stream(
+        &api,
+        json!({"model": BASE, "messages": msg, "max_tokens": 2, "stream": true}),
+    )
+    .await;
     assert_eq!(chunks.len(), 4);
     assert_eq!(chunks[3]["choices"][0]["finish_reason"], "length");
 
@@ -336,10 +391,17 @@ async fn token_limits_cut_the_answer_and_n_gives_choices() {
     );
     assert_eq!(v["usage"]["prompt_tokens"], full["usage"]["prompt_tokens"]);
     for n in [0, 129] {
-        assert_eq!(bad(&api, json!({"model": BASE, "messages": msg, "n": n})).await["param"], "n");
+        assert_eq!(
+            bad(&api, json!({"model": BASE, "messages": msg, "n": n})).await["param"],
+            "n"
+        );
     }
     assert_eq!(
-        bad(&api, json!({"model": BASE, "messages": msg, "max_tokens": 0})).await["param"],
+        bad(
+            &api,
+            json!({"model": BASE, "messages": msg, "max_tokens": 0})
+        )
+        .await["param"],
         "max_tokens"
     );
     // Prompt tokens as OpenAI's cookbook counts them: 3 per message, role and content, 3 more.
@@ -356,13 +418,21 @@ async fn token_limits_cut_the_answer_and_n_gives_choices() {
 async fn json_modes_answer_json_that_fits() {
     let api = Api::quick().await;
     let msg = json!([{"role": "user", "content": "Extract the order as JSON: order B-12 for 3 mugs, express."}]);
-    let v = ok(&api, json!({"model": BASE, "messages": msg, "response_format": {"type": "json_object"}})).await;
+    let v = ok(
+        &api,
+        json!({"model": BASE, "messages": msg, "response_format": {"type": "json_object"}}),
+    )
+    .await;
     let content: Value =
         serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
     assert!(content.is_object(), "{content}");
     // json_object needs the word JSON in the conversation.
     let plain = json!([{"role": "user", "content": "hello"}]);
-    let e = bad(&api, json!({"model": BASE, "messages": plain, "response_format": {"type": "json_object"}})).await;
+    let e = bad(
+        &api,
+        json!({"model": BASE, "messages": plain, "response_format": {"type": "json_object"}}),
+    )
+    .await;
     assert_eq!(e["param"], "messages");
 
     let schema = json!({
@@ -378,8 +448,12 @@ async fn json_modes_answer_json_that_fits() {
         "additionalProperties": false,
         "$defs": {"item": {"type": "object", "properties": {"name": {"type": "string"}, "price": {"type": "number"}}, "required": ["name", "price"], "additionalProperties": false}}
     });
-    let v = ok(&api, json!({"model": BASE, "messages": msg, "response_format": {"type": "json_schema",
-        "json_schema": {"name": "order", "strict": true, "schema": schema}}})).await;
+    let v = ok(
+        &api,
+        json!({"model": BASE, "messages": msg, "response_format": {"type": "json_schema",
+        "json_schema": {"name": "order", "strict": true, "schema": schema}}}),
+    )
+    .await;
     let content: Value =
         serde_json::from_str(v["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
     assert!(jsonschema::is_valid(&schema, &content), "{content}");
@@ -391,12 +465,26 @@ async fn json_modes_answer_json_that_fits() {
     // Strict schemas follow OpenAI's rules; a name is required.
     let mut loose = schema.clone();
     loose["required"] = json!(["order_id"]);
-    let e = bad(&api, json!({"model": BASE, "messages": msg, "response_format": {"type": "json_schema",
-        "json_schema": {"name": "order", "strict": true, "schema": loose}}})).await;
+    let e = bad(
+        &api,
+        json!({"model": BASE, "messages": msg, "response_format": {"type": "json_schema",
+        "json_schema": {"name": "order", "strict": true, "schema": loose}}}),
+    )
+    .await;
     assert_eq!(e["param"], "response_format");
-    assert!(e["message"].as_str().unwrap().contains("Missing 'quantity'"), "{e}");
-    let e = bad(&api, json!({"model": BASE, "messages": msg, "response_format": {"type": "json_schema",
-        "json_schema": {"schema": schema}}})).await;
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("Missing 'quantity'"),
+        "{e}"
+    );
+    let e = bad(
+        &api,
+        json!({"model": BASE, "messages": msg, "response_format": {"type": "json_schema",
+        "json_schema": {"schema": schema}}}),
+    )
+    .await;
     assert_eq!(e["param"], "response_format.json_schema.name");
     api.emu.close().await;
 }
@@ -428,10 +516,17 @@ async fn seeds_repeat_answers_and_logprobs_are_served() {
     assert_eq!(a["system_fingerprint"], b["system_fingerprint"]);
 
     let msg = json!([{"role": "user", "content": "Say something kind about Mondays."}]);
-    let v = ok(&api, json!({"model": BASE, "messages": msg, "logprobs": true, "top_logprobs": 3})).await;
+    let v = ok(
+        &api,
+        json!({"model": BASE, "messages": msg, "logprobs": true, "top_logprobs": 3}),
+    )
+    .await;
     let c = &v["choices"][0];
     let entries = c["logprobs"]["content"].as_array().unwrap();
-    assert_eq!(entries.len() as u64, v["usage"]["completion_tokens"].as_u64().unwrap());
+    assert_eq!(
+        entries.len() as u64,
+        v["usage"]["completion_tokens"].as_u64().unwrap()
+    );
     let mut bytes = Vec::new();
     for e in entries {
         assert!(e["logprob"].as_f64().unwrap() <= 0.0);
@@ -444,7 +539,11 @@ async fn seeds_repeat_answers_and_logprobs_are_served() {
     }
     assert_eq!(bytes, c["message"]["content"].as_str().unwrap().as_bytes());
     assert_eq!(c["logprobs"]["refusal"], Value::Null);
-    let e = bad(&api, json!({"model": BASE, "messages": msg, "top_logprobs": 2})).await;
+    let e = bad(
+        &api,
+        json!({"model": BASE, "messages": msg, "top_logprobs": 2}),
+    )
+    .await;
     assert_eq!(e["param"], "top_logprobs");
     let v = ok(&api, json!({"model": BASE, "messages": msg})).await;
     assert_eq!(v["choices"][0]["logprobs"], Value::Null);
@@ -456,14 +555,23 @@ async fn request_checks_name_the_parameter() {
     let api = Api::quick().await;
     let msg = json!([{"role": "user", "content": "hi"}]);
     let cases = [
-        (json!({"stream_options": {"include_usage": true}}), "stream_options"),
+        (
+            json!({"stream_options": {"include_usage": true}}),
+            "stream_options",
+        ),
         (json!({"temperature": 3}), "temperature"),
         (json!({"stream": "yes"}), "stream"),
         (json!({"stop": ["a", "b", "c", "d", "e"]}), "stop"),
         (json!({"functions": [{"name": "f"}]}), "functions"),
         (json!({"tools": []}), "tools"),
-        (json!({"tools": [{"type": "function", "function": {"name": "bad name"}}]}), "tools[0].function.name"),
-        (json!({"response_format": {"type": "xml"}}), "response_format.type"),
+        (
+            json!({"tools": [{"type": "function", "function": {"name": "bad name"}}]}),
+            "tools[0].function.name",
+        ),
+        (
+            json!({"response_format": {"type": "xml"}}),
+            "response_format.type",
+        ),
     ];
     for (extra, param) in cases {
         let mut body = json!({"model": BASE, "messages": msg});
@@ -473,11 +581,18 @@ async fn request_checks_name_the_parameter() {
         let e = bad(&api, body).await;
         assert_eq!(e["param"], param, "{e}");
     }
-    let e = bad(&api, json!({"model": BASE, "messages": [{"role": "robot", "content": "x"}]})).await;
+    let e = bad(
+        &api,
+        json!({"model": BASE, "messages": [{"role": "robot", "content": "x"}]}),
+    )
+    .await;
     assert_eq!(e["param"], "messages[0].role");
     // A stop sequence ends the answer there.
     let v = ok(&api, json!({"model": BASE, "messages": [{"role": "user", "content": "one two three"}], "stop": " two"})).await;
-    assert_eq!(v["choices"][0]["message"]["content"], format!("[{BASE}] one"));
+    assert_eq!(
+        v["choices"][0]["message"]["content"],
+        format!("[{BASE}] one")
+    );
     assert_eq!(v["choices"][0]["finish_reason"], "stop");
     api.emu.close().await;
 }
@@ -507,7 +622,10 @@ async fn rate_limits_are_reported_and_enforced() {
         let r = api.post("/chat/completions", body.clone()).await;
         assert_eq!(r.status(), 200);
         assert_eq!(header(&r, "x-ratelimit-limit-requests"), "3");
-        assert_eq!(header(&r, "x-ratelimit-remaining-requests"), left.to_string());
+        assert_eq!(
+            header(&r, "x-ratelimit-remaining-requests"),
+            left.to_string()
+        );
         assert_eq!(header(&r, "x-ratelimit-limit-tokens"), "600");
         let remaining: u64 = header(&r, "x-ratelimit-remaining-tokens").parse().unwrap();
         let reset = header(&r, "x-ratelimit-reset-requests");
