@@ -78,7 +78,7 @@ const CALLS: Record<string, (opts: string) => string> = {
 const KEY: Record<string, string> = {
   trainAndRegisterFineTunedModel: 'metadata',
   validateTrainingData: 'method',
-  evaluateModel: 'graders',
+  evaluateModel: 'minScores',
   startEmulator: 'faults',
 }
 const keyOf = (name: string) => KEY[name] ?? 'registryPath'

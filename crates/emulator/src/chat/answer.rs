@@ -87,7 +87,7 @@ fn last_of<'a>(messages: &'a [Value], r: &str) -> Option<&'a Value> {
 
 /// The tool a model that must call one picks: the named one, else the one whose name and
 /// description share the most words with the conversation.
-fn pick_tool<'a>(p: &'a ChatParams) -> Option<&'a Tool> {
+fn pick_tool(p: &ChatParams) -> Option<&Tool> {
     if let ToolChoice::Named(n) = &p.tool_choice {
         return p.tools.iter().find(|t| t.name == *n);
     }

@@ -402,9 +402,7 @@ fn context(path: &[String]) -> String {
 }
 
 fn walk_strict(schema: &Value, path: &mut Vec<String>) -> Option<String> {
-    let Some(obj) = schema.as_object() else {
-        return None;
-    };
+    let obj = schema.as_object()?;
     if types(schema).contains(&"object") && obj.get("$ref").is_none() {
         if obj.get("additionalProperties") != Some(&Value::Bool(false)) {
             return Some(format!(
