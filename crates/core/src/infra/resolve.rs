@@ -375,6 +375,10 @@ mod tests {
             if spec.name == "hyperparameters.beta" {
                 before["method"] = "dpo".into();
             }
+            if spec.name == "evaluate" || spec.name == "promote" {
+                // An evaluation needs data (refused before paying otherwise): in both runs.
+                before["validation"] = "val.jsonl".into();
+            }
             let after = with(before.clone(), spec);
             assert_eq!(
                 digest(before) != digest(after),
