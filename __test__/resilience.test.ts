@@ -130,9 +130,12 @@ describe('abort, resume and cancel', () => {
 
   test('the same modelKey with other options while a run is in flight: ERR_MODEL_KEY_IN_PROGRESS; cancelFineTune clears it', async () => {
     const opts = base(emu)
-    const err = await rejection(trainAndRegisterFineTunedModel({ ...opts, timeoutMs: 100 }))
-    expect(err.code).toBe('ERR_TIMEOUT')
-    // timeoutMs is part of the call, not of the run: the same run resumes with another one.
+    // Stopped once its job exists (a 100 ms timeoutMs could fire before the upload on a loaded
+    // machine, and a run that created nothing no longer blocks the next call).
+    const { err, jobId } = await abortOnceJobCreated(opts)
+    expect(err.code).toBe('ABORT_ERR')
+    err.jobId = jobId
+    // The signal is part of the call, not of the run: the run stays in flight for the key.
     const other = await rejection(trainAndRegisterFineTunedModel({ ...opts, suffix: 'other' }))
     expect(other.code).toBe('ERR_MODEL_KEY_IN_PROGRESS')
     const cancelled = await cancelFineTune('writer_v1', { registryPath: opts.registryPath, apiKey: emu.apiKey, baseUrl: emu.url })
