@@ -14,8 +14,26 @@ use crate::infra::registry::{self, Registry};
 use crate::infra::task::blocking;
 use crate::stages::base_model::model_facts;
 use crate::types::error::{ErrorCode, Result};
-use crate::types::options::ConnectionOptions;
+use crate::calc::checks::invalid;
+use crate::calc::lifecycle::WARN_WITHIN_DAYS;
+use crate::types::options::{CheckOptions, ConnectionOptions};
 use crate::types::results::ModelCheck;
+
+/// `checkRegisteredModels` with its options: `withinDays` (a number of days from 0, default
+/// 90) checked, then [`check_registered_models`].
+pub async fn check(o: CheckOptions) -> Result<Vec<ModelCheck>> {
+    let within = match o.within_days {
+        None => WARN_WITHIN_DAYS,
+        Some(d) if d.is_finite() && d >= 0.0 => d as i64,
+        Some(d) => {
+            return Err(invalid(
+                "withinDays",
+                format!("withinDays must be a number of days from 0, got {d}"),
+            ))
+        }
+    };
+    check_registered_models(o.registry_path, o.connection, within).await
+}
 
 /// Re-reads, from the API, the shutdown date of every registered model's base, and says for
 /// each when it stops answering; `failing` when that is past or within `within_days` days.
@@ -74,7 +92,7 @@ pub async fn check_registered_models(
                 .as_ref()
                 .map(|f| f.agent_name.clone())
                 .filter(|a| !a.is_empty()),
-            model: e.model.name.clone(),
+            model: e.model.clone(),
             base_model: base,
             base_shutdown_date: date,
             refreshed,

@@ -1,0 +1,74 @@
+//! The TypeScript declarations of what the exported calls return, generated from the core's
+//! own types (ts-rs), so that a field added to one cannot be missing from `index.d.ts`.
+//!
+//! They live in `types/header.d.ts` (napi's `dtsHeaderFile`, which `napi build` puts at the top
+//! of `index.d.ts`) between two markers. This test regenerates them: when the file differs, it
+//! writes the new text (outside CI) and fails, so the change shows in `git diff` and the next
+//! run passes.
+
+use std::path::Path;
+
+use fine_tune_core as core;
+use fine_tune_dataset as ds;
+use ts_rs::{Config, TS};
+
+const BEGIN: &str = "// ---- generated from the core's types by tests/typescript.rs: do not edit below ----\n";
+const END: &str = "// ---- end of generated types ----\n";
+
+/// One declaration: its doc comment and `export type Name = …;`.
+fn decl<T: TS>(cfg: &Config) -> String {
+    let mut out = T::docs().unwrap_or_default();
+    out.push_str("export ");
+    out.push_str(&T::decl(cfg));
+    out.push_str("\n\n");
+    out
+}
+
+/// Every output type, dependencies included. `EvaluationReport`, `GraderScore` and
+/// `EvaluationUsage` are still declared by `src/evaluate.rs` (napi objects) and not repeated.
+fn generated() -> String {
+    // JavaScript numbers: every integer this package returns fits in 2^53.
+    let cfg = Config::new().with_large_int("number");
+    use core::types::{entry, progress, results};
+    [
+        decl::<results::RegisteredModel>(&cfg),
+        decl::<entry::ModelRef>(&cfg),
+        decl::<results::MetricsSummary>(&cfg),
+        decl::<results::Deployment>(&cfg),
+        decl::<results::EntryInfo>(&cfg),
+        decl::<entry::FineTuneRecord>(&cfg),
+        decl::<results::StopsAnswering>(&cfg),
+        decl::<results::VersionInfo>(&cfg),
+        decl::<results::Removed>(&cfg),
+        decl::<results::ModelCheck>(&cfg),
+        decl::<results::InFlightRun>(&cfg),
+        decl::<results::FineTuneJob>(&cfg),
+        decl::<results::JobError>(&cfg),
+        decl::<progress::ProgressEvent>(&cfg),
+        decl::<ds::DatasetReport>(&cfg),
+        decl::<ds::IssueSummary>(&cfg),
+        decl::<ds::TokenStats>(&cfg),
+        decl::<core::types::options::OptionSpec>(&cfg),
+        decl::<core::types::options::OptionKind>(&cfg),
+    ]
+    .concat()
+}
+
+#[test]
+fn the_header_declares_the_core_types() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("types/header.d.ts");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let head = text.split(BEGIN).next().unwrap_or_default();
+    let want = format!("{head}{BEGIN}{}{END}", generated());
+    if text == want {
+        return;
+    }
+    if std::env::var_os("CI").is_none() {
+        std::fs::write(&path, &want).unwrap();
+    }
+    panic!(
+        "{} was out of date with the core's types{}; run `node scripts/build.js` to refresh index.d.ts",
+        path.display(),
+        if std::env::var_os("CI").is_none() { " and has been rewritten" } else { "" }
+    );
+}
