@@ -193,13 +193,8 @@ pub struct FineTuneOptions {
 pub type TokenCallback = ThreadsafeFunction<(), Promise<String>, (), Status, false>;
 
 /// The `onProgress` callback: each event is the core's, as it serializes.
-pub type ProgressCallback = ThreadsafeFunction<
-    Json<core::ProgressEvent>,
-    (),
-    Json<core::ProgressEvent>,
-    Status,
-    false,
->;
+pub type ProgressCallback =
+    ThreadsafeFunction<Json<core::ProgressEvent>, (), Json<core::ProgressEvent>, Status, false>;
 
 /// Hyperparameters: a number, or `"auto"` to let OpenAI choose.
 #[napi(object, object_to_js = false)]

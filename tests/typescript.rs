@@ -12,15 +12,82 @@ use fine_tune_core as core;
 use fine_tune_dataset as ds;
 use ts_rs::{Config, TS};
 
-const BEGIN: &str = "// ---- generated from the core's types by tests/typescript.rs: do not edit below ----\n";
+const BEGIN: &str =
+    "// ---- generated from the core's types by tests/typescript.rs: do not edit below ----\n";
 const END: &str = "// ---- end of generated types ----\n";
 
-/// One declaration: its doc comment and `export type Name = …;`.
+/// One declaration: its doc comment and `export type Name = …;`, one field a line.
 fn decl<T: TS>(cfg: &Config) -> String {
     let mut out = T::docs().unwrap_or_default();
     out.push_str("export ");
-    out.push_str(&T::decl(cfg));
+    out.push_str(&layout(&T::decl(cfg)));
     out.push_str("\n\n");
+    out
+}
+
+/// ts-rs writes a declaration on few lines; this puts each field of a top-level object (and
+/// each member of a union of objects) on a line of its own, indented, with its doc comment
+/// above it. Nested objects stay inline; comments are copied as they are.
+fn layout(decl: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0usize;
+    let mut rest = decl;
+    let newline = |out: &mut String, indent: usize| {
+        while out.ends_with(' ') {
+            out.pop();
+        }
+        out.push('\n');
+        out.push_str(&"  ".repeat(indent));
+    };
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("/*") {
+            let end = rest.find("*/").map_or(rest.len(), |i| i + 2);
+            for (i, line) in rest[..end].lines().enumerate() {
+                if i > 0 {
+                    newline(&mut out, depth);
+                    out.push(' ');
+                }
+                out.push_str(line.trim());
+            }
+            newline(&mut out, depth);
+            rest = rest[end..].trim_start();
+            continue;
+        }
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '{' if depth == 0 => {
+                depth = 1;
+                out.push('{');
+                newline(&mut out, 1);
+                rest = rest.trim_start();
+            }
+            '}' if depth == 1 => {
+                depth = 0;
+                // The line holds only the indentation.
+                out.truncate(out.trim_end().len());
+                newline(&mut out, 0);
+                out.push('}');
+            }
+            ',' if depth == 1 => {
+                out.push(',');
+                newline(&mut out, 1);
+                rest = rest.trim_start();
+            }
+            '|' if depth == 0 && out.ends_with("} ") => {
+                newline(&mut out, 1);
+                out.push('|');
+            }
+            '{' | '<' | '(' | '[' => {
+                depth += usize::from(depth > 0);
+                out.push(c);
+            }
+            '}' | '>' | ')' | ']' => {
+                depth -= usize::from(depth > 1);
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
     out
 }
 

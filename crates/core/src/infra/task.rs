@@ -63,8 +63,15 @@ mod tests {
         let never = || std::future::pending::<Result<()>>();
         let token = CancellationToken::new();
         let e = bounded("get", Some(20), &token, never()).await.unwrap_err();
-        assert_eq!((e.code, e.param.as_deref()), (ErrorCode::Timeout, Some("timeoutMs")));
-        assert!(e.message.contains("get did not finish within 20 ms"), "{}", e.message);
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (ErrorCode::Timeout, Some("timeoutMs"))
+        );
+        assert!(
+            e.message.contains("get did not finish within 20 ms"),
+            "{}",
+            e.message
+        );
         let e = bounded("get", Some(0), &token, never()).await.unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidOption);
         let t = token.clone();
@@ -75,9 +82,14 @@ mod tests {
         let e = bounded("get", None, &token, never()).await.unwrap_err();
         assert!(e.is_abort());
         // Already aborted: refused before the call runs.
-        let e = bounded("get", None, &token, async { Ok(1) }).await.unwrap_err();
+        let e = bounded("get", None, &token, async { Ok(1) })
+            .await
+            .unwrap_err();
         assert!(e.is_abort());
-        let ok = bounded("get", Some(1000), &CancellationToken::new(), async { Ok(1) }).await;
+        let ok = bounded("get", Some(1000), &CancellationToken::new(), async {
+            Ok(1)
+        })
+        .await;
         assert_eq!(ok.unwrap(), 1);
     }
 }

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::calc::checks::invalid;
+use crate::calc::lifecycle::WARN_WITHIN_DAYS;
 use crate::calc::lifecycle::{
     base_model_of, recorded_shutdown, stops_answering, today, AZURE_INACTIVITY_RULE,
 };
@@ -14,8 +16,6 @@ use crate::infra::registry::{self, Registry};
 use crate::infra::task::blocking;
 use crate::stages::base_model::model_facts;
 use crate::types::error::{ErrorCode, Result};
-use crate::calc::checks::invalid;
-use crate::calc::lifecycle::WARN_WITHIN_DAYS;
 use crate::types::options::{CheckOptions, ConnectionOptions};
 use crate::types::results::ModelCheck;
 
