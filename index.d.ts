@@ -29,6 +29,955 @@ export interface FineTuneError extends Error {
   report?: DatasetReport
 }
 
+// ---- generated from the core's types by tests/typescript.rs: do not edit below ----
+/**
+ * What `trainAndRegisterFineTunedModel` (and `importFineTuneJob`) registered.
+ */
+export type RegisteredModel = {
+  /**
+   * The key agents use as their `model`.
+   */
+  modelKey: string,
+  /**
+   * The agent the model was fine-tuned for.
+   */
+  agentName: string,
+  /**
+   * The model that was fine-tuned.
+   */
+  baseModel: string,
+  /**
+   * The fine-tuned model's OpenAI id, `ft:<base>:<org>:<suffix>:<id>`.
+   */
+  fineTunedModel: string,
+  /**
+   * The fine-tuning job's id.
+   */
+  jobId: string,
+  /**
+   * The uploaded training file's id.
+   */
+  trainingFileId: string,
+  /**
+   * The uploaded validation file's id, when there was validation data.
+   */
+  validationFileId: string | null,
+  /**
+   * The fine-tuned model's suffix.
+   */
+  suffix: string,
+  /**
+   * Tokens billed for training, as reported by OpenAI.
+   */
+  trainedTokens: number | null,
+  /**
+   * When the job was created (ISO 8601).
+   */
+  createdAt: string,
+  /**
+   * When the job finished (ISO 8601).
+   */
+  finishedAt: string,
+  /**
+   * The absolute path of the registry the model was written to.
+   */
+  registryPath: string,
+  /**
+   * Summary of OpenAI's training metrics (losses, accuracy, steps), when available.
+   */
+  metrics: TrainingMetrics | null,
+  /**
+   * The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn.
+   */
+  curvePath: string | null,
+  /**
+   * The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
+   * fine-tuned model stops answering then.
+   */
+  baseShutdownDate: string | null,
+  /**
+   * The model as the registry holds it for TaskForce: `name` is what an agent's client
+   * sends (the Azure deployment's name once deployed, else `fineTunedModel`), `baseUrl`
+   * where it answers when not at OpenAI (Azure OpenAI's v1 base URL).
+   */
+  model: RegistryModel,
+  /**
+   * Azure: the deployment, or `null` when not deployed; absent on OpenAI.
+   */
+  deployment?: Deployment | null,
+  /**
+   * Azure, not deployed: the `az` command that deploys the model.
+   */
+  deployCommand: string | null,
+  /**
+   * What to know: a base model shutting down within 90 days, an undeployed model, Azure's
+   * rules for idle and Developer-tier deployments.
+   */
+  warnings: Array<string>,
+  /**
+   * Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
+   * current one unless the evaluation says `better`).
+   */
+  promoted: boolean,
+  /**
+   * The model the key resolved to before, when it was registered.
+   */
+  previousModel: string | null,
+  /**
+   * The evaluation against the baseline, when `evaluate` ran.
+   */
+  evaluation: EvaluationReport | null,
+  /**
+   * Why the evaluation could not run (the model is registered anyway).
+   */
+  evaluationError: string | null,
+};
+
+/**
+ * A model as TaskForce's loader reads it (`models.json[modelKey].model`): the one shape a
+ * model has wherever this package returns one.
+ */
+export type RegistryModel = {
+  /**
+   * The model an agent's client sends: the fine-tuned model's id (`ft:…`), or an Azure
+   * deployment's name.
+   */
+  name: string,
+  /**
+   * `openai` (Azure OpenAI speaks OpenAI's API).
+   */
+  provider: string,
+  /**
+   * Whether the model takes tools.
+   */
+  supportsTools: boolean,
+  /**
+   * The model's context window, in tokens.
+   */
+  maxContextTokens: number,
+  /**
+   * Where the model answers, when not at OpenAI: Azure OpenAI's v1 base URL (never a
+   * secret; the key comes from the environment).
+   */
+  baseUrl?: string | null,
+  /**
+   * The environment variable that holds the key for `baseUrl` (Azure:
+   * `AZURE_OPENAI_API_KEY`).
+   */
+  apiKeyEnv?: string | null,
+};
+
+/**
+ * Summary of a job's result file: losses, accuracy and steps.
+ */
+export type TrainingMetrics = {
+  /**
+   * The highest step that has any value (0 when there is none).
+   */
+  steps: number,
+  /**
+   * The train loss at the last step that has one.
+   */
+  finalTrainLoss: number | null,
+  /**
+   * The lowest train loss.
+   */
+  bestTrainLoss: number | null,
+  /**
+   * The validation loss at the last step that has one.
+   */
+  finalValidLoss: number | null,
+  /**
+   * The lowest validation loss.
+   */
+  bestValidLoss: number | null,
+  /**
+   * The train accuracy at the last step that has one.
+   */
+  finalTrainAccuracy: number | null,
+  /**
+   * The validation accuracy at the last step that has one.
+   */
+  finalValidAccuracy: number | null,
+  /**
+   * Tokens billed for training, passed through from the job (`trained_tokens`).
+   */
+  trainedTokens: number | null,
+};
+
+/**
+ * An Azure deployment of a fine-tuned model, as the registry records it.
+ */
+export type Deployment = {
+  /**
+   * The deployment's name: the model an agent's client sends.
+   */
+  name: string,
+  /**
+   * The fine-tuned model it serves.
+   */
+  model: string,
+  /**
+   * `Developer`, `Standard` or `GlobalStandard`.
+   */
+  sku: string,
+  /**
+   * Thousands of tokens per minute.
+   */
+  capacity: number,
+  subscriptionId: string,
+  resourceGroup: string,
+  /**
+   * The Azure OpenAI resource's name.
+   */
+  resourceName: string,
+  /**
+   * Azure's state of it when registered (`Succeeded`).
+   */
+  provisioningState: string,
+  /**
+   * When it was deployed (ISO 8601).
+   */
+  deployedAt: string,
+  /**
+   * Developer tier: when Azure removes it (ISO 8601); else `null`.
+   */
+  expiresAt: string | null,
+  /**
+   * Azure's rule for deployments that stay idle.
+   */
+  inactivityRule: string,
+};
+
+/**
+ * One registered model, as `getRegisteredModel` and `listRegisteredModels` return it.
+ */
+export type RegistryEntry = {
+  /**
+   * The key agents use as their `model`.
+   */
+  modelKey: string,
+  /**
+   * The model TaskForce's loader reads (`models.json[modelKey].model`).
+   */
+  model: RegistryModel,
+  /**
+   * How it was trained; `null` on entries this library did not write.
+   */
+  fineTune: FineTuneRecord | null,
+  /**
+   * Whether and when the model stops answering.
+   */
+  stopsAnswering: StopsAnswering,
+};
+
+/**
+ * How a registered model was fine-tuned (`models.json[modelKey].fineTune`). Empty fields are
+ * left out when written, so an entry read from the file is written back as it was; the
+ * declared types are what this library writes (a hand-edited file may hold anything).
+ */
+export type FineTuneRecord = {
+  /**
+   * The agent it was fine-tuned for.
+   */
+  agentName?: string,
+  /**
+   * The model it was fine-tuned from.
+   */
+  baseModel?: string,
+  /**
+   * Its fine-tuning job.
+   */
+  jobId?: string,
+  trainingFileId?: string,
+  validationFileId?: string | null,
+  suffix?: string,
+  /**
+   * `supervised` or `dpo`.
+   */
+  method?: string,
+  /**
+   * The hyperparameters the job ran with, as OpenAI reported them (snake_case, as the
+   * API names them).
+   */
+  hyperparameters?: { n_epochs?: number | 'auto', batch_size?: number | 'auto', learning_rate_multiplier?: number | 'auto', beta?: number | 'auto' },
+  /**
+   * Tokens billed for training.
+   */
+  trainedTokens?: number | null,
+  /**
+   * The training metrics' summary.
+   */
+  metrics?: TrainingMetrics | null,
+  /**
+   * The loss curve's file name, beside the registry.
+   */
+  lossCurve?: string | null,
+  /**
+   * When its job was created (ISO 8601).
+   */
+  createdAt?: string,
+  /**
+   * When its job finished (ISO 8601).
+   */
+  finishedAt?: string,
+  /**
+   * The base model's shutdown date (`YYYY-MM-DD`) as the API announced it at training
+   * time: the fine-tuned model stops answering then.
+   */
+  baseShutdownDate?: string | null,
+  /**
+   * Azure OpenAI: the deployment that makes the model answer, or `null` when it was not
+   * deployed (then `deployCommand` says how). Absent for OpenAI.
+   */
+  deployment?: Deployment | null,
+  /**
+   * Azure OpenAI, not deployed: the `az` command that deploys the model.
+   */
+  deployCommand?: string | null,
+  /**
+   * The model's evaluation against its baseline, when one ran.
+   */
+  evaluation?: EvaluationReport | null,
+};
+
+/**
+ * Whether and when a registered model stops answering, from what its entry records (the base
+ * model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
+ */
+export type StopsAnswering = {
+  /**
+   * The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known.
+   */
+  at: string | null,
+  /**
+   * Whole days from today (negative: already passed).
+   */
+  daysLeft: number | null,
+  /**
+   * `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
+   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing), `deleted` (Azure,
+   * the deployment is gone) or `unknown`
+   * (no date announced).
+   */
+  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'deleted' | 'unknown',
+  /**
+   * Why, in words.
+   */
+  reason: string,
+};
+
+/**
+ * One model a modelKey has had, as `listModelVersions` returns it.
+ */
+export type ModelVersion = {
+  /**
+   * The model as the registry holds it (`name`: `ft:…`); what the key's `model` becomes
+   * when this version is promoted.
+   */
+  model: RegistryModel,
+  /**
+   * Whether the modelKey resolves to it now.
+   */
+  current: boolean,
+  /**
+   * Its fine-tuning job.
+   */
+  jobId: string | null,
+  /**
+   * The model it was fine-tuned from.
+   */
+  baseModel: string | null,
+  /**
+   * When its job was created (ISO 8601).
+   */
+  createdAt: string | null,
+  /**
+   * When its job finished (ISO 8601).
+   */
+  finishedAt: string | null,
+  /**
+   * When it was registered under the key (ISO 8601).
+   */
+  registeredAt: string | null,
+  /**
+   * Its training metrics' summary.
+   */
+  metrics: TrainingMetrics | null,
+  /**
+   * Its evaluation report, when one ran.
+   */
+  evaluation: EvaluationReport | null,
+};
+
+/**
+ * What `removeRegisteredModel` did.
+ */
+export type RemovedModel = {
+  /**
+   * The key that was removed.
+   */
+  modelKey: string,
+  /**
+   * Every model the key had (its versions).
+   */
+  models: Array<string>,
+  /**
+   * The fine-tuned models deleted at the API (`deleteRemote`).
+   */
+  deletedRemote: Array<string>,
+};
+
+/**
+ * One registered model, as `checkRegisteredModels` found it (`ops::doctor`).
+ */
+export type ModelCheck = {
+  /**
+   * The key it is registered under.
+   */
+  modelKey: string,
+  /**
+   * The agent it was fine-tuned for, when recorded.
+   */
+  agentName: string | null,
+  /**
+   * The model as the registry holds it (`name`: what the agent's client sends).
+   */
+  model: RegistryModel,
+  /**
+   * The model whose shutdown date applies (the fine-tuned model's base).
+   */
+  baseModel: string,
+  /**
+   * The base model's shutdown date as the API gives it now (else as recorded).
+   */
+  baseShutdownDate: string | null,
+  /**
+   * Whether the date was read from the API now (`false`: recorded, or unknown).
+   */
+  refreshed: boolean,
+  stopsAnswering: StopsAnswering,
+  /**
+   * Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero.
+   */
+  failing: boolean,
+  /**
+   * Other facts to know (Azure's idle-deployment rule…).
+   */
+  notes: Array<string>,
+};
+
+/**
+ * A run in flight, as journaled beside the registry (`<registry dir>/.runs/`): interrupted,
+ * aborted or timed out runs that a call with the same options resumes.
+ */
+export type InFlightRun = {
+  /**
+   * The key the run registers.
+   */
+  modelKey: string,
+  /**
+   * This library's id of the run, sent as the job's `metadata.run_id`.
+   */
+  runId: string,
+  agentName: string,
+  baseModel: string,
+  suffix: string,
+  /**
+   * The API the run talks to (without secrets).
+   */
+  baseUrl: string,
+  /**
+   * The uploaded training file, once uploaded.
+   */
+  trainingFileId: string | null,
+  /**
+   * The uploaded validation file, once uploaded.
+   */
+  validationFileId: string | null,
+  /**
+   * The create-job request was sent (its answer may not have arrived).
+   */
+  jobRequested: boolean,
+  /**
+   * The job, once created.
+   */
+  jobId: string | null,
+  /**
+   * When the run started (ISO 8601).
+   */
+  startedAt: string,
+};
+
+/**
+ * A fine-tuning job as the API reports it now, its times in ISO 8601.
+ */
+export type FineTuneJob = {
+  /**
+   * The job's id (`ftjob-…`).
+   */
+  id: string,
+  /**
+   * `validating_files`, `queued`, `running`, `succeeded`, `failed`, `cancelled` (or a status
+   * this library does not know yet, such as `paused`).
+   */
+  status: string,
+  /**
+   * The base model.
+   */
+  model: string | null,
+  /**
+   * The fine-tuned model, once the job succeeded.
+   */
+  fineTunedModel: string | null,
+  /**
+   * Tokens billed, once it succeeded.
+   */
+  trainedTokens: number | null,
+  /**
+   * When it was created (ISO 8601).
+   */
+  createdAt: string | null,
+  /**
+   * When it finished (ISO 8601).
+   */
+  finishedAt: string | null,
+  /**
+   * When OpenAI expects it to finish (ISO 8601), when it says.
+   */
+  estimatedFinish: string | null,
+  /**
+   * Why a failed job failed.
+   */
+  error: JobError | null,
+  trainingFile: string | null,
+  validationFile: string | null,
+  /**
+   * Its result files (the metrics CSV).
+   */
+  resultFiles: Array<string>,
+  /**
+   * Its metadata (this library sets `model_key`, `agent_name`, `run_id`…).
+   */
+  metadata: { [key in string]: string } | null,
+};
+
+/**
+ * Why a fine-tuning job failed, as the API says.
+ */
+export type JobError = {
+  /**
+   * OpenAI's error code, e.g. `invalid_training_file`.
+   */
+  code: string | null,
+  message: string | null,
+  /**
+   * The parameter at fault.
+   */
+  param: string | null,
+};
+
+/**
+ * What an evaluation found.
+ */
+export type EvaluationReport = {
+  candidate: string,
+  baseline: string,
+  modelKey: string | null,
+  /**
+   * The data set (a path, a URL without its secrets, or `file-…` for the entry's
+   * validation file).
+   */
+  data: string,
+  examples: number,
+  primaryGrader: string,
+  /**
+   * The data support "the candidate is better" on the primary grader: enough paired
+   * examples, the exact sign test below 0.05 with more wins than losses, and the
+   * paired-bootstrap 95 % interval of the difference above 0 (see `verdictMethod`).
+   */
+  better: boolean,
+  /**
+   * Why `better` is false (too few examples, the test, the interval, a partial run).
+   */
+  reason: string | null,
+  /**
+   * How `better` was decided, in words.
+   */
+  verdictMethod: string,
+  /**
+   * Some answers are missing (a request failed after its retries, or the cost limit
+   * stopped the run): the scores are over `answered` examples only, and `better` is false.
+   * Calling again with the same settings resumes: only the missing answers are asked for.
+   */
+  partial: boolean,
+  /**
+   * Examples with both answers (all of them unless `partial`).
+   */
+  answered: number,
+  /**
+   * Answers taken from the answer store instead of asked again.
+   */
+  reusedAnswers: number,
+  /**
+   * Answers asked for and paid for by this call.
+   */
+  newAnswers: number,
+  graders: Array<GraderScore>,
+  /**
+   * The first answers a grader could not score (each grader's `errors` counts them all).
+   */
+  graderErrors: Array<GraderError>,
+  /**
+   * Tokens of the answers this call paid for.
+   */
+  usage: EvaluationUsage,
+  /**
+   * Estimated before the first request, for the answers not in the store; `None` when a
+   * model's price is unknown.
+   */
+  estimatedCostUsd: number | null,
+  /**
+   * What this call paid, from the tokens used (reused answers cost nothing).
+   */
+  costUsd: number | null,
+  /**
+   * The date the prices were taken.
+   */
+  priceDate: string,
+  /**
+   * JSONL: every example's reference, both answers and their scores.
+   */
+  outputPath: string,
+  /**
+   * The answer store this call read and added to (`null` without one).
+   */
+  cacheDir: string | null,
+  /**
+   * The JUnit XML report, when `junitPath` was given.
+   */
+  junitPath: string | null,
+  seed: number,
+  durationMs: number,
+  evaluatedAt: string,
+};
+
+/**
+ * One grader's result.
+ */
+export type GraderScore = {
+  name: string,
+  /**
+   * Examples this grader applied to.
+   */
+  examples: number,
+  candidateMean: number,
+  baselineMean: number,
+  /**
+   * `candidateMean - baselineMean`.
+   */
+  difference: number,
+  /**
+   * 2.5th percentile of the paired-bootstrap difference.
+   */
+  ciLow: number,
+  /**
+   * 97.5th percentile.
+   */
+  ciHigh: number,
+  wins: number,
+  ties: number,
+  losses: number,
+  /**
+   * Two-sided p-value of the exact sign test on wins against losses (ties dropped); 1
+   * when there is neither.
+   */
+  pValue: number,
+  /**
+   * The minimum of `candidateMean` asked for (`minScores`), if any.
+   */
+  minScore: number | null,
+  /**
+   * Answers this grader could not score (a caller's grader that threw or returned no
+   * number); their examples are left out of `examples`.
+   */
+  errors: number,
+};
+
+/**
+ * Tokens used, per model.
+ */
+export type EvaluationUsage = {
+  candidatePromptTokens: number,
+  candidateCompletionTokens: number,
+  baselinePromptTokens: number,
+  baselineCompletionTokens: number,
+  judgePromptTokens: number,
+  judgeCompletionTokens: number,
+  totalTokens: number,
+};
+
+/**
+ * One answer a grader could not score.
+ */
+export type GraderError = {
+  grader: string,
+  /**
+   * The example's line in the data.
+   */
+  line: number,
+  /**
+   * `candidate` or `baseline`.
+   */
+  model: string,
+  message: string,
+};
+
+/**
+ * One step of a run, passed to `onProgress`; `type` tells which.
+ */
+export type ProgressEvent = {
+  "type": "dataChecked",
+  file: string,
+  report: DatasetReport,
+}
+  | {
+  "type": "uploadStarted",
+  file: string,
+  bytes: number,
+}
+  | {
+  "type": "uploadProgress",
+  file: string,
+  sent: number,
+  total: number,
+}
+  | {
+  "type": "fileUploaded",
+  file: string,
+  fileId: string,
+  bytes: number,
+}
+  | {
+  "type": "fileProcessed",
+  file: string,
+  fileId: string,
+}
+  | {
+  "type": "jobCreated",
+  jobId: string,
+  resumed: boolean,
+}
+  | {
+  "type": "status",
+  jobId: string,
+  status: string,
+}
+  | {
+  "type": "jobEvent",
+  jobId: string,
+  eventId: string,
+  level: string,
+  message: string,
+  /**
+   * When the API created the event (ISO 8601).
+   */
+  createdAt: string | null,
+  step: number | null,
+  totalSteps: number | null,
+  trainLoss: number | null,
+  validLoss: number | null,
+  trainAccuracy: number | null,
+}
+  | {
+  "type": "modelShutdownWarning",
+  model: string,
+  /**
+   * `YYYY-MM-DD`.
+   */
+  shutdownDate: string,
+  daysLeft: number,
+}
+  | {
+  "type": "deployment",
+  deployment: string,
+  provisioningState: string,
+}
+  | {
+  "type": "evaluationStarted",
+  candidate: string,
+  baseline: string,
+  examples: number,
+  requests: number,
+  estimatedTokens: number,
+  estimatedCostUsd: number | null,
+}
+  | {
+  "type": "evaluationProgress",
+  done: number,
+  total: number,
+}
+  | {
+  "type": "evaluationFinished",
+  better: boolean,
+  primaryGrader: string,
+  difference: number,
+}
+  | {
+  "type": "registered",
+  modelKey: string,
+  fineTunedModel: string,
+  registryPath: string,
+};
+
+/**
+ * What `validateTrainingData` found.
+ */
+export type DatasetReport = {
+  /**
+   * No errors (warnings allowed): OpenAI should accept the file.
+   */
+  valid: boolean,
+  /**
+   * `chat`, `preference`, `completion` or `unknown` (no line was a JSON object).
+   */
+  format: string,
+  /**
+   * `supervised` or `dpo`.
+   */
+  method: string,
+  baseModel: string | null,
+  /**
+   * The model family the base model resolved to in the table.
+   */
+  modelFamily: string | null,
+  /**
+   * Non-blank lines.
+   */
+  examples: number,
+  lines: number,
+  bytes: number,
+  /**
+   * Problems that make OpenAI refuse the file.
+   */
+  errors: Array<DatasetIssue>,
+  /**
+   * Problems worth a look (few examples, no system message…).
+   */
+  warnings: Array<DatasetIssue>,
+  /**
+   * Tokens per example, counted with the base model's encoding.
+   */
+  tokens: TokenStats,
+  /**
+   * `cl100k_base` or `o200k_base`.
+   */
+  encoding: 'cl100k_base' | 'o200k_base',
+  /**
+   * Training context limit of the base model; `None`: unknown, not checked.
+   */
+  contextLimit: number | null,
+  /**
+   * What OpenAI chooses for this many examples (cookbook rule).
+   */
+  defaultEpochs: number,
+  /**
+   * The epochs the estimate uses (`n_epochs` or the default).
+   */
+  epochs: number,
+  /**
+   * epochs x the sum of per-example tokens, each capped at the context limit.
+   */
+  estimatedBilledTokens: number,
+  estimatedCostUsd: number | null,
+  pricePerMillionTokens: number | null,
+  /**
+   * When the price table was taken.
+   */
+  priceDate: string | null,
+  /**
+   * Why there is no price, or where it came from.
+   */
+  priceNote: string | null,
+};
+
+/**
+ * One issue type: how often it occurs, where, and its first occurrence.
+ */
+export type DatasetIssue = {
+  /**
+   * snake_case type, e.g. `invalid_json`, `missing_messages_list`.
+   */
+  kind: string,
+  /**
+   * The first occurrence, e.g. "example 100, message 2: unrecognized role \"bot\"".
+   */
+  message: string,
+  /**
+   * Number of examples (lines) with this issue.
+   */
+  count: number,
+  /**
+   * The 1-based line numbers of the first `max_lines_per_issue` occurrences.
+   */
+  lines: Array<number>,
+};
+
+/**
+ * Tokens per example (of the examples whose tokens could be counted), counted with the base
+ * model's encoding as OpenAI's cookbook does.
+ */
+export type TokenStats = {
+  countedExamples: number,
+  min: number,
+  /**
+   * numpy-style (linear interpolation) median and 90th percentile.
+   */
+  median: number,
+  p90: number,
+  max: number,
+  total: number,
+  assistantMin: number,
+  assistantMedian: number,
+  assistantP90: number,
+  assistantMax: number,
+  assistantTotal: number,
+};
+
+/**
+ * One option of `trainAndRegisterFineTunedModel`: the single list the CLI's flags and
+ * `--config` keys are made from.
+ */
+export type FineTuneOptionSpec = {
+  /**
+   * The option's name; hyperparameters are `hyperparameters.nEpochs` and so on.
+   */
+  name: string,
+  kind: FineTuneOptionKind,
+  /**
+   * The value's placeholder in help texts.
+   */
+  arg: string,
+  /**
+   * One line of help.
+   */
+  help: string,
+  /**
+   * The call refuses to start without it.
+   */
+  required: boolean,
+  /**
+   * A different value makes a different job (so it cannot resume an earlier run's job).
+   */
+  affectsJob: boolean,
+};
+
+/**
+ * How an option is written on the command line.
+ */
+export type FineTuneOptionKind = "string" | "number" | "numberOrAuto" | "boolean" | "keyValue" | "json";
+
+// ---- end of generated types ----
 
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
@@ -59,22 +1008,30 @@ export declare class Emulator {
  * Cancels the in-flight run of `modelKey` (one that was interrupted, aborted or timed out):
  * cancels its OpenAI job, if one was created, and clears its journal entry. Resolves to the
  * job id (or `null` when no job had been created yet). Rejects with `ERR_NOT_FOUND` when no
- * run of that key is in flight.
+ * run of that key is in flight. A call cut short by `timeoutMs` or `signal` leaves the run
+ * journaled: calling again finishes the cancellation.
  */
-export declare function cancelFineTune(modelKey: string, options?: CancelOptions | null): Promise<string | null>
+export declare function cancelFineTune(modelKey: string, options?: JobOptions | null): Promise<string | null>
 
 /**
- * Options of `cancelFineTune` and `getFineTuneJob`. (Declares the TypeScript type; the
- * core's `RemoteOptions` reads the values.)
+ * Options of `checkRegisteredModels`. An unknown option is refused (`ERR_INVALID_OPTION`).
+ * (Declares the TypeScript type; the core's `CheckOptions` reads the values.)
  */
-export interface CancelOptions {
-  /** Path of `models.json` (the journal is beside it). */
+export interface CheckOptions {
+  /** A model within this many days of its shutdown is `failing` (default 90). */
+  withinDays?: number
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
-  /** API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure). */
+  /**
+   * API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure). Without one, the
+   * recorded dates are used.
+   */
   apiKey?: string
-  /** API base URL; default `OPENAI_BASE_URL`, else the run's own API, else OpenAI's. */
+  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
   baseUrl?: string
+  /** Organization id; default `OPENAI_ORG_ID`. */
   organization?: string
+  /** Project id; default `OPENAI_PROJECT_ID`. */
   project?: string
   /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
   azureEndpoint?: string
@@ -82,6 +1039,16 @@ export interface CancelOptions {
   apiVersion?: string
   /** Retries per request (default 2). */
   maxRetries?: number
+  /**
+   * The whole call (one request per base model) gives up after this many ms with
+   * `ERR_TIMEOUT`. Default: no bound but the requests' own.
+   */
+  timeoutMs?: number
+  /**
+   * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`). Anything but a
+   * real `AbortSignal` is `ERR_INVALID_OPTION`.
+   */
+  signal?: AbortSignal | null
 }
 
 /**
@@ -95,54 +1062,7 @@ export interface CancelOptions {
  * know (a registry TaskForce cannot reach from one process…). Connection options as
  * `getFineTuneJob`; without an API key, the recorded dates are used.
  */
-export declare function checkRegisteredModels(options?: (CancelOptions & { withinDays?: number | null }) | null): Promise<ModelCheck[]>
-
-/** One kind of problem: how often it occurs, where, and its first occurrence. */
-export interface DatasetIssue {
-  /** snake_case kind, e.g. `invalid_json`, `missing_messages_list`, `example_too_long`. */
-  kind: string
-  /** The first occurrence, e.g. `example 100, message 2: unrecognized role "bot"`. */
-  message: string
-  /** How many lines have it. */
-  count: number
-  /** The 1-based line numbers of the first occurrences (at most 10). */
-  lines: Array<number>
-}
-
-/** What `validateTrainingData` found. */
-export interface DatasetReport {
-  /** No errors: OpenAI should accept the file. */
-  valid: boolean
-  /** `chat`, `preference`, `completion` or `unknown`. */
-  format: string
-  method: string
-  baseModel?: string
-  modelFamily?: string
-  /** Non-blank lines. */
-  examples: number
-  lines: number
-  bytes: number
-  /** Problems that make OpenAI refuse the file. */
-  errors: Array<DatasetIssue>
-  /** Problems worth a look (few examples, no system message…). */
-  warnings: Array<DatasetIssue>
-  tokens: TokenStats
-  /** `cl100k_base` or `o200k_base`. */
-  encoding: string
-  /** Tokens allowed per training example, if known for the model. */
-  contextLimit?: number
-  /** The epochs OpenAI picks by default for this many examples. */
-  defaultEpochs: number
-  /** The epochs the estimate uses. */
-  epochs: number
-  estimatedBilledTokens: number
-  estimatedCostUsd?: number
-  pricePerMillionTokens?: number
-  /** When the price table was taken. */
-  priceDate?: string
-  /** Why no cost is given, when it is not. */
-  priceNote?: string
-}
+export declare function checkRegisteredModels(options?: CheckOptions | null): Promise<Array<ModelCheck>>
 
 /** Seeded fault injection: the same seed and request order give the same faults. */
 export interface EmulatorFaults {
@@ -179,7 +1099,7 @@ export interface EmulatorFaults {
   filesStuckProcessing?: boolean
 }
 
-/** Options of `startEmulator`. */
+/** Options of `startEmulator`. An unknown option is refused (`ERR_INVALID_OPTION`). */
 export interface EmulatorOptions {
   /** Port on 127.0.0.1 (0 to 65535); default or 0: a free one. */
   port?: number
@@ -340,62 +1260,6 @@ export interface EvaluateOptions {
   onProgress?: ((event: ProgressEvent) => void) | null
 }
 
-/** What `evaluateModel` found. */
-export interface EvaluationReport {
-  candidate: string
-  baseline: string
-  modelKey?: string
-  /** The data set: a path, a URL without its secrets, or the validation file's id. */
-  data: string
-  examples: number
-  primaryGrader: string
-  /**
-   * The data support "the candidate is better" on the primary grader: at least 10 paired
-   * examples, the exact two-sided sign test below 0.05 with more wins than losses, and the
-   * paired-bootstrap 95 % interval of the difference above 0. Never on a partial run.
-   */
-  better: boolean
-  /** Why `better` is false. */
-  reason?: string
-  /** How `better` was decided, in words. */
-  verdictMethod: string
-  /**
-   * Some answers are missing (a request failed after its retries, or `maxCostUsd` stopped
-   * the run): scores are over `answered` examples. Calling again with the same settings
-   * resumes: only the missing answers are asked for.
-   */
-  partial: boolean
-  /** Examples with both answers. */
-  answered: number
-  /** Answers reused from the answer store (not paid for again). */
-  reusedAnswers: number
-  /** Answers asked for, and paid for, by this call. */
-  newAnswers: number
-  graders: Array<GraderScore>
-  /** The first answers a grader could not score (each grader's `errors` counts them all). */
-  graderErrors: Array<GraderError>
-  usage: EvaluationUsage
-  /**
-   * Estimated before the first request, for the answers not in the store; `null` when a
-   * model's price is unknown.
-   */
-  estimatedCostUsd?: number
-  /** What this call paid (reused answers cost nothing). */
-  costUsd?: number
-  /** When the prices were taken. */
-  priceDate: string
-  /** JSONL: every answered example's reference, both answers and their scores. */
-  outputPath: string
-  /** The answer store this call read and added to. */
-  cacheDir?: string
-  /** The JUnit XML report, when `junitPath` was given. */
-  junitPath?: string
-  seed: number
-  durationMs: number
-  /** ISO 8601. */
-  evaluatedAt: string
-}
-
 /**
  * How an evaluation runs: the settings of `evaluateModel`, and of the pipeline's `evaluate`.
  * (Declares the TypeScript type; the core reads the values.)
@@ -471,46 +1335,8 @@ export interface EvaluationSettings {
   maxAnswerTokens?: number
 }
 
-/** Tokens of the answers this call paid for, as the API's `usage` reported them. */
-export interface EvaluationUsage {
-  candidatePromptTokens: number
-  candidateCompletionTokens: number
-  baselinePromptTokens: number
-  baselineCompletionTokens: number
-  judgePromptTokens: number
-  judgeCompletionTokens: number
-  totalTokens: number
-}
-
 /** The stable codes of `FineTuneError.code`, as the README's error table lists them. */
 export type FineTuneErrorCode = 'ERR_MISSING_OPTION' | 'ERR_INVALID_OPTION' | 'ERR_DUPLICATE_MODEL_KEY' | 'ERR_UNSUPPORTED_BASE_MODEL' | 'ERR_MISSING_API_KEY' | 'ERR_SOURCE_NOT_FOUND' | 'ERR_SOURCE_FETCH' | 'ERR_INVALID_TRAINING_DATA' | 'ERR_REGISTRY_CORRUPT' | 'ERR_REGISTRY_IO' | 'ERR_AUTHENTICATION' | 'ERR_RATE_LIMITED' | 'ERR_QUOTA' | 'ERR_API' | 'ERR_NETWORK' | 'ERR_JOB_FAILED' | 'ERR_JOB_CANCELLED' | 'ERR_TIMEOUT' | 'ERR_MODEL_KEY_IN_PROGRESS' | 'ERR_NOT_FOUND' | 'ERR_JOB_NOT_FINISHED' | 'ERR_COST_LIMIT' | 'ABORT_ERR' | 'ERR_FINE_TUNING_UNAVAILABLE' | 'ERR_DEPLOYMENT_FAILED' | 'ERR_INTERNAL'
-
-/** A fine-tuning job as the API reports it now. */
-export interface FineTuneJob {
-  id: string
-  /**
-   * `validating_files`, `queued`, `running`, `succeeded`, `failed`, `cancelled` (or a status
-   * this library does not know yet, such as `paused`).
-   */
-  status: string
-  /** The base model. */
-  model?: string
-  /** The fine-tuned model, once the job succeeded. */
-  fineTunedModel?: string
-  trainedTokens?: number
-  /** Unix seconds. */
-  createdAt?: number
-  /** Unix seconds. */
-  finishedAt?: number
-  /** Unix seconds, when OpenAI estimates one. */
-  estimatedFinish?: number
-  /** `{ code, message, param }` of a failed job. */
-  error?: { code?: string; message?: string; param?: string | null } | null
-  trainingFile?: string
-  validationFile?: string
-  resultFiles: Array<string>
-  metadata?: Record<string, string> | null
-}
 
 /**
  * Every option of `trainAndRegisterFineTunedModel` but `signal` and `onProgress`, from the
@@ -604,7 +1430,7 @@ export interface FineTuneOptions {
   downloadIdleTimeoutMs?: number | null
   /**
    * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
-   * than this over any 30 s (default 1024; 0: no minimum).
+   * than this over any 30 s (default 1024, at least 1).
    */
   downloadMinBytesPerSecond?: number | null
   /** Files larger than this go up through the Uploads API in parts (default 100 MiB). */
@@ -692,32 +1518,18 @@ export interface FineTuneOptions {
   validationSplit?: number | null
 }
 
-/** One option of `trainAndRegisterFineTunedModel`, as the CLI makes its flags from them. */
-export interface FineTuneOptionSpec {
-  /** The option's name; hyperparameters are `hyperparameters.nEpochs` and so on. */
-  name: string
-  /** `string`, `number`, `numberOrAuto`, `boolean`, `keyValue` or `json`. */
-  kind: 'string' | 'number' | 'numberOrAuto' | 'boolean' | 'keyValue' | 'json'
-  /** The value's placeholder in help texts. */
-  arg: string
-  /** One line of help. */
-  help: string
-  required: boolean
-  /** A different value makes a different job, so it cannot resume an earlier run's job. */
-  affectsJob: boolean
-}
-
 /**
  * The live fine-tuning job of a modelKey (its run in flight, else its registered entry) or
  * of a job id (`ftjob-…`), read from the API. Without a base URL in the options or the
  * environment, the run's own API (journaled, Azure included) is asked. Rejects with
  * `ERR_NOT_FOUND` when the key has no job.
  */
-export declare function getFineTuneJob(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
+export declare function getFineTuneJob(modelKeyOrJobId: string, options?: JobOptions | null): Promise<FineTuneJob>
 
 /**
  * The registered model of `modelKey`, or `null`. The registry is parsed once per change of
- * the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`.
+ * the file, so a model registered a moment ago is seen at once and a lookup costs a `stat`;
+ * it never waits for the registry's lock.
  */
 export declare function getRegisteredModel(modelKey: string, options?: RegistryOptions | undefined | null): RegistryEntry | null
 
@@ -760,45 +1572,6 @@ export interface Grader {
   grade: (answer: GradedAnswer, example: GradedExample) => number | Promise<number>
 }
 
-/**
- * An answer a grader could not score: its grader threw, rejected, or returned no number
- * from 0 to 1.
- */
-export interface GraderError {
-  grader: string
-  /** The example's line in the data. */
-  line: number
-  /** `candidate` or `baseline`. */
-  model: string
-  message: string
-}
-
-/**
- * One grader's scores: each model's mean over the examples it applies to, the difference,
- * its paired-bootstrap 95 % confidence interval, and wins/ties/losses of the candidate.
- */
-export interface GraderScore {
-  name: string
-  examples: number
-  candidateMean: number
-  baselineMean: number
-  /** `candidateMean - baselineMean`. */
-  difference: number
-  /** 2.5th percentile of the bootstrapped difference. */
-  ciLow: number
-  /** 97.5th percentile of the bootstrapped difference. */
-  ciHigh: number
-  wins: number
-  ties: number
-  losses: number
-  /** Two-sided p-value of the exact sign test on wins against losses (ties dropped). */
-  pValue: number
-  /** The `minScores` threshold of this grader, if any. */
-  minScore?: number
-  /** Answers this grader could not score (see `graderErrors`). */
-  errors: number
-}
-
 /** Hyperparameters: a number, or `"auto"` to let OpenAI choose. */
 export interface HyperparameterOptions {
   /** Epochs, 1 to 50. */
@@ -818,42 +1591,43 @@ export interface HyperparameterOptions {
  */
 export declare function importFineTuneJob(jobId: string, options: ImportJobOptions): Promise<RegisteredModel>
 
-/** Options of `importFineTuneJob`. */
+/**
+ * Options of `importFineTuneJob`. An unknown option is refused (`ERR_INVALID_OPTION`).
+ * (Declares the TypeScript type; the core's `ImportOptions` reads the values.)
+ */
 export interface ImportJobOptions {
+  /** The agent the model was fine-tuned for. */
   agentName: string
+  /** The key to register the model under. */
   modelKey: string
   /** When `modelKey` is registered: `"error"` (default) or `"newVersion"`. */
   onExisting?: 'error' | 'newVersion' | null
+  /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
+  /** API key; default `OPENAI_API_KEY`. */
   apiKey?: string
+  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
   baseUrl?: string
+  /** Organization id; default `OPENAI_ORG_ID`. */
   organization?: string
+  /** Project id; default `OPENAI_PROJECT_ID`. */
   project?: string
+  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
   azureEndpoint?: string
+  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
   apiVersion?: string
+  /** Retries per request (default 2). */
   maxRetries?: number
-}
-
-/**
- * A run in flight, as journaled beside the registry (`<registry dir>/.runs/`): interrupted,
- * aborted or timed out runs that a call with the same options resumes.
- */
-export interface InFlightRun {
-  modelKey: string
-  /** This library's id of the run, sent as the job's `metadata.run_id`. */
-  runId: string
-  agentName: string
-  baseModel: string
-  suffix: string
-  /** The API the run talks to. */
-  baseUrl: string
-  trainingFileId?: string
-  validationFileId?: string
-  /** The create-job request was sent (its answer may not have arrived). */
-  jobRequested: boolean
-  jobId?: string
-  /** When the run started (ISO 8601). */
-  startedAt: string
+  /**
+   * The whole call gives up after this many ms with `ERR_TIMEOUT`. Default: no bound but
+   * the requests' own.
+   */
+  timeoutMs?: number
+  /**
+   * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`). Anything but a
+   * real `AbortSignal` is `ERR_INVALID_OPTION`.
+   */
+  signal?: AbortSignal | null
 }
 
 /**
@@ -862,10 +1636,47 @@ export interface InFlightRun {
  */
 export declare function isFineTuneError(e: unknown): e is FineTuneError
 
+/**
+ * Options of the calls on a job: `getFineTuneJob`, `cancelFineTune`, `pauseFineTune`,
+ * `resumeFineTune`. Connection options left unset fall back to the environment (and, for a
+ * run in flight, to the API it was journaled with). An unknown option is refused
+ * (`ERR_INVALID_OPTION`). (Declares the TypeScript type; the core's `RemoteOptions` reads
+ * the values.)
+ */
+export interface JobOptions {
+  /** Path of `models.json` (the journal is beside it). */
+  registryPath?: string
+  /** API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure). */
+  apiKey?: string
+  /** API base URL; default `OPENAI_BASE_URL`, else the run's own API, else OpenAI's. */
+  baseUrl?: string
+  /** Organization id; default `OPENAI_ORG_ID`. */
+  organization?: string
+  /** Project id; default `OPENAI_PROJECT_ID`. */
+  project?: string
+  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
+  azureEndpoint?: string
+  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
+  apiVersion?: string
+  /** Retries per request (default 2). */
+  maxRetries?: number
+  /**
+   * The whole call (every request and retry) gives up after this many ms with
+   * `ERR_TIMEOUT`. Default: no bound but the requests' own.
+   */
+  timeoutMs?: number
+  /**
+   * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`); an already
+   * aborted signal stops the call before any request. Anything but a real `AbortSignal` is
+   * `ERR_INVALID_OPTION`.
+   */
+  signal?: AbortSignal | null
+}
+
 /** The runs in flight beside the registry, oldest first. */
 export declare function listInFlightRuns(options?: RegistryOptions | undefined | null): Array<InFlightRun>
 
-/** Which registered models to list. */
+/** Options of `listRegisteredModels`. An unknown option is refused (`ERR_INVALID_OPTION`). */
 export interface ListModelsOptions {
   /** Only the models fine-tuned for this agent. */
   agentName?: string
@@ -875,190 +1686,43 @@ export interface ListModelsOptions {
 
 /**
  * Every model `modelKey` has had, oldest first, with the one it resolves to marked
- * `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered.
+ * `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered. It never waits for
+ * the registry's lock.
  */
 export declare function listModelVersions(modelKey: string, options?: RegistryOptions | undefined | null): Array<ModelVersion>
 
 /** Every registered model, in registry order, optionally only those of one agent. */
 export declare function listRegisteredModels(options?: ListModelsOptions | undefined | null): Array<RegistryEntry>
 
-/** One registered model, as `checkRegisteredModels` found it. */
-export interface ModelCheck {
-  modelKey: string
-  agentName?: string
-  /** The model the agent's client sends. */
-  model: string
-  /** The model whose shutdown date applies (the fine-tuned model's base). */
-  baseModel: string
-  /** The base model's shutdown date as the API gives it now (else as recorded). */
-  baseShutdownDate?: string
-  /** The date was read from the API now (`false`: the recorded one, or none). */
-  refreshed: boolean
-  stopsAnswering: StopsAnswering
-  /** Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero. */
-  failing: boolean
-  /** Other facts (Azure's rule for idle deployments…). */
-  notes: Array<string>
-}
-
-/** One model a modelKey has had. */
-export interface ModelVersion {
-  /** The model's name (`ft:…`). */
-  model: string
-  /** Whether the modelKey resolves to it now. */
-  current: boolean
-  jobId?: string
-  baseModel?: string
-  /** When its job was created (ISO 8601). */
-  createdAt?: string
-  /** When its job finished (ISO 8601). */
-  finishedAt?: string
-  /** When it was registered under the key (ISO 8601). */
-  registeredAt?: string
-  /** Its training metrics' summary. */
-  metrics?: Record<string, unknown> | null
-  /** Its evaluation report, when one ran. */
-  evaluation?: EvaluationReport | null
-}
-
 /**
  * Pauses the fine-tuning job of a modelKey (its run in flight, else its registered entry) or
  * of a job id (`POST /fine_tuning/jobs/{id}/pause`). A call waiting for the job keeps
  * waiting (a paused job is not final). Resolves to the job (status `paused`).
  */
-export declare function pauseFineTune(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
-
-/** One step of a run, passed to `onProgress`; `type` tells which. */
-export type ProgressEvent =
-  | { type: 'dataChecked'; file: string; report: DatasetReport }
-  | { type: 'uploadStarted'; file: string; bytes: number }
-  | { type: 'uploadProgress'; file: string; sent: number; total: number }
-  | { type: 'fileUploaded'; file: string; fileId: string; bytes: number }
-  | { type: 'fileProcessed'; file: string; fileId: string }
-  | { type: 'jobCreated'; jobId: string; resumed: boolean }
-  | { type: 'status'; jobId: string; status: string }
-  | { type: 'jobEvent'; jobId: string; eventId: string; level: string; message: string; /** Unix seconds. */
-  createdAt?: number; step?: number; totalSteps?: number; trainLoss?: number; validLoss?: number; trainAccuracy?: number }
-  | { type: 'modelShutdownWarning'; model: string; /** `YYYY-MM-DD`. */
-  shutdownDate: string; daysLeft: number }
-  | { type: 'deployment'; deployment: string; provisioningState: string }
-  | { type: 'evaluationStarted'; candidate: string; baseline: string; examples: number; requests: number; estimatedTokens: number; estimatedCostUsd?: number }
-  | { type: 'evaluationProgress'; done: number; total: number }
-  | { type: 'evaluationFinished'; better: boolean; primaryGrader: string; difference: number }
-  | { type: 'registered'; modelKey: string; fineTunedModel: string; registryPath: string }
+export declare function pauseFineTune(modelKeyOrJobId: string, options?: JobOptions | null): Promise<FineTuneJob>
 
 /**
  * Makes the version `modelName` of `modelKey` the model agents get (locked, atomic write);
- * returns the model it resolved to before. `ERR_NOT_FOUND` when the key or the version does
- * not exist.
+ * resolves to the model it resolved to before. `ERR_NOT_FOUND` when the key or the version
+ * does not exist. The registry's lock is waited for off the JavaScript thread.
  */
-export declare function promoteModelVersion(modelKey: string, modelName: string, options?: RegistryOptions | undefined | null): string
+export declare function promoteModelVersion(modelKey: string, modelName: string, options?: RegistryOptions | undefined | null): Promise<string>
 
-/** What `trainAndRegisterFineTunedModel` registered. */
-export interface RegisteredModel {
-  /** The key agents use as their `model`. */
-  modelKey: string
-  agentName: string
-  baseModel: string
-  /** The fine-tuned model's OpenAI id, `ft:<base>:<org>:<suffix>:<id>`. */
-  fineTunedModel: string
-  /** The fine-tuning job's id. */
-  jobId: string
-  trainingFileId: string
-  validationFileId?: string
-  suffix: string
-  /** Tokens billed for training, as reported by OpenAI. */
-  trainedTokens?: number
-  /** When the job was created (ISO 8601). */
-  createdAt: string
-  /** When the job finished (ISO 8601). */
-  finishedAt: string
-  /** The absolute path of the registry the model was written to. */
-  registryPath: string
-  /** Summary of OpenAI's training metrics (losses, accuracy, steps), when available. */
-  metrics?: TrainingMetrics
-  /** The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn. */
-  curvePath?: string
-  /**
-   * The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
-   * fine-tuned model stops answering then.
-   */
-  baseShutdownDate?: string
-  /**
-   * The model an agent's client sends: the Azure deployment's name once deployed, else
-   * `fineTunedModel`.
-   */
-  model: string
-  /** Where the model answers when not at OpenAI: Azure OpenAI's v1 base URL. */
-  baseUrl?: string
-  /**
-   * Azure: the deployment (`name`, `sku`, `capacity`, `provisioningState`, `deployedAt`,
-   * `expiresAt` for Developer-tier…), or `null` when not deployed; absent on OpenAI.
-   */
-  deployment?: Record<string, unknown> | null | undefined
-  /** Azure, not deployed: the `az` command that deploys the model. */
-  deployCommand?: string
-  /**
-   * What to know: a base model shutting down within 90 days, an undeployed model, Azure's
-   * rules for idle and Developer-tier deployments.
-   */
-  warnings: Array<string>
-  /**
-   * Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
-   * current model unless the evaluation says `better`).
-   */
-  promoted: boolean
-  /** The model the key resolved to before, when it was registered. */
-  previousModel?: string
-  /** The evaluation against the baseline, when `evaluate` ran. */
-  evaluation?: EvaluationReport
-  /** Why the evaluation could not run (the model is registered anyway). */
-  evaluationError?: string
-}
-
-/** One registered model. */
-export interface RegistryEntry {
-  modelKey: string
-  model: RegistryModel
-  /**
-   * How it was trained (agentName, baseModel, jobId, file ids, suffix, trainedTokens,
-   * createdAt, finishedAt…); absent on entries this library did not write.
-   */
-  fineTune?: Record<string, unknown> | undefined
-  /**
-   * Whether and when the model stops answering, from what the entry records (the base
-   * model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
-   */
-  stopsAnswering: StopsAnswering
-}
-
-/** The `model` part of a registry entry: what TaskForce's loader reads. */
-export interface RegistryModel {
-  /** The OpenAI model id (`ft:…`). */
-  name: string
-  provider: string
-  supportsTools: boolean
-  maxContextTokens: number
-  /** Where the model answers when not at OpenAI (Azure OpenAI's v1 base URL). */
-  baseUrl?: string
-}
-
-/** Where the registry is. */
+/**
+ * Options of the registry's local calls: `getRegisteredModel`, `resolveModel`,
+ * `listInFlightRuns`, `listModelVersions`, `promoteModelVersion`, `rollbackModel`. An unknown
+ * option is refused (`ERR_INVALID_OPTION`). (Declares the TypeScript type; the core's
+ * `RegistryOptions` reads the values.)
+ */
 export interface RegistryOptions {
   /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
 }
 
-/** What `removeRegisteredModel` did. */
-export interface RemovedModel {
-  modelKey: string
-  /** Every model the key had. */
-  models: Array<string>
-  /** The fine-tuned models deleted at the API. */
-  deletedRemote: Array<string>
-}
-
-/** Options of `removeRegisteredModel`. */
+/**
+ * Options of `removeRegisteredModel`. An unknown option is refused (`ERR_INVALID_OPTION`).
+ * (Declares the TypeScript type; the core's `RemoveOptions` reads the values.)
+ */
 export interface RemoveModelOptions {
   /**
    * Also delete each of the key's fine-tuned models at the API (`DELETE /v1/models/{model}`)
@@ -1069,12 +1733,29 @@ export interface RemoveModelOptions {
   registryPath?: string
   /** API key (only used with `deleteRemote`); default `OPENAI_API_KEY`. */
   apiKey?: string
+  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
   baseUrl?: string
+  /** Organization id; default `OPENAI_ORG_ID`. */
   organization?: string
+  /** Project id; default `OPENAI_PROJECT_ID`. */
   project?: string
+  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
   azureEndpoint?: string
+  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
   apiVersion?: string
+  /** Retries per request (default 2). */
   maxRetries?: number
+  /**
+   * The whole call (the deletions and the registry write) gives up after this many ms with
+   * `ERR_TIMEOUT`; the entry stays until a call finishes. Default: no bound but the
+   * requests' own.
+   */
+  timeoutMs?: number
+  /**
+   * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`); the entry stays
+   * until a call finishes. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
+   */
+  signal?: AbortSignal | null
 }
 
 /**
@@ -1090,14 +1771,14 @@ export declare function removeRegisteredModel(modelKey: string, options?: Remove
 export declare function resolveModel(modelOrKey: string, options?: RegistryOptions | undefined | null): string
 
 /** Resumes a paused fine-tuning job (see `pauseFineTune`). */
-export declare function resumeFineTune(modelKeyOrJobId: string, options?: CancelOptions | null): Promise<FineTuneJob>
+export declare function resumeFineTune(modelKeyOrJobId: string, options?: JobOptions | null): Promise<FineTuneJob>
 
 /**
  * Goes back to the model `modelKey` resolved to before its last promotion (each call goes
- * one further back); returns the model it resolves to now. `ERR_NOT_FOUND` when there is no
- * earlier model.
+ * one further back); resolves to the model it resolves to now. `ERR_NOT_FOUND` when there is
+ * no earlier model. The registry's lock is waited for off the JavaScript thread.
  */
-export declare function rollbackModel(modelKey: string, options?: RegistryOptions | undefined | null): string
+export declare function rollbackModel(modelKey: string, options?: RegistryOptions | undefined | null): Promise<string>
 
 /**
  * Starts an OpenAI-compatible fine-tuning API on 127.0.0.1 (files, uploads, fine-tuning jobs,
@@ -1111,38 +1792,6 @@ export declare function rollbackModel(modelKey: string, options?: RegistryOption
  */
 export declare function startEmulator(options?: EmulatorOptions | undefined | null): Promise<Emulator>
 
-/** Whether and when a registered model stops answering. */
-export interface StopsAnswering {
-  /** The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known. */
-  at?: string
-  /** Whole days from today (negative: already passed). */
-  daysLeft?: number
-  /**
-   * `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
-   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing), `deleted` (Azure,
-   * the deployment is gone: `checkRegisteredModels` with `AZURE_ACCESS_TOKEN` asked the
-   * control plane) or `unknown` (no date announced).
-   */
-  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'deleted' | 'unknown'
-  /** Why, in words. */
-  reason: string
-}
-
-/** Tokens per example, counted with the base model's encoding as OpenAI's cookbook does. */
-export interface TokenStats {
-  countedExamples: number
-  min: number
-  median: number
-  p90: number
-  max: number
-  total: number
-  assistantMin: number
-  assistantMedian: number
-  assistantP90: number
-  assistantMax: number
-  assistantTotal: number
-}
-
 /**
  * Fine-tunes `baseModel` on `source` and registers the result under `modelKey` in
  * `fine-tuned/models.json`, in the shape TaskForce's loader reads. Every check that needs no
@@ -1153,21 +1802,8 @@ export interface TokenStats {
  */
 export declare function trainAndRegisterFineTunedModel(options: FineTuneOptions): Promise<RegisteredModel>
 
-/** Summary of a job's result file. */
-export interface TrainingMetrics {
-  /** The last training step. */
-  steps: number
-  finalTrainLoss?: number
-  bestTrainLoss?: number
-  finalValidLoss?: number
-  bestValidLoss?: number
-  finalTrainAccuracy?: number
-  finalValidAccuracy?: number
-  trainedTokens?: number
-}
-
 /**
- * Options of `validateTrainingData`.
+ * Options of `validateTrainingData`. An unknown option is refused (`ERR_INVALID_OPTION`).
  * (Declares the TypeScript type; the core's `ValidateDataOptions` reads the values.)
  */
 export interface ValidateOptions {
@@ -1191,9 +1827,20 @@ export interface ValidateOptions {
   downloadIdleTimeoutMs?: number | null
   /**
    * A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
-   * than this over any 30 s (default 1024; 0: no minimum).
+   * than this over any 30 s (default 1024, at least 1).
    */
   downloadMinBytesPerSecond?: number | null
+  /**
+   * The whole call (download and checks) gives up after this many ms with `ERR_TIMEOUT`.
+   * Default: no bound but the download's own (`downloadIdleTimeoutMs`,
+   * `downloadMinBytesPerSecond`).
+   */
+  timeoutMs?: number | null
+  /**
+   * Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`). Anything but a
+   * real `AbortSignal` is `ERR_INVALID_OPTION`.
+   */
+  signal?: AbortSignal | null
 }
 
 /**

@@ -59,8 +59,8 @@ test('an Azure run with azureDeployment ends with a deployed model that answers 
       onProgress: (e: any) => events.push(e),
     }),
   )
-  expect(m.model).toBe('writer-prod')
-  expect(m.baseUrl).toBe(`${endpoint()}/openai/v1`)
+  expect(m.model.name).toBe('writer-prod')
+  expect(m.model.baseUrl).toBe(`${endpoint()}/openai/v1`)
   expect(m.deployment).toMatchObject({
     name: 'writer-prod',
     sku: 'Standard',
@@ -147,7 +147,7 @@ test('a Developer-tier deployment lives 24 hours: doctor says so and fails', asy
 test('without a token the entry says deployment: null and gives the az command', async () => {
   const m = await trainAndRegisterFineTunedModel(azure({ apiKey: fx.emu.apiKey, azureDeployment: deployment() }))
   expect(m.deployment).toBeNull()
-  expect(m.model).toBe(m.fineTunedModel)
+  expect(m.model.name).toBe(m.fineTunedModel)
   expect(m.deployCommand).toBe(
     `az cognitiveservices account deployment create --subscription 00000000-0000-0000-0000-000000000000 --resource-group rg-agents --name my-foundry --deployment-name writer_azure --model-name ${m.fineTunedModel} --model-version 1 --model-format OpenAI --sku-name Standard --sku-capacity 1`,
   )

@@ -72,7 +72,7 @@ test("azureEndpoint without apiVersion is Azure's v1 API: /openai/v1, no api-ver
   const lists = log.filter((r) => r.method === 'GET' && r.path === '/openai/v1/fine_tuning/jobs')
   expect(lists.length).toBeGreaterThan(0)
   expect(m.fineTunedModel).toMatch(/^gpt-4o-mini-2024-07-18\.ft-[0-9a-f]{32}$/)
-  expect(m.model).toBe(m.fineTunedModel)
+  expect(m.model.name).toBe(m.fineTunedModel)
 })
 
 test('2024-10-21: only the fields its spec declares, top-level hyperparameters, numbers only', async () => {

@@ -72,7 +72,7 @@ test('train --evaluate (a JSON object of settings), then a version that is not b
 
   // --json: the result says the same.
   const versions = await cli(['versions', 'router', '--registry-path', registryPath, '--json'])
-  expect(JSON.parse(versions.stdout).map((v: any) => [v.model, v.current])).toEqual([[firstModel, true], [fineTuned, false]])
+  expect(JSON.parse(versions.stdout).map((v: any) => [v.model.name, v.current])).toEqual([[firstModel, true], [fineTuned, false]])
 })
 
 describe('eval as a CI gate', () => {

@@ -57,7 +57,7 @@ test('a model trained on the task beats its base on held-out examples; one train
   expect(second.previousModel).toBe(first.fineTunedModel)
   expect(resolveModel('router', { registryPath: opts.registryPath })).toBe(first.fineTunedModel)
   const versions = listModelVersions('router', { registryPath: opts.registryPath })
-  expect(versions.map((v) => [v.model, v.current])).toEqual([
+  expect(versions.map((v) => [v.model.name, v.current])).toEqual([
     [first.fineTunedModel, true],
     [second.fineTunedModel, false],
   ])

@@ -132,7 +132,7 @@ describe('the documentation compiles under strict TypeScript', () => {
     const errors = compile(tsBlocks('bad.md', md), tfDir)
     expect(errors).toEqual([
       expect.stringMatching(/^bad\.md:4: TS2345 .*'backstory' is missing/s),
-      expect.stringMatching(/^bad\.md:10: TS18048 'v1\.evaluation' is possibly 'undefined'/),
+      expect.stringMatching(/^bad\.md:10: TS18047 'v1\.evaluation' is possibly 'null'/),
       expect.stringMatching(/^bad\.md:14: TS2304 Cannot find name 'Agent'/),
     ])
   }, 120_000)

@@ -1,12 +1,54 @@
-//! Conversions between JavaScript values and the core's types, and the one place where core
-//! errors become JavaScript errors.
+//! Conversions between JavaScript values and the core's types: outputs cross as the core's own
+//! serde types ([`Json`]), and this is the one place where core errors become JavaScript errors.
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use serde::Serialize;
 use serde_json::Value;
 
 use fine_tune_core as core;
 use fine_tune_core::ErrorCode;
+
+/// A core value handed to JavaScript as it serializes (`env.to_js_value`): camelCase keys,
+/// `null` for `None`. Its TypeScript type is generated from the same Rust type
+/// (`tests/typescript.rs`), so the two cannot drift apart.
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> ToNapiValue for Json<T> {
+    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
+        let env = Env::from_raw(env);
+        Ok(to_js(&env, &val.0)?.raw())
+    }
+}
+
+impl<T> From<T> for Json<T> {
+    fn from(v: T) -> Self {
+        Json(v)
+    }
+}
+
+/// `value` as a JavaScript value. Every number is a JavaScript number: napi's serializer makes a
+/// `BigInt` of an integer above `u32::MAX` (a byte count of a 5 GB file), so such integers go
+/// through JSON as floats first.
+pub fn to_js<'e, T: Serialize>(env: &'e Env, value: &T) -> Result<Unknown<'e>> {
+    let mut v = serde_json::to_value(value)
+        .map_err(|e| Error::new(Status::GenericFailure, e.to_string()))?;
+    as_numbers(&mut v);
+    env.to_js_value(&v)
+}
+
+fn as_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.as_u64().is_some_and(|u| u > u32::MAX.into()) => {
+            if let Some(f) = n.as_f64().and_then(serde_json::Number::from_f64) {
+                *n = f;
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(as_numbers),
+        Value::Object(o) => o.values_mut().for_each(as_numbers),
+        _ => {}
+    }
+}
 
 /// Reads a JavaScript options object as JSON for the core to deserialize, leaving out `skip`
 /// (callbacks and signals, read apart); see [`crate::read`] for what is refused.
@@ -207,7 +249,7 @@ pub fn core_error_to_js(env: &Env, e: core::Error) -> Error {
             obj.set_named_property("param", v.as_str())?;
         }
         if let Some(r) = &e.report {
-            obj.set_named_property("report", env.to_js_value(r)?)?;
+            obj.set_named_property("report", to_js(env, r)?)?;
         }
         Ok(Error::from(obj.into_unknown(env)?))
     };

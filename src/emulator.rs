@@ -10,8 +10,10 @@ use napi_derive::napi;
 use fine_tune_core as core;
 use fine_tune_emulator as emu;
 
-/// Options of `startEmulator`.
+/// Options of `startEmulator`. An unknown option is refused (`ERR_INVALID_OPTION`).
 #[napi(object, object_to_js = false)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmulatorOptions {
     /// Port on 127.0.0.1 (0 to 65535); default or 0: a free one.
     pub port: Option<f64>,
@@ -53,6 +55,8 @@ pub struct EmulatorOptions {
 
 /// Chat rate limits per minute, each a bucket that refills continuously.
 #[napi(object, object_to_js = false)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmulatorRateLimits {
     /// Requests per minute (1 or more; default 10000).
     pub requests_per_minute: Option<f64>,
@@ -62,6 +66,8 @@ pub struct EmulatorRateLimits {
 
 /// Seeded fault injection: the same seed and request order give the same faults.
 #[napi(object, object_to_js = false)]
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EmulatorFaults {
     /// Seed of the random generator (default 0).
     pub seed: Option<f64>,
@@ -406,24 +412,14 @@ impl From<emu::Emulator> for Emulator {
 )]
 pub fn start_emulator(env: Env, options: Option<Object>) -> Result<AsyncBlock<Emulator>> {
     // Read the options here rather than in napi's argument conversion, so that a value of the
-    // wrong type rejects with ERR_INVALID_OPTION like every other bad option: the safe reader
-    // makes a plain copy (no getters, cycles or non-finite numbers), which napi then converts.
-    let wrong = |why: String| {
-        core::Error::new(
-            core::ErrorCode::InvalidOption,
-            format!("startEmulator options: {why}"),
-        )
-    };
+    // wrong type or an unknown key rejects with ERR_INVALID_OPTION naming it, like every other
+    // bad option: the safe reader makes a plain copy (no getters, cycles or non-finite
+    // numbers), which serde then reads.
     let opts = crate::read::options_object(&env, options)
         .and_then(|o| {
             let Some(o) = o else { return Ok(None) };
             let json = crate::convert::options_json(&env, Some(&o), &[])?;
-            let copy = env
-                .to_js_value(&json)
-                .map_err(|e| wrong(e.reason.clone()))?;
-            unsafe { EmulatorOptions::from_napi_value(env.raw(), copy.raw()) }
-                .map(Some)
-                .map_err(|e| wrong(e.reason.clone()))
+            core::options::from_json_object::<EmulatorOptions>(json, "options").map(Some)
         })
         .and_then(to_options);
     crate::settle(&env, async move {

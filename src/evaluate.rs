@@ -3,7 +3,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::{convert, progress, settle, ProgressCallback};
+use crate::{convert, progress, settle, Json, ProgressCallback};
 use fine_tune_core as core;
 
 /// How an evaluation runs: the settings of `evaluateModel`, and of the pipeline's `evaluate`.
@@ -116,238 +116,6 @@ pub struct EvaluateOptions {
     pub on_progress: Option<ProgressCallback>,
 }
 
-/// One grader's scores: each model's mean over the examples it applies to, the difference,
-/// its paired-bootstrap 95 % confidence interval, and wins/ties/losses of the candidate.
-#[napi(object, object_from_js = false)]
-pub struct GraderScore {
-    pub name: String,
-    pub examples: f64,
-    pub candidate_mean: f64,
-    pub baseline_mean: f64,
-    /// `candidateMean - baselineMean`.
-    pub difference: f64,
-    /// 2.5th percentile of the bootstrapped difference.
-    pub ci_low: f64,
-    /// 97.5th percentile of the bootstrapped difference.
-    pub ci_high: f64,
-    pub wins: f64,
-    pub ties: f64,
-    pub losses: f64,
-    /// Two-sided p-value of the exact sign test on wins against losses (ties dropped).
-    pub p_value: f64,
-    /// The `minScores` threshold of this grader, if any.
-    pub min_score: Option<f64>,
-    /// Answers this grader could not score (see `graderErrors`).
-    pub errors: f64,
-}
-
-/// An answer a grader could not score: its grader threw, rejected, or returned no number
-/// from 0 to 1.
-#[napi(object, object_from_js = false)]
-pub struct GraderError {
-    pub grader: String,
-    /// The example's line in the data.
-    pub line: f64,
-    /// `candidate` or `baseline`.
-    pub model: String,
-    pub message: String,
-}
-
-/// Tokens of the answers this call paid for, as the API's `usage` reported them.
-#[napi(object, object_from_js = false)]
-pub struct EvaluationUsage {
-    pub candidate_prompt_tokens: f64,
-    pub candidate_completion_tokens: f64,
-    pub baseline_prompt_tokens: f64,
-    pub baseline_completion_tokens: f64,
-    pub judge_prompt_tokens: f64,
-    pub judge_completion_tokens: f64,
-    pub total_tokens: f64,
-}
-
-/// What `evaluateModel` found.
-#[napi(object, object_from_js = false)]
-pub struct EvaluationReport {
-    pub candidate: String,
-    pub baseline: String,
-    pub model_key: Option<String>,
-    /// The data set: a path, a URL without its secrets, or the validation file's id.
-    pub data: String,
-    pub examples: f64,
-    pub primary_grader: String,
-    /// The data support "the candidate is better" on the primary grader: at least 10 paired
-    /// examples, the exact two-sided sign test below 0.05 with more wins than losses, and the
-    /// paired-bootstrap 95 % interval of the difference above 0. Never on a partial run.
-    pub better: bool,
-    /// Why `better` is false.
-    pub reason: Option<String>,
-    /// How `better` was decided, in words.
-    pub verdict_method: String,
-    /// Some answers are missing (a request failed after its retries, or `maxCostUsd` stopped
-    /// the run): scores are over `answered` examples. Calling again with the same settings
-    /// resumes: only the missing answers are asked for.
-    pub partial: bool,
-    /// Examples with both answers.
-    pub answered: f64,
-    /// Answers reused from the answer store (not paid for again).
-    pub reused_answers: f64,
-    /// Answers asked for, and paid for, by this call.
-    pub new_answers: f64,
-    pub graders: Vec<GraderScore>,
-    /// The first answers a grader could not score (each grader's `errors` counts them all).
-    pub grader_errors: Vec<GraderError>,
-    pub usage: EvaluationUsage,
-    /// Estimated before the first request, for the answers not in the store; `null` when a
-    /// model's price is unknown.
-    pub estimated_cost_usd: Option<f64>,
-    /// What this call paid (reused answers cost nothing).
-    pub cost_usd: Option<f64>,
-    /// When the prices were taken.
-    pub price_date: String,
-    /// JSONL: every answered example's reference, both answers and their scores.
-    pub output_path: String,
-    /// The answer store this call read and added to.
-    pub cache_dir: Option<String>,
-    /// The JUnit XML report, when `junitPath` was given.
-    pub junit_path: Option<String>,
-    pub seed: f64,
-    pub duration_ms: f64,
-    /// ISO 8601.
-    pub evaluated_at: String,
-}
-
-fn n(x: u64) -> f64 {
-    x as f64
-}
-
-impl From<core::evaluate::GraderScore> for GraderScore {
-    fn from(g: core::evaluate::GraderScore) -> Self {
-        let core::evaluate::GraderScore {
-            name,
-            examples,
-            candidate_mean,
-            baseline_mean,
-            difference,
-            ci_low,
-            ci_high,
-            wins,
-            ties,
-            losses,
-            p_value,
-            min_score,
-            errors,
-        } = g;
-        GraderScore {
-            name,
-            examples: n(examples),
-            candidate_mean,
-            baseline_mean,
-            difference,
-            ci_low,
-            ci_high,
-            wins: n(wins),
-            ties: n(ties),
-            losses: n(losses),
-            p_value,
-            min_score,
-            errors: n(errors),
-        }
-    }
-}
-
-impl From<core::evaluate::EvalUsage> for EvaluationUsage {
-    fn from(u: core::evaluate::EvalUsage) -> Self {
-        let core::evaluate::EvalUsage {
-            candidate_prompt_tokens,
-            candidate_completion_tokens,
-            baseline_prompt_tokens,
-            baseline_completion_tokens,
-            judge_prompt_tokens,
-            judge_completion_tokens,
-            total_tokens,
-        } = u;
-        EvaluationUsage {
-            candidate_prompt_tokens: n(candidate_prompt_tokens),
-            candidate_completion_tokens: n(candidate_completion_tokens),
-            baseline_prompt_tokens: n(baseline_prompt_tokens),
-            baseline_completion_tokens: n(baseline_completion_tokens),
-            judge_prompt_tokens: n(judge_prompt_tokens),
-            judge_completion_tokens: n(judge_completion_tokens),
-            total_tokens: n(total_tokens),
-        }
-    }
-}
-
-impl From<core::evaluate::GraderError> for GraderError {
-    fn from(e: core::evaluate::GraderError) -> Self {
-        GraderError {
-            grader: e.grader,
-            line: n(e.line),
-            model: e.model,
-            message: e.message,
-        }
-    }
-}
-
-impl From<core::evaluate::EvaluationReport> for EvaluationReport {
-    fn from(r: core::evaluate::EvaluationReport) -> Self {
-        let core::evaluate::EvaluationReport {
-            candidate,
-            baseline,
-            model_key,
-            data,
-            examples,
-            primary_grader,
-            better,
-            reason,
-            verdict_method,
-            partial,
-            answered,
-            reused_answers,
-            new_answers,
-            graders,
-            grader_errors,
-            usage,
-            estimated_cost_usd,
-            cost_usd,
-            price_date,
-            output_path,
-            cache_dir,
-            junit_path,
-            seed,
-            duration_ms,
-            evaluated_at,
-        } = r;
-        EvaluationReport {
-            candidate,
-            baseline,
-            model_key,
-            data,
-            examples: n(examples),
-            primary_grader,
-            better,
-            reason,
-            verdict_method,
-            partial,
-            answered: n(answered),
-            reused_answers: n(reused_answers),
-            new_answers: n(new_answers),
-            graders: graders.into_iter().map(Into::into).collect(),
-            grader_errors: grader_errors.into_iter().map(Into::into).collect(),
-            usage: usage.into(),
-            estimated_cost_usd,
-            cost_usd,
-            price_date,
-            output_path,
-            cache_dir,
-            junit_path,
-            seed: n(seed),
-            duration_ms: n(duration_ms),
-            evaluated_at,
-        }
-    }
-}
-
 /// Runs a chat-format data set through a candidate (`modelKey` or `model`) and a baseline,
 /// grades both answers of every example against its reference (built-in graders, and yours),
 /// and reports per grader the means, the difference with a seeded paired-bootstrap 95 %
@@ -364,7 +132,10 @@ impl From<core::evaluate::EvaluationReport> for EvaluationReport {
     ts_args_type = "options: EvaluateOptions",
     ts_return_type = "Promise<EvaluationReport>"
 )]
-pub fn evaluate_model(env: Env, options: Option<Object>) -> Result<AsyncBlock<EvaluationReport>> {
+pub fn evaluate_model(
+    env: Env,
+    options: Option<Object>,
+) -> Result<AsyncBlock<Json<core::evaluate::EvaluationReport>>> {
     let cancel = core::CancellationToken::new();
     let read = || -> core::Result<_> {
         let o = crate::read::options_object(&env, options)?;

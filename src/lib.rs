@@ -1,6 +1,8 @@
-//! The Node.js binding: a thin napi-rs layer over the pure crates in `crates/`. It converts
-//! options in, results and errors out (every rejection is an `Error` with a stable `code`), and
-//! owns nothing else.
+//! The Node.js binding: a thin napi-rs layer over the pure crates in `crates/`. Options come in
+//! through the safe reader (`read.rs`) and the core's serde types; results go out as the core's
+//! own serde types ([`Json`], their TypeScript types generated from the same Rust types by
+//! `tests/typescript.rs`); every rejection is an `Error` with a stable `code`. It owns only
+//! what is napi's: callbacks, `AbortSignal`, the `Emulator` class and the options' declarations.
 #![deny(clippy::all)]
 
 mod convert;
@@ -19,7 +21,7 @@ use napi::threadsafe_function::ThreadsafeFunction;
 use napi_derive::napi;
 
 use convert::core_error_to_js;
-pub use convert::{is_fine_tune_error, FineTuneErrorCode};
+pub use convert::{is_fine_tune_error, FineTuneErrorCode, Json};
 use fine_tune_core as core;
 
 pub use dataset::*;
@@ -112,7 +114,7 @@ pub struct FineTuneOptions {
     #[napi(ts_type = "number | null")]
     pub download_idle_timeout_ms: Option<f64>,
     /// A URL source is cut off (`ERR_SOURCE_FETCH`) when it brings fewer bytes per second
-    /// than this over any 30 s (default 1024; 0: no minimum).
+    /// than this over any 30 s (default 1024, at least 1).
     #[napi(ts_type = "number | null")]
     pub download_min_bytes_per_second: Option<f64>,
     /// Files larger than this go up through the Uploads API in parts (default 100 MiB).
@@ -203,8 +205,9 @@ pub struct FineTuneOptions {
 /// The `azureToken` callback, called with the token's scope.
 pub type TokenCallback = ThreadsafeFunction<String, Promise<String>, String, Status, false>;
 
-/// The `onProgress` callback.
-pub type ProgressCallback = ThreadsafeFunction<ProgressEvent, (), ProgressEvent, Status, false>;
+/// The `onProgress` callback: each event is the core's, as it serializes.
+pub type ProgressCallback =
+    ThreadsafeFunction<Json<core::ProgressEvent>, (), Json<core::ProgressEvent>, Status, false>;
 
 /// Hyperparameters: a number, or `"auto"` to let OpenAI choose.
 #[napi(object, object_to_js = false)]
@@ -223,201 +226,11 @@ pub struct HyperparameterOptions {
     pub beta: Option<serde_json::Value>,
 }
 
-/// One option of `trainAndRegisterFineTunedModel`, as the CLI makes its flags from them.
-#[napi(object, object_from_js = false)]
-pub struct FineTuneOptionSpec {
-    /// The option's name; hyperparameters are `hyperparameters.nEpochs` and so on.
-    pub name: String,
-    /// `string`, `number`, `numberOrAuto`, `boolean`, `keyValue` or `json`.
-    #[napi(ts_type = "'string' | 'number' | 'numberOrAuto' | 'boolean' | 'keyValue' | 'json'")]
-    pub kind: String,
-    /// The value's placeholder in help texts.
-    pub arg: String,
-    /// One line of help.
-    pub help: String,
-    pub required: bool,
-    /// A different value makes a different job, so it cannot resume an earlier run's job.
-    pub affects_job: bool,
-}
-
 /// Every option of `trainAndRegisterFineTunedModel` but `signal` and `onProgress`, from the
 /// one list the core reads them by.
-#[napi]
-pub fn fine_tune_options() -> Vec<FineTuneOptionSpec> {
-    core::options::OPTIONS
-        .iter()
-        .map(|s| {
-            let core::options::OptionSpec {
-                name,
-                kind,
-                arg,
-                help,
-                required,
-                affects_job,
-            } = *s;
-            FineTuneOptionSpec {
-                name: name.into(),
-                kind: serde_json::to_value(kind)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                arg: arg.into(),
-                help: help.into(),
-                required,
-                affects_job,
-            }
-        })
-        .collect()
-}
-
-/// What `trainAndRegisterFineTunedModel` registered.
-#[napi(object, object_from_js = false)]
-pub struct RegisteredModel {
-    /// The key agents use as their `model`.
-    pub model_key: String,
-    pub agent_name: String,
-    pub base_model: String,
-    /// The fine-tuned model's OpenAI id, `ft:<base>:<org>:<suffix>:<id>`.
-    pub fine_tuned_model: String,
-    /// The fine-tuning job's id.
-    pub job_id: String,
-    pub training_file_id: String,
-    pub validation_file_id: Option<String>,
-    pub suffix: String,
-    /// Tokens billed for training, as reported by OpenAI.
-    pub trained_tokens: Option<f64>,
-    /// When the job was created (ISO 8601).
-    pub created_at: String,
-    /// When the job finished (ISO 8601).
-    pub finished_at: String,
-    /// The absolute path of the registry the model was written to.
-    pub registry_path: String,
-    /// Summary of OpenAI's training metrics (losses, accuracy, steps), when available.
-    pub metrics: Option<TrainingMetrics>,
-    /// The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn.
-    pub curve_path: Option<String>,
-    /// The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
-    /// fine-tuned model stops answering then.
-    pub base_shutdown_date: Option<String>,
-    /// The model an agent's client sends: the Azure deployment's name once deployed, else
-    /// `fineTunedModel`.
-    pub model: String,
-    /// Where the model answers when not at OpenAI: Azure OpenAI's v1 base URL.
-    pub base_url: Option<String>,
-    /// Azure: the deployment (`name`, `sku`, `capacity`, `provisioningState`, `deployedAt`,
-    /// `expiresAt` for Developer-tier…), or `null` when not deployed; absent on OpenAI.
-    #[napi(ts_type = "Record<string, unknown> | null | undefined")]
-    pub deployment: Option<serde_json::Value>,
-    /// Azure, not deployed: the `az` command that deploys the model.
-    pub deploy_command: Option<String>,
-    /// What to know: a base model shutting down within 90 days, an undeployed model, Azure's
-    /// rules for idle and Developer-tier deployments.
-    pub warnings: Vec<String>,
-    /// Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
-    /// current model unless the evaluation says `better`).
-    pub promoted: bool,
-    /// The model the key resolved to before, when it was registered.
-    pub previous_model: Option<String>,
-    /// The evaluation against the baseline, when `evaluate` ran.
-    pub evaluation: Option<EvaluationReport>,
-    /// Why the evaluation could not run (the model is registered anyway).
-    pub evaluation_error: Option<String>,
-}
-
-/// Summary of a job's result file.
-#[napi(object, object_from_js = false)]
-pub struct TrainingMetrics {
-    /// The last training step.
-    pub steps: f64,
-    pub final_train_loss: Option<f64>,
-    pub best_train_loss: Option<f64>,
-    pub final_valid_loss: Option<f64>,
-    pub best_valid_loss: Option<f64>,
-    pub final_train_accuracy: Option<f64>,
-    pub final_valid_accuracy: Option<f64>,
-    pub trained_tokens: Option<f64>,
-}
-
-impl From<core::metrics::MetricsSummary> for TrainingMetrics {
-    fn from(m: core::metrics::MetricsSummary) -> Self {
-        let core::metrics::MetricsSummary {
-            steps,
-            final_train_loss,
-            best_train_loss,
-            final_valid_loss,
-            best_valid_loss,
-            final_train_accuracy,
-            final_valid_accuracy,
-            trained_tokens,
-        } = m;
-        TrainingMetrics {
-            steps: steps as f64,
-            final_train_loss,
-            best_train_loss,
-            final_valid_loss,
-            best_valid_loss,
-            final_train_accuracy,
-            final_valid_accuracy,
-            trained_tokens: trained_tokens.map(|t| t as f64),
-        }
-    }
-}
-
-impl From<core::RegisteredModel> for RegisteredModel {
-    fn from(m: core::RegisteredModel) -> Self {
-        let core::RegisteredModel {
-            model_key,
-            agent_name,
-            base_model,
-            fine_tuned_model,
-            job_id,
-            training_file_id,
-            validation_file_id,
-            suffix,
-            trained_tokens,
-            created_at,
-            finished_at,
-            registry_path,
-            metrics,
-            curve_path,
-            base_shutdown_date,
-            model,
-            base_url,
-            deployment,
-            deploy_command,
-            warnings,
-            promoted,
-            previous_model,
-            evaluation,
-            evaluation_error,
-        } = m;
-        RegisteredModel {
-            model_key,
-            agent_name,
-            base_model,
-            fine_tuned_model,
-            job_id,
-            training_file_id,
-            validation_file_id,
-            suffix,
-            trained_tokens: trained_tokens.map(|t| t as f64),
-            created_at,
-            finished_at,
-            registry_path,
-            metrics: metrics.map(Into::into),
-            curve_path,
-            base_shutdown_date,
-            model,
-            base_url,
-            deployment,
-            deploy_command,
-            warnings,
-            promoted,
-            previous_model,
-            evaluation: evaluation.map(Into::into),
-            evaluation_error,
-        }
-    }
+#[napi(ts_return_type = "Array<FineTuneOptionSpec>")]
+pub fn fine_tune_options() -> Json<&'static [core::options::OptionSpec]> {
+    Json(core::options::OPTIONS)
 }
 
 /// Runs a future on the addon's runtime and settles the promise on the JS thread, turning a
@@ -447,7 +260,7 @@ where
 pub fn train_and_register_fine_tuned_model(
     env: Env,
     options: Option<Object>,
-) -> Result<AsyncBlock<RegisteredModel>> {
+) -> Result<AsyncBlock<Json<core::RegisteredModel>>> {
     let cancel = core::CancellationToken::new();
     let read = || -> core::Result<_> {
         let o = crate::read::options_object(&env, options)?;
@@ -511,4 +324,29 @@ fn token_fn(tsfn: TokenCallback) -> core::progress::TokenFn {
             promise.await.map_err(failed)
         })
     })
+}
+
+/// Reads the options object of a call: `signal` (a real `AbortSignal`, whose abort cancels
+/// `cancel`), then every other key as the core's `O`, which refuses an unknown one
+/// (`ERR_INVALID_OPTION`).
+pub(crate) fn call_options<O: serde::de::DeserializeOwned>(
+    env: &Env,
+    options: Option<Object>,
+    cancel: &core::CancellationToken,
+) -> core::Result<O> {
+    let o = read::options_object(env, options)?;
+    read::signal(env, o.as_ref(), cancel)?;
+    let json = convert::options_json(env, o.as_ref(), &["signal"])?;
+    core::options::from_json_object(json, "options")
+}
+
+/// Reads the options object of a call that takes no `signal` (the registry's local calls):
+/// every key as the core's `O`, which refuses an unknown one (`ERR_INVALID_OPTION`).
+pub(crate) fn local_options<O: serde::de::DeserializeOwned>(
+    env: &Env,
+    options: Option<Object>,
+) -> core::Result<O> {
+    let o = read::options_object(env, options)?;
+    let json = convert::options_json(env, o.as_ref(), &[])?;
+    core::options::from_json_object(json, "options")
 }

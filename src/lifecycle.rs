@@ -3,85 +3,25 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::registry::{on_job, FineTuneJob, StopsAnswering};
+use crate::convert::Json;
+use crate::registry::on_job;
 use fine_tune_core as core;
-
-/// One registered model, as `checkRegisteredModels` found it.
-#[napi(object, object_from_js = false)]
-pub struct ModelCheck {
-    pub model_key: String,
-    pub agent_name: Option<String>,
-    /// The model the agent's client sends.
-    pub model: String,
-    /// The model whose shutdown date applies (the fine-tuned model's base).
-    pub base_model: String,
-    /// The base model's shutdown date as the API gives it now (else as recorded).
-    pub base_shutdown_date: Option<String>,
-    /// The date was read from the API now (`false`: the recorded one, or none).
-    pub refreshed: bool,
-    pub stops_answering: StopsAnswering,
-    /// Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero.
-    pub failing: bool,
-    /// Other facts (Azure's rule for idle deployments…).
-    pub notes: Vec<String>,
-}
-
-impl From<core::lifecycle::ModelCheck> for ModelCheck {
-    fn from(c: core::lifecycle::ModelCheck) -> Self {
-        let core::lifecycle::ModelCheck {
-            model_key,
-            agent_name,
-            model,
-            base_model,
-            base_shutdown_date,
-            refreshed,
-            stops_answering,
-            failing,
-            notes,
-        } = c;
-        ModelCheck {
-            model_key,
-            agent_name,
-            model,
-            base_model,
-            base_shutdown_date,
-            refreshed,
-            stops_answering: stops_answering.into(),
-            failing,
-            notes,
-        }
-    }
-}
-
-/// A list of checks, for `settle`.
-pub struct ModelChecks(Vec<ModelCheck>);
-
-impl From<Vec<core::lifecycle::ModelCheck>> for ModelChecks {
-    fn from(v: Vec<core::lifecycle::ModelCheck>) -> Self {
-        ModelChecks(v.into_iter().map(Into::into).collect())
-    }
-}
-
-impl ToNapiValue for ModelChecks {
-    unsafe fn to_napi_value(env: napi::sys::napi_env, val: Self) -> Result<napi::sys::napi_value> {
-        Vec::<ModelCheck>::to_napi_value(env, val.0)
-    }
-}
 
 /// Pauses the fine-tuning job of a modelKey (its run in flight, else its registered entry) or
 /// of a job id (`POST /fine_tuning/jobs/{id}/pause`). A call waiting for the job keeps
 /// waiting (a paused job is not final). Resolves to the job (status `paused`).
 #[napi(
-    ts_args_type = "modelKeyOrJobId: string, options?: CancelOptions | null",
+    ts_args_type = "modelKeyOrJobId: string, options?: JobOptions | null",
     ts_return_type = "Promise<FineTuneJob>"
 )]
 pub fn pause_fine_tune(
     env: Env,
     model_key_or_job_id: Unknown,
     options: Option<Object>,
-) -> Result<AsyncBlock<FineTuneJob>> {
+) -> Result<AsyncBlock<Json<core::api::FineTuneJob>>> {
     on_job(
         &env,
+        "pauseFineTune",
         model_key_or_job_id,
         options,
         |k, path, conn| async move { core::pause_fine_tune(&k, path, conn).await },
@@ -90,20 +30,53 @@ pub fn pause_fine_tune(
 
 /// Resumes a paused fine-tuning job (see `pauseFineTune`).
 #[napi(
-    ts_args_type = "modelKeyOrJobId: string, options?: CancelOptions | null",
+    ts_args_type = "modelKeyOrJobId: string, options?: JobOptions | null",
     ts_return_type = "Promise<FineTuneJob>"
 )]
 pub fn resume_fine_tune(
     env: Env,
     model_key_or_job_id: Unknown,
     options: Option<Object>,
-) -> Result<AsyncBlock<FineTuneJob>> {
+) -> Result<AsyncBlock<Json<core::api::FineTuneJob>>> {
     on_job(
         &env,
+        "resumeFineTune",
         model_key_or_job_id,
         options,
         |k, path, conn| async move { core::resume_fine_tune(&k, path, conn).await },
     )
+}
+
+/// Options of `checkRegisteredModels`. An unknown option is refused (`ERR_INVALID_OPTION`).
+/// (Declares the TypeScript type; the core's `CheckOptions` reads the values.)
+#[napi(object, object_to_js = false)]
+pub struct CheckOptions {
+    /// A model within this many days of its shutdown is `failing` (default 90).
+    pub within_days: Option<f64>,
+    /// Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
+    pub registry_path: Option<String>,
+    /// API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure). Without one, the
+    /// recorded dates are used.
+    pub api_key: Option<String>,
+    /// API base URL; default `OPENAI_BASE_URL`, else OpenAI's.
+    pub base_url: Option<String>,
+    /// Organization id; default `OPENAI_ORG_ID`.
+    pub organization: Option<String>,
+    /// Project id; default `OPENAI_PROJECT_ID`.
+    pub project: Option<String>,
+    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
+    pub azure_endpoint: Option<String>,
+    /// Azure `api-version`; default `OPENAI_API_VERSION`.
+    pub api_version: Option<String>,
+    /// Retries per request (default 2).
+    pub max_retries: Option<f64>,
+    /// The whole call (one request per base model) gives up after this many ms with
+    /// `ERR_TIMEOUT`. Default: no bound but the requests' own.
+    pub timeout_ms: Option<f64>,
+    /// Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`). Anything but a
+    /// real `AbortSignal` is `ERR_INVALID_OPTION`.
+    #[napi(ts_type = "AbortSignal | null")]
+    pub signal: Option<AbortSignal>,
 }
 
 /// Re-reads from the API (`GET /models/{model}`'s `shutdown_date`) the shutdown date of every
@@ -116,44 +89,19 @@ pub fn resume_fine_tune(
 /// know (a registry TaskForce cannot reach from one process…). Connection options as
 /// `getFineTuneJob`; without an API key, the recorded dates are used.
 #[napi(
-    ts_args_type = "options?: (CancelOptions & { withinDays?: number | null }) | null",
-    ts_return_type = "Promise<ModelCheck[]>"
+    ts_args_type = "options?: CheckOptions | null",
+    ts_return_type = "Promise<Array<ModelCheck>>"
 )]
 pub fn check_registered_models(
     env: Env,
     options: Option<Object>,
-) -> Result<AsyncBlock<ModelChecks>> {
-    let o = crate::read::options_object(&env, options).and_then(|o| {
-        let mut json = crate::convert::options_json(&env, o.as_ref(), &[])?;
-        let within = json.as_object_mut().and_then(|m| m.remove("withinDays"));
-        let remote =
-            core::options::from_json_object::<core::options::RemoteOptions>(json, "options")?;
-        Ok((remote, within))
-    });
+) -> Result<AsyncBlock<Json<Vec<core::lifecycle::ModelCheck>>>> {
+    let cancel = core::CancellationToken::new();
+    let o = crate::call_options::<core::options::CheckOptions>(&env, options, &cancel);
     crate::settle(&env, async move {
-        let (remote, within) = o?;
-        let (registry_path, conn) = remote.split();
-        let within = match within {
-            None => None,
-            Some(d) => Some(d.as_f64().ok_or_else(|| {
-                core::Error::new(
-                    core::ErrorCode::InvalidOption,
-                    format!("withinDays must be a number of days from 0, got {d}"),
-                )
-                .with_param("withinDays")
-            })?),
-        };
-        let within = match within {
-            Some(d) if d >= 0.0 => d as i64,
-            Some(d) => {
-                return Err(core::Error::new(
-                    core::ErrorCode::InvalidOption,
-                    format!("withinDays must be a number of days from 0, got {d}"),
-                )
-                .with_param("withinDays"))
-            }
-            None => core::lifecycle::WARN_WITHIN_DAYS,
-        };
-        core::check_registered_models(registry_path, conn, within).await
+        let o = o?;
+        let timeout = o.timeout_ms;
+        let call = core::lifecycle::check(o);
+        core::bounded("checkRegisteredModels", timeout, &cancel, call).await
     })
 }

@@ -2,65 +2,14 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::Value;
 
-use crate::convert::{core_error_to_js, options_json};
+use crate::convert::{core_error_to_js, Json};
 use crate::read;
-use crate::registry::registry_args;
 use fine_tune_core as core;
 
-/// One model a modelKey has had.
-#[napi(object, object_from_js = false)]
-pub struct ModelVersion {
-    /// The model's name (`ft:…`).
-    pub model: String,
-    /// Whether the modelKey resolves to it now.
-    pub current: bool,
-    pub job_id: Option<String>,
-    pub base_model: Option<String>,
-    /// When its job was created (ISO 8601).
-    pub created_at: Option<String>,
-    /// When its job finished (ISO 8601).
-    pub finished_at: Option<String>,
-    /// When it was registered under the key (ISO 8601).
-    pub registered_at: Option<String>,
-    /// Its training metrics' summary.
-    #[napi(ts_type = "Record<string, unknown> | null")]
-    pub metrics: Option<Value>,
-    /// Its evaluation report, when one ran.
-    #[napi(ts_type = "EvaluationReport | null")]
-    pub evaluation: Option<Value>,
-}
-
-impl From<core::versions::VersionInfo> for ModelVersion {
-    fn from(v: core::versions::VersionInfo) -> Self {
-        let core::versions::VersionInfo {
-            model,
-            current,
-            job_id,
-            base_model,
-            created_at,
-            finished_at,
-            registered_at,
-            metrics,
-            evaluation,
-        } = v;
-        ModelVersion {
-            model,
-            current,
-            job_id,
-            base_model,
-            created_at,
-            finished_at,
-            registered_at,
-            metrics,
-            evaluation,
-        }
-    }
-}
-
 /// Every model `modelKey` has had, oldest first, with the one it resolves to marked
-/// `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered.
+/// `current`. Rejects with `ERR_NOT_FOUND` when the key is not registered. It never waits for
+/// the registry's lock.
 #[napi(
     ts_args_type = "modelKey: string, options?: RegistryOptions | undefined | null",
     ts_return_type = "Array<ModelVersion>"
@@ -69,48 +18,77 @@ pub fn list_model_versions(
     env: Env,
     model_key: Unknown,
     options: Option<Object>,
-) -> Result<Vec<ModelVersion>> {
+) -> Result<Json<Vec<core::versions::VersionInfo>>> {
     read::string_arg(&env, model_key.raw(), "modelKey")
-        .and_then(|k| core::versions::list(&k, registry_args(&env, options)?.registry_path))
-        .map(|v| v.into_iter().map(Into::into).collect())
+        .and_then(|k| {
+            let o: core::options::RegistryOptions = crate::local_options(&env, options)?;
+            core::versions::list(&k, o.registry_path)
+        })
+        .map(Json)
         .map_err(|e| core_error_to_js(&env, e))
 }
 
+/// Reads the arguments of a registry write on the JavaScript thread, then runs `write` off it
+/// (it takes the registry's lock, which may wait for another process).
+fn registry_write<A, T, F>(env: &Env, args: core::Result<A>, write: F) -> Result<AsyncBlock<T>>
+where
+    A: Send + 'static,
+    T: ToNapiValue + Send + 'static,
+    F: FnOnce(A) -> core::Result<T> + Send + 'static,
+{
+    crate::settle(env, async move {
+        let args = args?;
+        core::infra::task::blocking(move || write(args)).await
+    })
+}
+
 /// Makes the version `modelName` of `modelKey` the model agents get (locked, atomic write);
-/// returns the model it resolved to before. `ERR_NOT_FOUND` when the key or the version does
-/// not exist.
+/// resolves to the model it resolved to before. `ERR_NOT_FOUND` when the key or the version
+/// does not exist. The registry's lock is waited for off the JavaScript thread.
 #[napi(
     ts_args_type = "modelKey: string, modelName: string, options?: RegistryOptions | undefined | null",
-    ts_return_type = "string"
+    ts_return_type = "Promise<string>"
 )]
 pub fn promote_model_version(
     env: Env,
     model_key: Unknown,
     model_name: Unknown,
     options: Option<Object>,
-) -> Result<String> {
-    let promoted = || -> core::Result<String> {
+) -> Result<AsyncBlock<String>> {
+    let args = (|| -> core::Result<_> {
         let key = read::string_arg(&env, model_key.raw(), "modelKey")?;
         let name = read::string_arg(&env, model_name.raw(), "modelName")?;
-        core::versions::promote(&key, &name, registry_args(&env, options)?.registry_path)
-    };
-    promoted().map_err(|e| core_error_to_js(&env, e))
+        let o: core::options::RegistryOptions = crate::local_options(&env, options)?;
+        Ok((key, name, o.registry_path))
+    })();
+    registry_write(&env, args, |(key, name, path)| {
+        core::versions::promote(&key, &name, path)
+    })
 }
 
 /// Goes back to the model `modelKey` resolved to before its last promotion (each call goes
-/// one further back); returns the model it resolves to now. `ERR_NOT_FOUND` when there is no
-/// earlier model.
+/// one further back); resolves to the model it resolves to now. `ERR_NOT_FOUND` when there is
+/// no earlier model. The registry's lock is waited for off the JavaScript thread.
 #[napi(
     ts_args_type = "modelKey: string, options?: RegistryOptions | undefined | null",
-    ts_return_type = "string"
+    ts_return_type = "Promise<string>"
 )]
-pub fn rollback_model(env: Env, model_key: Unknown, options: Option<Object>) -> Result<String> {
-    read::string_arg(&env, model_key.raw(), "modelKey")
-        .and_then(|k| core::versions::rollback(&k, registry_args(&env, options)?.registry_path))
-        .map_err(|e| core_error_to_js(&env, e))
+pub fn rollback_model(
+    env: Env,
+    model_key: Unknown,
+    options: Option<Object>,
+) -> Result<AsyncBlock<String>> {
+    let args = read::string_arg(&env, model_key.raw(), "modelKey").and_then(|k| {
+        let o: core::options::RegistryOptions = crate::local_options(&env, options)?;
+        Ok((k, o.registry_path))
+    });
+    registry_write(&env, args, |(key, path)| {
+        core::versions::rollback(&key, path)
+    })
 }
 
-/// Options of `removeRegisteredModel`.
+/// Options of `removeRegisteredModel`. An unknown option is refused (`ERR_INVALID_OPTION`).
+/// (Declares the TypeScript type; the core's `RemoveOptions` reads the values.)
 #[napi(object, object_to_js = false)]
 pub struct RemoveModelOptions {
     /// Also delete each of the key's fine-tuned models at the API (`DELETE /v1/models/{model}`)
@@ -120,22 +98,26 @@ pub struct RemoveModelOptions {
     pub registry_path: Option<String>,
     /// API key (only used with `deleteRemote`); default `OPENAI_API_KEY`.
     pub api_key: Option<String>,
+    /// API base URL; default `OPENAI_BASE_URL`, else OpenAI's.
     pub base_url: Option<String>,
+    /// Organization id; default `OPENAI_ORG_ID`.
     pub organization: Option<String>,
+    /// Project id; default `OPENAI_PROJECT_ID`.
     pub project: Option<String>,
+    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
     pub azure_endpoint: Option<String>,
+    /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Retries per request (default 2).
     pub max_retries: Option<f64>,
-}
-
-/// What `removeRegisteredModel` did.
-#[napi(object, object_from_js = false)]
-pub struct RemovedModel {
-    pub model_key: String,
-    /// Every model the key had.
-    pub models: Vec<String>,
-    /// The fine-tuned models deleted at the API.
-    pub deleted_remote: Vec<String>,
+    /// The whole call (the deletions and the registry write) gives up after this many ms with
+    /// `ERR_TIMEOUT`; the entry stays until a call finishes. Default: no bound but the
+    /// requests' own.
+    pub timeout_ms: Option<f64>,
+    /// Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`); the entry stays
+    /// until a call finishes. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
+    #[napi(ts_type = "AbortSignal | null")]
+    pub signal: Option<AbortSignal>,
 }
 
 /// Removes `modelKey` from the registry (locked, atomic write), with `deleteRemote` after
@@ -148,47 +130,54 @@ pub fn remove_registered_model(
     env: Env,
     model_key: Unknown,
     options: Option<Object>,
-) -> Result<AsyncBlock<RemovedModel>> {
+) -> Result<AsyncBlock<Json<core::versions::Removed>>> {
+    let cancel = core::CancellationToken::new();
     let args = read::string_arg(&env, model_key.raw(), "modelKey").and_then(|k| {
-        let o = read::options_object(&env, options)?;
-        let j = options_json(&env, o.as_ref(), &[])?;
-        Ok((
-            k,
-            core::options::from_json_object::<core::versions::RemoveOptions>(j, "options")?,
-        ))
+        let o: core::versions::RemoveOptions = crate::call_options(&env, options, &cancel)?;
+        Ok((k, o))
     });
     crate::settle(&env, async move {
         let (model_key, o) = args?;
-        let r = core::versions::remove(&model_key, o).await?;
-        let core::versions::Removed {
-            model_key,
-            models,
-            deleted_remote,
-        } = r;
-        Ok(RemovedModel {
-            model_key,
-            models,
-            deleted_remote,
-        })
+        let timeout = o.timeout_ms;
+        let call = core::versions::remove(&model_key, o);
+        core::bounded("removeRegisteredModel", timeout, &cancel, call).await
     })
 }
 
-/// Options of `importFineTuneJob`.
+/// Options of `importFineTuneJob`. An unknown option is refused (`ERR_INVALID_OPTION`).
+/// (Declares the TypeScript type; the core's `ImportOptions` reads the values.)
 #[napi(object, object_to_js = false)]
 pub struct ImportJobOptions {
+    /// The agent the model was fine-tuned for.
     pub agent_name: String,
+    /// The key to register the model under.
     pub model_key: String,
     /// When `modelKey` is registered: `"error"` (default) or `"newVersion"`.
     #[napi(ts_type = "'error' | 'newVersion' | null")]
     pub on_existing: Option<String>,
+    /// Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
     pub registry_path: Option<String>,
+    /// API key; default `OPENAI_API_KEY`.
     pub api_key: Option<String>,
+    /// API base URL; default `OPENAI_BASE_URL`, else OpenAI's.
     pub base_url: Option<String>,
+    /// Organization id; default `OPENAI_ORG_ID`.
     pub organization: Option<String>,
+    /// Project id; default `OPENAI_PROJECT_ID`.
     pub project: Option<String>,
+    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
     pub azure_endpoint: Option<String>,
+    /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Retries per request (default 2).
     pub max_retries: Option<f64>,
+    /// The whole call gives up after this many ms with `ERR_TIMEOUT`. Default: no bound but
+    /// the requests' own.
+    pub timeout_ms: Option<f64>,
+    /// Aborting rejects at once with an `AbortError` (`code: "ABORT_ERR"`). Anything but a
+    /// real `AbortSignal` is `ERR_INVALID_OPTION`.
+    #[napi(ts_type = "AbortSignal | null")]
+    pub signal: Option<AbortSignal>,
 }
 
 /// Registers a fine-tuning job started elsewhere (`ftjob-…`) under `modelKey`, as
@@ -202,18 +191,17 @@ pub fn import_fine_tune_job(
     env: Env,
     job_id: Unknown,
     options: Option<Object>,
-) -> Result<AsyncBlock<crate::RegisteredModel>> {
+) -> Result<AsyncBlock<Json<core::RegisteredModel>>> {
+    let cancel = core::CancellationToken::new();
     let args = read::string_arg(&env, job_id.raw(), "jobId").and_then(|id| {
         core::ids::job_id("jobId", &id)?;
-        let o = read::options_object(&env, options)?;
-        let j = options_json(&env, o.as_ref(), &[])?;
-        Ok((
-            id,
-            core::options::from_json_object::<core::versions::ImportOptions>(j, "options")?,
-        ))
+        let o: core::versions::ImportOptions = crate::call_options(&env, options, &cancel)?;
+        Ok((id, o))
     });
     crate::settle(&env, async move {
         let (job_id, o) = args?;
-        core::versions::import_job(&job_id, o).await
+        let timeout = o.timeout_ms;
+        let call = core::versions::import_job(&job_id, o);
+        core::bounded("importFineTuneJob", timeout, &cancel, call).await
     })
 }

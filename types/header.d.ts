@@ -29,3 +29,952 @@ export interface FineTuneError extends Error {
   report?: DatasetReport
 }
 
+// ---- generated from the core's types by tests/typescript.rs: do not edit below ----
+/**
+ * What `trainAndRegisterFineTunedModel` (and `importFineTuneJob`) registered.
+ */
+export type RegisteredModel = {
+  /**
+   * The key agents use as their `model`.
+   */
+  modelKey: string,
+  /**
+   * The agent the model was fine-tuned for.
+   */
+  agentName: string,
+  /**
+   * The model that was fine-tuned.
+   */
+  baseModel: string,
+  /**
+   * The fine-tuned model's OpenAI id, `ft:<base>:<org>:<suffix>:<id>`.
+   */
+  fineTunedModel: string,
+  /**
+   * The fine-tuning job's id.
+   */
+  jobId: string,
+  /**
+   * The uploaded training file's id.
+   */
+  trainingFileId: string,
+  /**
+   * The uploaded validation file's id, when there was validation data.
+   */
+  validationFileId: string | null,
+  /**
+   * The fine-tuned model's suffix.
+   */
+  suffix: string,
+  /**
+   * Tokens billed for training, as reported by OpenAI.
+   */
+  trainedTokens: number | null,
+  /**
+   * When the job was created (ISO 8601).
+   */
+  createdAt: string,
+  /**
+   * When the job finished (ISO 8601).
+   */
+  finishedAt: string,
+  /**
+   * The absolute path of the registry the model was written to.
+   */
+  registryPath: string,
+  /**
+   * Summary of OpenAI's training metrics (losses, accuracy, steps), when available.
+   */
+  metrics: TrainingMetrics | null,
+  /**
+   * The loss curve, an SVG file beside the registry (`<modelKey>.svg`), when drawn.
+   */
+  curvePath: string | null,
+  /**
+   * The base model's shutdown date (`YYYY-MM-DD`) when the API announces one: the
+   * fine-tuned model stops answering then.
+   */
+  baseShutdownDate: string | null,
+  /**
+   * The model as the registry holds it for TaskForce: `name` is what an agent's client
+   * sends (the Azure deployment's name once deployed, else `fineTunedModel`), `baseUrl`
+   * where it answers when not at OpenAI (Azure OpenAI's v1 base URL).
+   */
+  model: RegistryModel,
+  /**
+   * Azure: the deployment, or `null` when not deployed; absent on OpenAI.
+   */
+  deployment?: Deployment | null,
+  /**
+   * Azure, not deployed: the `az` command that deploys the model.
+   */
+  deployCommand: string | null,
+  /**
+   * What to know: a base model shutting down within 90 days, an undeployed model, Azure's
+   * rules for idle and Developer-tier deployments.
+   */
+  warnings: Array<string>,
+  /**
+   * Whether `modelKey` resolves to this model now (`promote: "ifBetter"` keeps the
+   * current one unless the evaluation says `better`).
+   */
+  promoted: boolean,
+  /**
+   * The model the key resolved to before, when it was registered.
+   */
+  previousModel: string | null,
+  /**
+   * The evaluation against the baseline, when `evaluate` ran.
+   */
+  evaluation: EvaluationReport | null,
+  /**
+   * Why the evaluation could not run (the model is registered anyway).
+   */
+  evaluationError: string | null,
+};
+
+/**
+ * A model as TaskForce's loader reads it (`models.json[modelKey].model`): the one shape a
+ * model has wherever this package returns one.
+ */
+export type RegistryModel = {
+  /**
+   * The model an agent's client sends: the fine-tuned model's id (`ft:…`), or an Azure
+   * deployment's name.
+   */
+  name: string,
+  /**
+   * `openai` (Azure OpenAI speaks OpenAI's API).
+   */
+  provider: string,
+  /**
+   * Whether the model takes tools.
+   */
+  supportsTools: boolean,
+  /**
+   * The model's context window, in tokens.
+   */
+  maxContextTokens: number,
+  /**
+   * Where the model answers, when not at OpenAI: Azure OpenAI's v1 base URL (never a
+   * secret; the key comes from the environment).
+   */
+  baseUrl?: string | null,
+  /**
+   * The environment variable that holds the key for `baseUrl` (Azure:
+   * `AZURE_OPENAI_API_KEY`).
+   */
+  apiKeyEnv?: string | null,
+};
+
+/**
+ * Summary of a job's result file: losses, accuracy and steps.
+ */
+export type TrainingMetrics = {
+  /**
+   * The highest step that has any value (0 when there is none).
+   */
+  steps: number,
+  /**
+   * The train loss at the last step that has one.
+   */
+  finalTrainLoss: number | null,
+  /**
+   * The lowest train loss.
+   */
+  bestTrainLoss: number | null,
+  /**
+   * The validation loss at the last step that has one.
+   */
+  finalValidLoss: number | null,
+  /**
+   * The lowest validation loss.
+   */
+  bestValidLoss: number | null,
+  /**
+   * The train accuracy at the last step that has one.
+   */
+  finalTrainAccuracy: number | null,
+  /**
+   * The validation accuracy at the last step that has one.
+   */
+  finalValidAccuracy: number | null,
+  /**
+   * Tokens billed for training, passed through from the job (`trained_tokens`).
+   */
+  trainedTokens: number | null,
+};
+
+/**
+ * An Azure deployment of a fine-tuned model, as the registry records it.
+ */
+export type Deployment = {
+  /**
+   * The deployment's name: the model an agent's client sends.
+   */
+  name: string,
+  /**
+   * The fine-tuned model it serves.
+   */
+  model: string,
+  /**
+   * `Developer`, `Standard` or `GlobalStandard`.
+   */
+  sku: string,
+  /**
+   * Thousands of tokens per minute.
+   */
+  capacity: number,
+  subscriptionId: string,
+  resourceGroup: string,
+  /**
+   * The Azure OpenAI resource's name.
+   */
+  resourceName: string,
+  /**
+   * Azure's state of it when registered (`Succeeded`).
+   */
+  provisioningState: string,
+  /**
+   * When it was deployed (ISO 8601).
+   */
+  deployedAt: string,
+  /**
+   * Developer tier: when Azure removes it (ISO 8601); else `null`.
+   */
+  expiresAt: string | null,
+  /**
+   * Azure's rule for deployments that stay idle.
+   */
+  inactivityRule: string,
+};
+
+/**
+ * One registered model, as `getRegisteredModel` and `listRegisteredModels` return it.
+ */
+export type RegistryEntry = {
+  /**
+   * The key agents use as their `model`.
+   */
+  modelKey: string,
+  /**
+   * The model TaskForce's loader reads (`models.json[modelKey].model`).
+   */
+  model: RegistryModel,
+  /**
+   * How it was trained; `null` on entries this library did not write.
+   */
+  fineTune: FineTuneRecord | null,
+  /**
+   * Whether and when the model stops answering.
+   */
+  stopsAnswering: StopsAnswering,
+};
+
+/**
+ * How a registered model was fine-tuned (`models.json[modelKey].fineTune`). Empty fields are
+ * left out when written, so an entry read from the file is written back as it was; the
+ * declared types are what this library writes (a hand-edited file may hold anything).
+ */
+export type FineTuneRecord = {
+  /**
+   * The agent it was fine-tuned for.
+   */
+  agentName?: string,
+  /**
+   * The model it was fine-tuned from.
+   */
+  baseModel?: string,
+  /**
+   * Its fine-tuning job.
+   */
+  jobId?: string,
+  trainingFileId?: string,
+  validationFileId?: string | null,
+  suffix?: string,
+  /**
+   * `supervised` or `dpo`.
+   */
+  method?: string,
+  /**
+   * The hyperparameters the job ran with, as OpenAI reported them (snake_case, as the
+   * API names them).
+   */
+  hyperparameters?: { n_epochs?: number | 'auto', batch_size?: number | 'auto', learning_rate_multiplier?: number | 'auto', beta?: number | 'auto' },
+  /**
+   * Tokens billed for training.
+   */
+  trainedTokens?: number | null,
+  /**
+   * The training metrics' summary.
+   */
+  metrics?: TrainingMetrics | null,
+  /**
+   * The loss curve's file name, beside the registry.
+   */
+  lossCurve?: string | null,
+  /**
+   * When its job was created (ISO 8601).
+   */
+  createdAt?: string,
+  /**
+   * When its job finished (ISO 8601).
+   */
+  finishedAt?: string,
+  /**
+   * The base model's shutdown date (`YYYY-MM-DD`) as the API announced it at training
+   * time: the fine-tuned model stops answering then.
+   */
+  baseShutdownDate?: string | null,
+  /**
+   * Azure OpenAI: the deployment that makes the model answer, or `null` when it was not
+   * deployed (then `deployCommand` says how). Absent for OpenAI.
+   */
+  deployment?: Deployment | null,
+  /**
+   * Azure OpenAI, not deployed: the `az` command that deploys the model.
+   */
+  deployCommand?: string | null,
+  /**
+   * The model's evaluation against its baseline, when one ran.
+   */
+  evaluation?: EvaluationReport | null,
+};
+
+/**
+ * Whether and when a registered model stops answering, from what its entry records (the base
+ * model's `baseShutdownDate`, an Azure deployment's expiry, or no deployment at all).
+ */
+export type StopsAnswering = {
+  /**
+   * The date (`YYYY-MM-DD`) or instant (ISO 8601) it stops answering, when known.
+   */
+  at: string | null,
+  /**
+   * Whole days from today (negative: already passed).
+   */
+  daysLeft: number | null,
+  /**
+   * `shutDown` (passed), `soon` (within the window: 90 days, or `withinDays`),
+   * `scheduled`, `undeployed` (Azure, not deployed: it answers nothing), `deleted` (Azure,
+   * the deployment is gone) or `unknown`
+   * (no date announced).
+   */
+  status: 'shutDown' | 'soon' | 'scheduled' | 'undeployed' | 'deleted' | 'unknown',
+  /**
+   * Why, in words.
+   */
+  reason: string,
+};
+
+/**
+ * One model a modelKey has had, as `listModelVersions` returns it.
+ */
+export type ModelVersion = {
+  /**
+   * The model as the registry holds it (`name`: `ft:…`); what the key's `model` becomes
+   * when this version is promoted.
+   */
+  model: RegistryModel,
+  /**
+   * Whether the modelKey resolves to it now.
+   */
+  current: boolean,
+  /**
+   * Its fine-tuning job.
+   */
+  jobId: string | null,
+  /**
+   * The model it was fine-tuned from.
+   */
+  baseModel: string | null,
+  /**
+   * When its job was created (ISO 8601).
+   */
+  createdAt: string | null,
+  /**
+   * When its job finished (ISO 8601).
+   */
+  finishedAt: string | null,
+  /**
+   * When it was registered under the key (ISO 8601).
+   */
+  registeredAt: string | null,
+  /**
+   * Its training metrics' summary.
+   */
+  metrics: TrainingMetrics | null,
+  /**
+   * Its evaluation report, when one ran.
+   */
+  evaluation: EvaluationReport | null,
+};
+
+/**
+ * What `removeRegisteredModel` did.
+ */
+export type RemovedModel = {
+  /**
+   * The key that was removed.
+   */
+  modelKey: string,
+  /**
+   * Every model the key had (its versions).
+   */
+  models: Array<string>,
+  /**
+   * The fine-tuned models deleted at the API (`deleteRemote`).
+   */
+  deletedRemote: Array<string>,
+};
+
+/**
+ * One registered model, as `checkRegisteredModels` found it (`ops::doctor`).
+ */
+export type ModelCheck = {
+  /**
+   * The key it is registered under.
+   */
+  modelKey: string,
+  /**
+   * The agent it was fine-tuned for, when recorded.
+   */
+  agentName: string | null,
+  /**
+   * The model as the registry holds it (`name`: what the agent's client sends).
+   */
+  model: RegistryModel,
+  /**
+   * The model whose shutdown date applies (the fine-tuned model's base).
+   */
+  baseModel: string,
+  /**
+   * The base model's shutdown date as the API gives it now (else as recorded).
+   */
+  baseShutdownDate: string | null,
+  /**
+   * Whether the date was read from the API now (`false`: recorded, or unknown).
+   */
+  refreshed: boolean,
+  stopsAnswering: StopsAnswering,
+  /**
+   * Past its date, within the window, or undeployed: `fine-tune doctor` exits non-zero.
+   */
+  failing: boolean,
+  /**
+   * Other facts to know (Azure's idle-deployment rule…).
+   */
+  notes: Array<string>,
+};
+
+/**
+ * A run in flight, as journaled beside the registry (`<registry dir>/.runs/`): interrupted,
+ * aborted or timed out runs that a call with the same options resumes.
+ */
+export type InFlightRun = {
+  /**
+   * The key the run registers.
+   */
+  modelKey: string,
+  /**
+   * This library's id of the run, sent as the job's `metadata.run_id`.
+   */
+  runId: string,
+  agentName: string,
+  baseModel: string,
+  suffix: string,
+  /**
+   * The API the run talks to (without secrets).
+   */
+  baseUrl: string,
+  /**
+   * The uploaded training file, once uploaded.
+   */
+  trainingFileId: string | null,
+  /**
+   * The uploaded validation file, once uploaded.
+   */
+  validationFileId: string | null,
+  /**
+   * The create-job request was sent (its answer may not have arrived).
+   */
+  jobRequested: boolean,
+  /**
+   * The job, once created.
+   */
+  jobId: string | null,
+  /**
+   * When the run started (ISO 8601).
+   */
+  startedAt: string,
+};
+
+/**
+ * A fine-tuning job as the API reports it now, its times in ISO 8601.
+ */
+export type FineTuneJob = {
+  /**
+   * The job's id (`ftjob-…`).
+   */
+  id: string,
+  /**
+   * `validating_files`, `queued`, `running`, `succeeded`, `failed`, `cancelled` (or a status
+   * this library does not know yet, such as `paused`).
+   */
+  status: string,
+  /**
+   * The base model.
+   */
+  model: string | null,
+  /**
+   * The fine-tuned model, once the job succeeded.
+   */
+  fineTunedModel: string | null,
+  /**
+   * Tokens billed, once it succeeded.
+   */
+  trainedTokens: number | null,
+  /**
+   * When it was created (ISO 8601).
+   */
+  createdAt: string | null,
+  /**
+   * When it finished (ISO 8601).
+   */
+  finishedAt: string | null,
+  /**
+   * When OpenAI expects it to finish (ISO 8601), when it says.
+   */
+  estimatedFinish: string | null,
+  /**
+   * Why a failed job failed.
+   */
+  error: JobError | null,
+  trainingFile: string | null,
+  validationFile: string | null,
+  /**
+   * Its result files (the metrics CSV).
+   */
+  resultFiles: Array<string>,
+  /**
+   * Its metadata (this library sets `model_key`, `agent_name`, `run_id`…).
+   */
+  metadata: { [key in string]: string } | null,
+};
+
+/**
+ * Why a fine-tuning job failed, as the API says.
+ */
+export type JobError = {
+  /**
+   * OpenAI's error code, e.g. `invalid_training_file`.
+   */
+  code: string | null,
+  message: string | null,
+  /**
+   * The parameter at fault.
+   */
+  param: string | null,
+};
+
+/**
+ * What an evaluation found.
+ */
+export type EvaluationReport = {
+  candidate: string,
+  baseline: string,
+  modelKey: string | null,
+  /**
+   * The data set (a path, a URL without its secrets, or `file-…` for the entry's
+   * validation file).
+   */
+  data: string,
+  examples: number,
+  primaryGrader: string,
+  /**
+   * The data support "the candidate is better" on the primary grader: enough paired
+   * examples, the exact sign test below 0.05 with more wins than losses, and the
+   * paired-bootstrap 95 % interval of the difference above 0 (see `verdictMethod`).
+   */
+  better: boolean,
+  /**
+   * Why `better` is false (too few examples, the test, the interval, a partial run).
+   */
+  reason: string | null,
+  /**
+   * How `better` was decided, in words.
+   */
+  verdictMethod: string,
+  /**
+   * Some answers are missing (a request failed after its retries, or the cost limit
+   * stopped the run): the scores are over `answered` examples only, and `better` is false.
+   * Calling again with the same settings resumes: only the missing answers are asked for.
+   */
+  partial: boolean,
+  /**
+   * Examples with both answers (all of them unless `partial`).
+   */
+  answered: number,
+  /**
+   * Answers taken from the answer store instead of asked again.
+   */
+  reusedAnswers: number,
+  /**
+   * Answers asked for and paid for by this call.
+   */
+  newAnswers: number,
+  graders: Array<GraderScore>,
+  /**
+   * The first answers a grader could not score (each grader's `errors` counts them all).
+   */
+  graderErrors: Array<GraderError>,
+  /**
+   * Tokens of the answers this call paid for.
+   */
+  usage: EvaluationUsage,
+  /**
+   * Estimated before the first request, for the answers not in the store; `None` when a
+   * model's price is unknown.
+   */
+  estimatedCostUsd: number | null,
+  /**
+   * What this call paid, from the tokens used (reused answers cost nothing).
+   */
+  costUsd: number | null,
+  /**
+   * The date the prices were taken.
+   */
+  priceDate: string,
+  /**
+   * JSONL: every example's reference, both answers and their scores.
+   */
+  outputPath: string,
+  /**
+   * The answer store this call read and added to (`null` without one).
+   */
+  cacheDir: string | null,
+  /**
+   * The JUnit XML report, when `junitPath` was given.
+   */
+  junitPath: string | null,
+  seed: number,
+  durationMs: number,
+  evaluatedAt: string,
+};
+
+/**
+ * One grader's result.
+ */
+export type GraderScore = {
+  name: string,
+  /**
+   * Examples this grader applied to.
+   */
+  examples: number,
+  candidateMean: number,
+  baselineMean: number,
+  /**
+   * `candidateMean - baselineMean`.
+   */
+  difference: number,
+  /**
+   * 2.5th percentile of the paired-bootstrap difference.
+   */
+  ciLow: number,
+  /**
+   * 97.5th percentile.
+   */
+  ciHigh: number,
+  wins: number,
+  ties: number,
+  losses: number,
+  /**
+   * Two-sided p-value of the exact sign test on wins against losses (ties dropped); 1
+   * when there is neither.
+   */
+  pValue: number,
+  /**
+   * The minimum of `candidateMean` asked for (`minScores`), if any.
+   */
+  minScore: number | null,
+  /**
+   * Answers this grader could not score (a caller's grader that threw or returned no
+   * number); their examples are left out of `examples`.
+   */
+  errors: number,
+};
+
+/**
+ * Tokens used, per model.
+ */
+export type EvaluationUsage = {
+  candidatePromptTokens: number,
+  candidateCompletionTokens: number,
+  baselinePromptTokens: number,
+  baselineCompletionTokens: number,
+  judgePromptTokens: number,
+  judgeCompletionTokens: number,
+  totalTokens: number,
+};
+
+/**
+ * One answer a grader could not score.
+ */
+export type GraderError = {
+  grader: string,
+  /**
+   * The example's line in the data.
+   */
+  line: number,
+  /**
+   * `candidate` or `baseline`.
+   */
+  model: string,
+  message: string,
+};
+
+/**
+ * One step of a run, passed to `onProgress`; `type` tells which.
+ */
+export type ProgressEvent = {
+  "type": "dataChecked",
+  file: string,
+  report: DatasetReport,
+}
+  | {
+  "type": "uploadStarted",
+  file: string,
+  bytes: number,
+}
+  | {
+  "type": "uploadProgress",
+  file: string,
+  sent: number,
+  total: number,
+}
+  | {
+  "type": "fileUploaded",
+  file: string,
+  fileId: string,
+  bytes: number,
+}
+  | {
+  "type": "fileProcessed",
+  file: string,
+  fileId: string,
+}
+  | {
+  "type": "jobCreated",
+  jobId: string,
+  resumed: boolean,
+}
+  | {
+  "type": "status",
+  jobId: string,
+  status: string,
+}
+  | {
+  "type": "jobEvent",
+  jobId: string,
+  eventId: string,
+  level: string,
+  message: string,
+  /**
+   * When the API created the event (ISO 8601).
+   */
+  createdAt: string | null,
+  step: number | null,
+  totalSteps: number | null,
+  trainLoss: number | null,
+  validLoss: number | null,
+  trainAccuracy: number | null,
+}
+  | {
+  "type": "modelShutdownWarning",
+  model: string,
+  /**
+   * `YYYY-MM-DD`.
+   */
+  shutdownDate: string,
+  daysLeft: number,
+}
+  | {
+  "type": "deployment",
+  deployment: string,
+  provisioningState: string,
+}
+  | {
+  "type": "evaluationStarted",
+  candidate: string,
+  baseline: string,
+  examples: number,
+  requests: number,
+  estimatedTokens: number,
+  estimatedCostUsd: number | null,
+}
+  | {
+  "type": "evaluationProgress",
+  done: number,
+  total: number,
+}
+  | {
+  "type": "evaluationFinished",
+  better: boolean,
+  primaryGrader: string,
+  difference: number,
+}
+  | {
+  "type": "registered",
+  modelKey: string,
+  fineTunedModel: string,
+  registryPath: string,
+};
+
+/**
+ * What `validateTrainingData` found.
+ */
+export type DatasetReport = {
+  /**
+   * No errors (warnings allowed): OpenAI should accept the file.
+   */
+  valid: boolean,
+  /**
+   * `chat`, `preference`, `completion` or `unknown` (no line was a JSON object).
+   */
+  format: string,
+  /**
+   * `supervised` or `dpo`.
+   */
+  method: string,
+  baseModel: string | null,
+  /**
+   * The model family the base model resolved to in the table.
+   */
+  modelFamily: string | null,
+  /**
+   * Non-blank lines.
+   */
+  examples: number,
+  lines: number,
+  bytes: number,
+  /**
+   * Problems that make OpenAI refuse the file.
+   */
+  errors: Array<DatasetIssue>,
+  /**
+   * Problems worth a look (few examples, no system message…).
+   */
+  warnings: Array<DatasetIssue>,
+  /**
+   * Tokens per example, counted with the base model's encoding.
+   */
+  tokens: TokenStats,
+  /**
+   * `cl100k_base` or `o200k_base`.
+   */
+  encoding: 'cl100k_base' | 'o200k_base',
+  /**
+   * Training context limit of the base model; `None`: unknown, not checked.
+   */
+  contextLimit: number | null,
+  /**
+   * What OpenAI chooses for this many examples (cookbook rule).
+   */
+  defaultEpochs: number,
+  /**
+   * The epochs the estimate uses (`n_epochs` or the default).
+   */
+  epochs: number,
+  /**
+   * epochs x the sum of per-example tokens, each capped at the context limit.
+   */
+  estimatedBilledTokens: number,
+  estimatedCostUsd: number | null,
+  pricePerMillionTokens: number | null,
+  /**
+   * When the price table was taken.
+   */
+  priceDate: string | null,
+  /**
+   * Why there is no price, or where it came from.
+   */
+  priceNote: string | null,
+};
+
+/**
+ * One issue type: how often it occurs, where, and its first occurrence.
+ */
+export type DatasetIssue = {
+  /**
+   * snake_case type, e.g. `invalid_json`, `missing_messages_list`.
+   */
+  kind: string,
+  /**
+   * The first occurrence, e.g. "example 100, message 2: unrecognized role \"bot\"".
+   */
+  message: string,
+  /**
+   * Number of examples (lines) with this issue.
+   */
+  count: number,
+  /**
+   * The 1-based line numbers of the first `max_lines_per_issue` occurrences.
+   */
+  lines: Array<number>,
+};
+
+/**
+ * Tokens per example (of the examples whose tokens could be counted), counted with the base
+ * model's encoding as OpenAI's cookbook does.
+ */
+export type TokenStats = {
+  countedExamples: number,
+  min: number,
+  /**
+   * numpy-style (linear interpolation) median and 90th percentile.
+   */
+  median: number,
+  p90: number,
+  max: number,
+  total: number,
+  assistantMin: number,
+  assistantMedian: number,
+  assistantP90: number,
+  assistantMax: number,
+  assistantTotal: number,
+};
+
+/**
+ * One option of `trainAndRegisterFineTunedModel`: the single list the CLI's flags and
+ * `--config` keys are made from.
+ */
+export type FineTuneOptionSpec = {
+  /**
+   * The option's name; hyperparameters are `hyperparameters.nEpochs` and so on.
+   */
+  name: string,
+  kind: FineTuneOptionKind,
+  /**
+   * The value's placeholder in help texts.
+   */
+  arg: string,
+  /**
+   * One line of help.
+   */
+  help: string,
+  /**
+   * The call refuses to start without it.
+   */
+  required: boolean,
+  /**
+   * A different value makes a different job (so it cannot resume an earlier run's job).
+   */
+  affectsJob: boolean,
+};
+
+/**
+ * How an option is written on the command line.
+ */
+export type FineTuneOptionKind = "string" | "number" | "numberOrAuto" | "boolean" | "keyValue" | "json";
+
+// ---- end of generated types ----

@@ -17,7 +17,7 @@ async function run({ values }) {
     out(`no models registered in ${registryPath}`)
   } else {
     for (const c of checks) {
-      out(`${c.failing ? '✗' : '✓'} ${c.modelKey}: ${c.model} (base ${c.baseModel}): ${stopsLine(c.stopsAnswering)}${c.refreshed ? '' : ' [recorded date; not re-read from the API]'}`)
+      out(`${c.failing ? '✗' : '✓'} ${c.modelKey}: ${c.model.name} (base ${c.baseModel}): ${stopsLine(c.stopsAnswering)}${c.refreshed ? '' : ' [recorded date; not re-read from the API]'}`)
       for (const n of c.notes) out(`    note: ${n}`)
     }
     out(failing.length ? `${failing.length} model(s) stop answering within ${withinDays ?? 90} days or already have` : 'all models keep answering beyond the window')

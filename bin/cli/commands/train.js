@@ -21,8 +21,11 @@ function printSummary(model) {
     ['jobId', model.jobId],
     ['registry', model.registryPath],
   ]
+  // An Azure deployment: the model an agent's client sends, and where.
+  if (model.model && model.model.name !== model.fineTunedModel) rows.push(['model', model.model.name])
+  if (model.model && model.model.baseUrl) rows.push(['baseUrl', model.model.baseUrl])
   if (model.curvePath) rows.push(['curve', model.curvePath])
-  if (model.trainedTokens !== undefined) rows.push(['trainedTokens', String(model.trainedTokens)])
+  if (model.trainedTokens != null) rows.push(['trainedTokens', String(model.trainedTokens)])
   if (model.evaluation) rows.push(['evaluation', verdictLine(model.evaluation)])
   else if (model.evaluationError) rows.push(['evaluation', `not run: ${model.evaluationError}`])
   rows.push(['promoted', model.promoted === false ? 'no' : 'yes'])

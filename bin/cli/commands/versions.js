@@ -15,7 +15,7 @@ async function run({ values, positionals }) {
   }
   for (const v of versions) {
     const ev = v.evaluation ? ` ${v.evaluation.better ? 'better' : 'not better'} than ${v.evaluation.baseline}` : ''
-    out(`${v.current ? '*' : ' '} ${v.model}  ${v.jobId || '-'}  ${fmtTime(v.finishedAt)}${ev}`)
+    out(`${v.current ? '*' : ' '} ${v.model.name}  ${v.jobId || '-'}  ${fmtTime(v.finishedAt)}${ev}`)
   }
   return EXIT.OK
 }

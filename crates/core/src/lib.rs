@@ -25,6 +25,7 @@ pub mod stages;
 pub mod types;
 
 pub use calc::ids;
+pub use infra::task::bounded;
 pub use ops::doctor::check_registered_models;
 pub use ops::job::{cancel_fine_tune, get_job, pause_fine_tune, resume_fine_tune};
 pub use pipeline::train_and_register;
@@ -44,9 +45,10 @@ pub mod options {
     pub use crate::types::options::*;
 }
 
-/// OpenAI's wire types.
+/// OpenAI's wire types, and the job as the calls return it.
 pub mod api {
     pub use crate::types::api::*;
+    pub use crate::types::results::{FineTuneJob, JobError};
 }
 
 /// Errors as data.
@@ -62,7 +64,9 @@ pub mod progress {
 /// `models.json`: the store and its entry.
 pub mod registry {
     pub use crate::infra::registry::*;
+    pub use crate::ops::registry::{entry_info, in_flight_run, in_flight_runs};
     pub use crate::types::entry::*;
+    pub use crate::types::results::{EntryInfo, InFlightRun};
 }
 
 /// The runs in flight.

@@ -75,6 +75,7 @@ pub enum DatasetError {
 
 /// One issue type: how often it occurs, where, and its first occurrence.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "DatasetIssue"))]
 #[serde(rename_all = "camelCase")]
 pub struct IssueSummary {
     /// snake_case type, e.g. `invalid_json`, `missing_messages_list`.
@@ -87,8 +88,10 @@ pub struct IssueSummary {
     pub lines: Vec<u64>,
 }
 
-/// Token distribution per example (examples whose tokens could be counted).
+/// Tokens per example (of the examples whose tokens could be counted), counted with the base
+/// model's encoding as OpenAI's cookbook does.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct TokenStats {
     pub counted_examples: u64,
@@ -105,14 +108,16 @@ pub struct TokenStats {
     pub assistant_total: u64,
 }
 
+/// What `validateTrainingData` found.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct DatasetReport {
-    /// No errors (warnings allowed).
+    /// No errors (warnings allowed): OpenAI should accept the file.
     pub valid: bool,
-    /// "chat" | "preference" | "completion" | "unknown" (no line was a JSON object).
+    /// `chat`, `preference`, `completion` or `unknown` (no line was a JSON object).
     pub format: String,
-    /// "supervised" | "dpo".
+    /// `supervised` or `dpo`.
     pub method: String,
     pub base_model: Option<String>,
     /// The model family the base model resolved to in the table.
@@ -121,9 +126,14 @@ pub struct DatasetReport {
     pub examples: u64,
     pub lines: u64,
     pub bytes: u64,
+    /// Problems that make OpenAI refuse the file.
     pub errors: Vec<IssueSummary>,
+    /// Problems worth a look (few examples, no system message…).
     pub warnings: Vec<IssueSummary>,
+    /// Tokens per example, counted with the base model's encoding.
     pub tokens: TokenStats,
+    /// `cl100k_base` or `o200k_base`.
+    #[cfg_attr(feature = "ts", ts(type = "'cl100k_base' | 'o200k_base'"))]
     pub encoding: Encoding,
     /// Training context limit of the base model; `None`: unknown, not checked.
     pub context_limit: Option<u32>,
@@ -135,6 +145,7 @@ pub struct DatasetReport {
     pub estimated_billed_tokens: u64,
     pub estimated_cost_usd: Option<f64>,
     pub price_per_million_tokens: Option<f64>,
+    /// When the price table was taken.
     pub price_date: Option<String>,
     /// Why there is no price, or where it came from.
     pub price_note: Option<String>,

@@ -228,6 +228,15 @@ pub fn download_limits(
         Some(ms) => Duration::from_millis(ms),
         None => d.idle_timeout,
     };
+    // 0 would let a source that drips a byte now and then run forever: every download has a
+    // minimum rate.
+    if min_bytes_per_second == Some(0) {
+        return Err(invalid(
+            "downloadMinBytesPerSecond",
+            "downloadMinBytesPerSecond must be at least 1 (a download always has a minimum rate)"
+                .into(),
+        ));
+    }
     Ok(DownloadLimits {
         max_bytes: max_bytes.unwrap_or(d.max_bytes),
         idle_timeout,

@@ -16,6 +16,8 @@ use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use crate::calc::azure::{self, az_command, DeploymentPlan};
+use crate::calc::checks::invalid;
+use crate::calc::lifecycle::WARN_WITHIN_DAYS;
 use crate::calc::lifecycle::{
     base_model_of, days_until, is_azure_entry, recorded_shutdown, stops_answering, today,
     AZURE_INACTIVITY_DAYS, AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS,
@@ -27,7 +29,7 @@ use crate::infra::task::blocking;
 use crate::stages::base_model::{azure_table_facts, model_facts, ModelFacts};
 use crate::types::entry::RegistryEntry;
 use crate::types::error::{ErrorCode, Result};
-use crate::types::options::{AzureDeploymentOptions, ConnectionOptions};
+use crate::types::options::{AzureDeploymentOptions, CheckOptions, ConnectionOptions};
 use crate::types::results::{ModelCheck, StopsAnswering};
 
 /// Where an entry's model answers: `OpenAI`, or its Azure v1 base URL.
@@ -86,6 +88,22 @@ async fn deployment_exists(
         Err(e) if e.status == Some(404) => Some(false),
         Err(_) => None,
     }
+}
+
+/// `checkRegisteredModels` with its options: `withinDays` (a number of days from 0, default
+/// 90) checked, then [`check_registered_models`].
+pub async fn check(o: CheckOptions) -> Result<Vec<ModelCheck>> {
+    let within = match o.within_days {
+        None => WARN_WITHIN_DAYS,
+        Some(d) if d.is_finite() && d >= 0.0 => d as i64,
+        Some(d) => {
+            return Err(invalid(
+                "withinDays",
+                format!("withinDays must be a number of days from 0, got {d}"),
+            ))
+        }
+    };
+    check_registered_models(o.registry_path, o.connection, within).await
 }
 
 /// Re-reads, from the API, the shutdown date of every registered model's base, and says for
@@ -210,7 +228,7 @@ pub async fn check_registered_models(
                 .as_ref()
                 .map(|f| f.agent_name.clone())
                 .filter(|a| !a.is_empty()),
-            model: e.model.name.clone(),
+            model: e.model.clone(),
             base_model: base,
             base_shutdown_date: date,
             refreshed,

@@ -22,12 +22,13 @@ pub async fn validate_training_data(
         .with_param("source"));
     }
     source::check_source("source", source)?;
+    // Checked whatever the source, so that a bad limit is refused before it ever matters.
+    let limits = download_limits(
+        options.max_download_bytes,
+        options.download_idle_timeout_ms,
+        options.download_min_bytes_per_second,
+    )?;
     let data = if source::is_url(source) {
-        let limits = download_limits(
-            options.max_download_bytes,
-            options.download_idle_timeout_ms,
-            options.download_min_bytes_per_second,
-        )?;
         source::download("source", source, &std::env::temp_dir(), &limits, cancel)
             .await
             .map_err(|mut e| {

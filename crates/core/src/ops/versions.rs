@@ -32,15 +32,21 @@ fn info(v: &ModelVersion, current: &str) -> VersionInfo {
     let f = v.fine_tune.as_ref();
     let s = |x: Option<&String>| x.filter(|s| !s.is_empty()).cloned();
     VersionInfo {
-        model: v.model.name.clone(),
+        model: v.model.clone(),
         current: v.model.name == current,
         job_id: s(f.map(|f| &f.job_id)),
         base_model: s(f.map(|f| &f.base_model)),
         created_at: s(f.map(|f| &f.created_at)),
         finished_at: s(f.map(|f| &f.finished_at)),
         registered_at: s(Some(&v.registered_at)),
-        metrics: f.and_then(|f| f.metrics.clone()),
-        evaluation: f.and_then(|f| f.evaluation.clone()),
+        // Typed as this library writes them; a hand-edited value of another shape reads as
+        // absent.
+        metrics: f
+            .and_then(|f| f.metrics.clone())
+            .and_then(|m| serde_json::from_value(m).ok()),
+        evaluation: f
+            .and_then(|f| f.evaluation.clone())
+            .and_then(|e| serde_json::from_value(e).ok()),
     }
 }
 
@@ -118,6 +124,8 @@ pub async fn remove(key: &str, o: RemoveOptions) -> Result<Removed> {
     let RemoveOptions {
         delete_remote,
         registry_path,
+        // The binding bounds the whole call (`infra::task::bounded`).
+        timeout_ms: _,
         connection: conn,
     } = o;
     let reg = Registry::new(registry::registry_path(registry_path));
@@ -223,6 +231,7 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<RegisteredMode
     let metrics = import_metrics(&client, &job, &cancel).await;
     let entry = entry_of_job(&job, &model, &o.agent_name, metrics.clone());
     let f = entry.fine_tune.clone().unwrap_or_default();
+    let model_ref = entry.model.clone();
     let outcome = {
         let (r, k, on) = (reg.clone(), o.model_key.clone(), o.on_existing);
         blocking(move || register_version(&r, &k, entry, on, true)).await?
@@ -231,8 +240,8 @@ pub async fn import_job(job_id: &str, o: ImportOptions) -> Result<RegisteredMode
         metrics: metrics.and_then(|m| serde_json::from_value(m).ok()),
         ..RegisteredModel::of_record(
             o.model_key.clone(),
-            model.clone(),
             model,
+            model_ref,
             f,
             reg.path().display().to_string(),
             outcome,
@@ -318,7 +327,7 @@ mod tests {
         let l = list("k", p.clone()).unwrap();
         assert_eq!(
             l.iter()
-                .map(|v| (v.model.as_str(), v.current))
+                .map(|v| (v.model.name.as_str(), v.current))
                 .collect::<Vec<_>>(),
             [("ft:a", false), ("ft:b", false), ("ft:c", true)]
         );
@@ -358,7 +367,7 @@ mod tests {
         register_version(&reg, "k", entry("ft:a"), OnExisting::NewVersion, true).unwrap();
         let p = Some(path.display().to_string());
         let l = list("k", p.clone()).unwrap();
-        assert_eq!(l[0].model, "gpt-4o-mini");
+        assert_eq!(l[0].model.name, "gpt-4o-mini");
         assert_eq!(rollback("k", p).unwrap(), "gpt-4o-mini");
     }
 }

@@ -23,6 +23,7 @@ pub fn model_ref(name: String, family: Option<&models::ModelInfo>) -> ModelRef {
     ModelRef {
         name,
         base_url: None,
+        api_key_env: None,
         provider: "openai".into(),
         supports_tools: family.is_some_and(|f| f.supports_tools),
         max_context_tokens: family.map_or(4096, |f| f.max_context_tokens as u64),
@@ -68,11 +69,6 @@ fn entry(
     let o = &run.r.opts;
     let family = models::family(&o.base_model);
     let d = &found.deployed;
-    let mut model_extra = serde_json::Map::new();
-    if d.base_url.is_some() {
-        // Where the key comes from: the entry never holds it.
-        model_extra.insert("apiKeyEnv".into(), "AZURE_OPENAI_API_KEY".into());
-    }
     let name = if d.model_name.is_empty() {
         fine_tuned_model.to_string()
     } else {
@@ -82,7 +78,11 @@ fn entry(
     RegistryEntry {
         model: ModelRef {
             base_url: d.base_url.clone(),
-            extra: model_extra,
+            // Where the key comes from: the entry never holds it.
+            api_key_env: d
+                .base_url
+                .is_some()
+                .then(|| "AZURE_OPENAI_API_KEY".to_string()),
             ..model_ref(name, family.as_ref())
         },
         fine_tune: Some(FineTuneRecord {
@@ -135,7 +135,7 @@ pub async fn register(
         curve.as_ref(),
         &found,
     );
-    let model_name = e.model.name.clone();
+    let model = e.model.clone();
     let evaluated = found.evaluated;
     if let (Some(f), Some(r)) = (e.fine_tune.as_mut(), &evaluated.report) {
         f.evaluation = serde_json::to_value(r).ok();
@@ -157,7 +157,6 @@ pub async fn register(
     let out = RegisteredModel {
         metrics,
         curve_path: curve.map(|p| p.display().to_string()),
-        base_url: found.deployed.base_url,
         warnings: found
             .base
             .warning
@@ -169,7 +168,7 @@ pub async fn register(
         ..RegisteredModel::of_record(
             key.clone(),
             ft_model,
-            model_name,
+            model,
             fine_tune,
             run.registry.path().display().to_string(),
             outcome,

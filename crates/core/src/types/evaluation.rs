@@ -34,6 +34,7 @@ impl std::fmt::Debug for CustomGrader {
 
 /// One answer a grader could not score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct GraderError {
     pub grader: String,

@@ -60,7 +60,7 @@ pub struct TrainOptions {
     pub max_download_bytes: Option<u64>,
     /// A URL source is cut off after this long without a byte.
     pub download_idle_timeout_ms: Option<u64>,
-    /// …or when it brings fewer bytes per second than this over 30 s (0: no minimum).
+    /// …or when it brings fewer bytes per second than this over 30 s (at least 1).
     pub download_min_bytes_per_second: Option<u64>,
     /// Files larger than this go up through the Uploads API in parts.
     pub upload_threshold_bytes: Option<u64>,
@@ -145,6 +145,7 @@ fn unknown_field(msg: &str) -> Option<String> {
 
 /// How an option is written on the command line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "FineTuneOptionKind"))]
 #[serde(rename_all = "camelCase")]
 pub enum OptionKind {
     /// A string.
@@ -164,6 +165,7 @@ pub enum OptionKind {
 /// One option of `trainAndRegisterFineTunedModel`: the single list the CLI's flags and
 /// `--config` keys are made from.
 #[derive(Debug, Clone, Copy, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS), ts(rename = "FineTuneOptionSpec"))]
 #[serde(rename_all = "camelCase")]
 pub struct OptionSpec {
     /// The option's name; hyperparameters are `hyperparameters.nEpochs` and so on.
@@ -173,6 +175,7 @@ pub struct OptionSpec {
     pub arg: &'static str,
     /// One line of help.
     pub help: &'static str,
+    /// The call refuses to start without it.
     pub required: bool,
     /// A different value makes a different job (so it cannot resume an earlier run's job).
     pub affects_job: bool,
@@ -245,7 +248,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     opt("integrations", K::Json, "JSON", "Weights & Biases integrations, as a JSON array", true),
     opt("maxDownloadBytes", K::Number, "N", "size cap of URL sources (default 1 GiB)", false),
     opt("downloadIdleTimeoutMs", K::Number, "MS", "cut a URL source off after this long without a byte (default 60000)", false),
-    opt("downloadMinBytesPerSecond", K::Number, "N", "cut a URL source off below this rate over 30 s (default 1024; 0: none)", false),
+    opt("downloadMinBytesPerSecond", K::Number, "N", "cut a URL source off below this rate over 30 s (default 1024, at least 1)", false),
     opt("uploadThresholdBytes", K::Number, "N", "files above this go up in parts (default 100 MiB)", false),
     opt("uploadPartBytes", K::Number, "N", "size of each part (default and maximum 64 MiB)", false),
     opt("azureDeployment", K::Json, "JSON", "Azure OpenAI: deploy the model: {subscriptionId, resourceGroup, resourceName, deploymentName?, sku?, capacity?, managementUrl?, apiVersion?} (token: env AZURE_ACCESS_TOKEN)", false),
@@ -315,13 +318,16 @@ impl std::fmt::Debug for ConnectionOptions {
     }
 }
 
-/// The options of calls that reach a run's job (`cancelFineTune`, `getFineTuneJob`…): where
-/// the registry is, and how to reach the API.
+/// The options of the calls on a job (`getFineTuneJob`, `cancelFineTune`, `pauseFineTune`,
+/// `resumeFineTune`): where the registry is, how to reach the API, and how long the whole call
+/// may take (`signal` is the binding's).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RemoteOptions {
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
+    /// The whole call gives up after this many ms (`ERR_TIMEOUT`).
+    pub timeout_ms: Option<u64>,
     /// How to reach the API.
     #[serde(flatten)]
     pub connection: ConnectionOptions,
@@ -332,6 +338,41 @@ impl RemoteOptions {
     pub fn split(self) -> (Option<String>, ConnectionOptions) {
         (self.registry_path, self.connection)
     }
+}
+
+/// Options of `checkRegisteredModels`: the registry, the window, the connection and the
+/// call's bound.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckOptions {
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
+    /// A model within this many days of its shutdown is failing (default 90).
+    pub within_days: Option<f64>,
+    /// The whole call gives up after this many ms (`ERR_TIMEOUT`).
+    pub timeout_ms: Option<u64>,
+    /// How to reach the API.
+    #[serde(flatten)]
+    pub connection: ConnectionOptions,
+}
+
+/// Options of the registry's reads and local writes (`getRegisteredModel`, `resolveModel`,
+/// `listInFlightRuns`, `listModelVersions`, `promoteModelVersion`, `rollbackModel`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryOptions {
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
+}
+
+/// Options of `listRegisteredModels`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListOptions {
+    /// Only the models fine-tuned for this agent.
+    pub agent_name: Option<String>,
+    /// Path of `models.json` (see `infra::registry::registry_path`).
+    pub registry_path: Option<String>,
 }
 
 /// How long an uploaded file may stay unprocessed unless `fileProcessingTimeoutMs` says
@@ -540,6 +581,8 @@ pub struct RemoveOptions {
     pub delete_remote: bool,
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
+    /// The whole call gives up after this many ms (`ERR_TIMEOUT`).
+    pub timeout_ms: Option<u64>,
     /// How to reach the API.
     #[serde(flatten)]
     pub connection: ConnectionOptions,
@@ -558,6 +601,8 @@ pub struct ImportOptions {
     pub on_existing: OnExisting,
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
+    /// The whole call gives up after this many ms (`ERR_TIMEOUT`).
+    pub timeout_ms: Option<u64>,
     /// How to reach the API.
     #[serde(flatten)]
     pub connection: ConnectionOptions,
@@ -576,6 +621,8 @@ pub struct ValidateDataOptions {
     pub max_download_bytes: Option<u64>,
     /// A URL source is cut off after this long without a byte (default 60000).
     pub download_idle_timeout_ms: Option<u64>,
-    /// …or below this rate over 30 s (default 1024; 0: no minimum).
+    /// …or below this rate over 30 s (default 1024, at least 1).
     pub download_min_bytes_per_second: Option<u64>,
+    /// The whole call gives up after this many ms (`ERR_TIMEOUT`).
+    pub timeout_ms: Option<u64>,
 }

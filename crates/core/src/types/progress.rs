@@ -39,15 +39,17 @@ impl RunContext {
     }
 }
 
-/// One step of a run. Serialised with a `type` tag in camelCase for JavaScript.
+/// One step of a run, passed to `onProgress`; `type` tells which.
 #[derive(Debug, Clone, Serialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(
     tag = "type",
     rename_all = "camelCase",
     rename_all_fields = "camelCase"
 )]
 pub enum ProgressEvent {
-    /// A data file was checked; `report` is the dataset report.
+    /// A data file (`file`: `"source"` or `"validation"`) was checked; `report` is what
+    /// `validateTrainingData` returns.
     DataChecked {
         file: String,
         report: Box<fine_tune_dataset::DatasetReport>,
@@ -62,19 +64,20 @@ pub enum ProgressEvent {
         file_id: String,
         bytes: u64,
     },
-    /// The API finished processing an uploaded file.
+    /// OpenAI finished processing an uploaded file.
     FileProcessed { file: String, file_id: String },
-    /// The job exists (`resumed` when it was created by an earlier call).
+    /// The job exists; `resumed` when an earlier call created it.
     JobCreated { job_id: String, resumed: bool },
-    /// The job's status changed.
+    /// The job's status changed (`validating_files`, `queued`, `running`, `succeeded`…).
     Status { job_id: String, status: String },
-    /// A job event; metrics events carry step, loss and accuracy.
+    /// One of OpenAI's job events, oldest first; metrics events carry the step and losses.
     JobEvent {
         job_id: String,
         event_id: String,
         level: String,
         message: String,
-        created_at: Option<i64>,
+        /// When the API created the event (ISO 8601).
+        created_at: Option<String>,
         step: Option<u64>,
         total_steps: Option<u64>,
         train_loss: Option<f64>,
@@ -85,6 +88,7 @@ pub enum ProgressEvent {
     /// fine-tuned model will stop answering then.
     ModelShutdownWarning {
         model: String,
+        /// `YYYY-MM-DD`.
         shutdown_date: String,
         days_left: i64,
     },
@@ -93,7 +97,8 @@ pub enum ProgressEvent {
         deployment: String,
         provisioning_state: String,
     },
-    /// An evaluation is about to send its first request: its size and estimated cost.
+    /// An evaluation is about to send its first request: its size and estimated cost
+    /// (`null` when a model's price is unknown).
     EvaluationStarted {
         candidate: String,
         baseline: String,
@@ -104,7 +109,7 @@ pub enum ProgressEvent {
     },
     /// Requests of an evaluation answered so far.
     EvaluationProgress { done: u64, total: u64 },
-    /// An evaluation finished.
+    /// An evaluation finished; `difference` is the primary grader's.
     EvaluationFinished {
         better: bool,
         primary_grader: String,
@@ -129,7 +134,7 @@ impl ProgressEvent {
             event_id: ev.id,
             level: ev.level.unwrap_or_else(|| "info".into()),
             message: ev.message,
-            created_at: ev.created_at,
+            created_at: ev.created_at.and_then(super::results::unix_to_iso),
             step: int("step"),
             total_steps: int("total_steps"),
             train_loss: num("train_loss"),
