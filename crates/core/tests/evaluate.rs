@@ -220,16 +220,20 @@ async fn the_cost_limit_is_never_passed() {
 
 /// Issue 19's soak: at 30 % 429/500/503 on chat completions, over a few seeds, every
 /// evaluation finishes in one call and its scores equal the fault-free run's.
+/// `EVAL_SOAK_SEEDS=N` (3) and `EVAL_SOAK_RATE=R` (0.3) widen a run by hand.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_thirty_percent_faults_the_scores_are_the_fault_free_ones() {
     let clean = emulator(FaultOptions::default()).await;
     let d0 = tempfile::tempdir().unwrap();
     let reference = evaluate(&options(&clean, d0.path(), 12)).await.unwrap();
     clean.close().await;
-    let runs = (1..=3u64).map(|seed| async move {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<f64>().ok());
+    let seeds = env("EVAL_SOAK_SEEDS").map_or(3, |n| n as u64);
+    let rate = env("EVAL_SOAK_RATE").unwrap_or(0.3);
+    let runs = (1..=seeds).map(|seed| async move {
         let emu = emulator(FaultOptions {
             seed,
-            rate: 0.3,
+            rate,
             endpoints: vec!["chat.completions".into()],
             kinds: FaultKind::defaults(20),
             ..Default::default()
@@ -248,6 +252,6 @@ async fn under_thirty_percent_faults_the_scores_are_the_fault_free_ones() {
         assert_eq!(answered, 24, "seed {seed}");
         assert_eq!(scores(&r), scores(&reference), "seed {seed}");
         assert_eq!(r.better, reference.better);
-        eprintln!("seed {seed}: {faults} faults, finished, scores identical");
+        eprintln!("seed {seed} at {rate}: {faults} faults, finished, scores identical");
     }
 }
