@@ -103,6 +103,12 @@ pub struct EvaluateOptions {
     pub project: Option<String>,
     pub azure_endpoint: Option<String>,
     pub api_version: Option<String>,
+    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+    /// Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
+    pub azure_token: Option<crate::TokenCallback>,
     /// Retries per request (default 8 in an evaluation: it sends many); 429s honour
     /// `retry-after`.
     pub max_retries: Option<f64>,
@@ -148,7 +154,9 @@ pub fn evaluate_model(
             ValueType::Function,
         )?;
         let graders = crate::graders::read_graders(o)?;
-        let mut json = convert::options_json(&env, o, &["signal", "onProgress", "graders"])?;
+        let token = crate::azure_token(&env, o)?;
+        let mut json =
+            convert::options_json(&env, o, &["signal", "onProgress", "graders", "azureToken"])?;
         let mut custom = Vec::new();
         if let (Some((names, c)), Some(map)) = (graders, json.as_object_mut()) {
             map.insert("graders".into(), names.into());
@@ -157,6 +165,7 @@ pub fn evaluate_model(
         let mut opts: core::evaluate::EvaluateOptions =
             core::options::from_json_object(json, "options")?;
         opts.custom_graders = custom;
+        opts.connection.token = token;
         Ok((opts, on_progress))
     };
     let (opts, on_progress) = match read() {

@@ -272,12 +272,7 @@ pub fn train_and_register_fine_tuned_model(
             "onProgress",
             ValueType::Function,
         )?;
-        let token = convert::optional_property::<TokenCallback>(
-            &env,
-            o,
-            "azureToken",
-            ValueType::Function,
-        )?;
+        let token = azure_token(&env, o)?;
         let json = convert::options_json(&env, o, &["signal", "onProgress", "azureToken"])?;
         Ok((core::TrainOptions::from_json(json)?, on_progress, token))
     };
@@ -289,7 +284,7 @@ pub fn train_and_register_fine_tuned_model(
     let ctx = core::RunContext {
         cancel,
         progress: progress.as_ref().map(progress::Delivery::callback),
-        azure_token: token.map(token_fn),
+        azure_token: token,
     };
     settle(&env, async move {
         let result = core::train_and_register(opts, ctx).await;
@@ -338,6 +333,32 @@ pub(crate) fn call_options<O: serde::de::DeserializeOwned>(
     read::signal(env, o.as_ref(), cancel)?;
     let json = convert::options_json(env, o.as_ref(), &["signal"])?;
     core::options::from_json_object(json, "options")
+}
+
+/// Reads the options object of a call that talks to the API: as [`call_options`], and
+/// `azureToken` (a function) becomes the connection's Microsoft Entra ID token provider.
+pub(crate) fn remote_options<O: serde::de::DeserializeOwned + core::options::Connected>(
+    env: &Env,
+    options: Option<Object>,
+    cancel: &core::CancellationToken,
+) -> core::Result<O> {
+    let o = read::options_object(env, options)?;
+    read::signal(env, o.as_ref(), cancel)?;
+    let token = azure_token(env, o.as_ref())?;
+    let json = convert::options_json(env, o.as_ref(), &["signal", "azureToken"])?;
+    let mut opts: O = core::options::from_json_object(json, "options")?;
+    opts.connection_mut().token = token;
+    Ok(opts)
+}
+
+/// The `azureToken` option of `o`, as the core's token provider.
+pub(crate) fn azure_token(
+    env: &Env,
+    o: Option<&Object>,
+) -> core::Result<Option<core::progress::TokenFn>> {
+    let cb =
+        convert::optional_property::<TokenCallback>(env, o, "azureToken", ValueType::Function)?;
+    Ok(cb.map(token_fn))
 }
 
 /// Reads the options object of a call that takes no `signal` (the registry's local calls):

@@ -68,6 +68,12 @@ pub struct CheckOptions {
     pub azure_endpoint: Option<String>,
     /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+    /// Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
+    pub azure_token: Option<crate::TokenCallback>,
     /// Retries per request (default 2).
     pub max_retries: Option<f64>,
     /// The whole call (one request per base model) gives up after this many ms with
@@ -97,7 +103,7 @@ pub fn check_registered_models(
     options: Option<Object>,
 ) -> Result<AsyncBlock<Json<Vec<core::lifecycle::ModelCheck>>>> {
     let cancel = core::CancellationToken::new();
-    let o = crate::call_options::<core::options::CheckOptions>(&env, options, &cancel);
+    let o = crate::remote_options::<core::options::CheckOptions>(&env, options, &cancel);
     crate::settle(&env, async move {
         let o = o?;
         let timeout = o.timeout_ms;

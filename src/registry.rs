@@ -97,6 +97,12 @@ pub struct JobOptions {
     pub azure_endpoint: Option<String>,
     /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+    /// Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
+    pub azure_token: Option<crate::TokenCallback>,
     /// Retries per request (default 2).
     pub max_retries: Option<f64>,
     /// The whole call (every request and retry) gives up after this many ms with
@@ -126,7 +132,7 @@ pub fn cancel_fine_tune(
     let cancel = core::CancellationToken::new();
     let args = read::string_arg(&env, model_key.raw(), "modelKey").and_then(|k| {
         core::options::check_model_key(&k)?;
-        let o: core::options::RemoteOptions = crate::call_options(&env, options, &cancel)?;
+        let o: core::options::RemoteOptions = crate::remote_options(&env, options, &cancel)?;
         Ok((k, o))
     });
     crate::settle(&env, async move {
@@ -177,7 +183,7 @@ where
     let cancel = core::CancellationToken::new();
     let args = read::string_arg(env, model_key_or_job_id.raw(), "modelKeyOrJobId").and_then(|k| {
         job_or_key("modelKeyOrJobId", &k)?;
-        let o: core::options::RemoteOptions = crate::call_options(env, options, &cancel)?;
+        let o: core::options::RemoteOptions = crate::remote_options(env, options, &cancel)?;
         Ok((k, o))
     });
     crate::settle(env, async move {

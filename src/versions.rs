@@ -108,6 +108,12 @@ pub struct RemoveModelOptions {
     pub azure_endpoint: Option<String>,
     /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+    /// Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
+    pub azure_token: Option<crate::TokenCallback>,
     /// Retries per request (default 2).
     pub max_retries: Option<f64>,
     /// The whole call (the deletions and the registry write) gives up after this many ms with
@@ -133,7 +139,7 @@ pub fn remove_registered_model(
 ) -> Result<AsyncBlock<Json<core::versions::Removed>>> {
     let cancel = core::CancellationToken::new();
     let args = read::string_arg(&env, model_key.raw(), "modelKey").and_then(|k| {
-        let o: core::versions::RemoveOptions = crate::call_options(&env, options, &cancel)?;
+        let o: core::versions::RemoveOptions = crate::remote_options(&env, options, &cancel)?;
         Ok((k, o))
     });
     crate::settle(&env, async move {
@@ -169,6 +175,12 @@ pub struct ImportJobOptions {
     pub azure_endpoint: Option<String>,
     /// Azure `api-version`; default `OPENAI_API_VERSION`.
     pub api_version: Option<String>,
+    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+    /// Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
+    pub azure_token: Option<crate::TokenCallback>,
     /// Retries per request (default 2).
     pub max_retries: Option<f64>,
     /// The whole call gives up after this many ms with `ERR_TIMEOUT`. Default: no bound but
@@ -195,7 +207,7 @@ pub fn import_fine_tune_job(
     let cancel = core::CancellationToken::new();
     let args = read::string_arg(&env, job_id.raw(), "jobId").and_then(|id| {
         core::ids::job_id("jobId", &id)?;
-        let o: core::versions::ImportOptions = crate::call_options(&env, options, &cancel)?;
+        let o: core::versions::ImportOptions = crate::remote_options(&env, options, &cancel)?;
         Ok((id, o))
     });
     crate::settle(&env, async move {

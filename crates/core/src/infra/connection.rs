@@ -246,12 +246,14 @@ fn azure_endpoint_root(ep: &str) -> &str {
 /// environment. Azure without a key authenticates with Microsoft Entra ID when `token` is
 /// given (asked for [`DATA_PLANE_SCOPE`]).
 pub fn connection(o: ConnectionOptions) -> Result<Connection> {
-    connection_in(o, &env, None)
+    let token = o.token.clone();
+    connection_in(o, &env, token.as_ref())
 }
 
 /// [`connection`] with a Microsoft Entra ID token provider for Azure without a key.
 pub fn connection_with_token(o: ConnectionOptions, token: Option<&TokenFn>) -> Result<Connection> {
-    connection_in(o, &env, token)
+    let token = token.cloned().or_else(|| o.token.clone());
+    connection_in(o, &env, token.as_ref())
 }
 
 /// [`connection`] with `env` as the environment.

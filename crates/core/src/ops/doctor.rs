@@ -120,6 +120,7 @@ pub async fn check_registered_models(
         let reg = registry.clone();
         blocking(move || reg.entries()).await?
     };
+    let arm_auth = control_plane_auth(conn.token.as_ref());
     let client = match connection(conn) {
         Ok(c) => Some(Client::new(c)?),
         // No key: the recorded dates only.
@@ -128,7 +129,6 @@ pub async fn check_registered_models(
     };
     let cancel = CancellationToken::new();
     let targets: BTreeSet<String> = entries.iter().map(|(_, e)| target_of(e)).collect();
-    let arm_auth = control_plane_auth(None);
     // Per (Azure entry?, base): the dates, and whether the API gave them (not a table).
     let mut cache: BTreeMap<(bool, String), Option<(ModelFacts, bool)>> = BTreeMap::new();
     let today = today();

@@ -280,7 +280,34 @@ pub struct ConnectionOptions {
     /// them), not an option JavaScript passes (`None`: openai-node's, 0.5 s doubling to 8 s).
     #[serde(skip)]
     pub retry_delays: Option<RetryDelays>,
+    /// Gives a Microsoft Entra ID token for a scope (JavaScript's `azureToken`): used on Azure
+    /// when no API key is given. Not read from JSON: the binding sets it from the callback.
+    #[serde(skip)]
+    pub token: Option<super::progress::TokenFn>,
 }
+
+/// The options of a call that talks to the API: each embeds one [`ConnectionOptions`].
+pub trait Connected {
+    /// The call's connection options.
+    fn connection_mut(&mut self) -> &mut ConnectionOptions;
+}
+
+macro_rules! connected {
+    ($($t:ty),*) => {$(
+        impl Connected for $t {
+            fn connection_mut(&mut self) -> &mut ConnectionOptions {
+                &mut self.connection
+            }
+        }
+    )*};
+}
+connected!(
+    RemoteOptions,
+    CheckOptions,
+    RemoveOptions,
+    ImportOptions,
+    EvaluateOptions
+);
 
 /// The delays between retries of a request: the first, doubling up to the longest (each minus
 /// up to 25 % jitter).
@@ -314,6 +341,7 @@ impl std::fmt::Debug for ConnectionOptions {
             .field("api_version", &self.api_version)
             .field("max_retries", &self.max_retries)
             .field("retry_delays", &self.retry_delays)
+            .field("token", &self.token.as_ref().map(|_| "<token provider>"))
             .finish()
     }
 }
