@@ -473,7 +473,7 @@ mod tests {
             "options",
         )
         .unwrap();
-        assert_eq!(o.concurrency, Some(2));
+        assert_eq!(o.settings.concurrency, Some(2));
         assert_eq!(o.model.as_deref(), Some("m"));
         let e = from_json_object::<EvaluateOptions>(
             json!({"model": "m", "concurrency": "x"}),
