@@ -12,3 +12,4 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod prices;
 pub mod verdict;
+pub mod xml;
