@@ -164,7 +164,7 @@ pub fn evaluate_model(
         }
         let mut opts: core::evaluate::EvaluateOptions =
             core::options::from_json_object(json, "options")?;
-        opts.custom_graders = custom;
+        opts.settings.custom_graders = custom;
         opts.connection.token = token;
         Ok((opts, on_progress))
     };

@@ -7,7 +7,9 @@
 
 use std::path::Path;
 
-use fine_tune_core::evaluate::{evaluate_model, EvaluateOptions, EvaluationReport, GraderScore};
+use fine_tune_core::evaluate::{
+    evaluate_model, EvalSettings, EvaluateOptions, EvaluationReport, GraderScore,
+};
 use fine_tune_core::options::ConnectionOptions;
 use fine_tune_core::{ErrorCode, RunContext};
 use fine_tune_emulator::{Emulator, EmulatorOptions, FaultKind, FaultOptions};
@@ -48,10 +50,13 @@ async fn emulator(faults: FaultOptions) -> Emulator {
 fn options(emu: &Emulator, dir: &Path, n: usize) -> EvaluateOptions {
     EvaluateOptions {
         model: Some(CANDIDATE.into()),
-        baseline: Some(BASELINE.into()),
-        data: Some(data(dir, n)),
-        graders: Some(vec!["exact".into(), "similarity".into()]),
-        primary_grader: Some("exact".into()),
+        settings: EvalSettings {
+            baseline: Some(BASELINE.into()),
+            data: Some(data(dir, n)),
+            graders: Some(vec!["exact".into(), "similarity".into()]),
+            primary_grader: Some("exact".into()),
+            ..Default::default()
+        },
         registry_path: Some(dir.join("fine-tuned/models.json").display().to_string()),
         connection: ConnectionOptions {
             api_key: Some(emu.api_key()),
@@ -60,6 +65,13 @@ fn options(emu: &Emulator, dir: &Path, n: usize) -> EvaluateOptions {
         },
         ..Default::default()
     }
+}
+
+/// `o` with its settings changed by `change`.
+fn with(o: &EvaluateOptions, change: impl FnOnce(&mut EvalSettings)) -> EvaluateOptions {
+    let mut o = o.clone();
+    change(&mut o.settings);
+    o
 }
 
 async fn evaluate(o: &EvaluateOptions) -> fine_tune_core::Result<EvaluationReport> {
@@ -92,18 +104,12 @@ async fn a_rerun_sends_no_request_and_cache_false_asks_again() {
     assert_eq!(scores(&again), scores(&first));
 
     // Other settings are other requests: a different cap asks again.
-    let capped = EvaluateOptions {
-        max_answer_tokens: Some(300),
-        ..o.clone()
-    };
+    let capped = with(&o, |s| s.max_answer_tokens = Some(300));
     evaluate(&capped).await.unwrap();
     assert_eq!(emu.stats().chat_completions, 48);
-    let fresh = evaluate(&EvaluateOptions {
-        cache: Some(false),
-        ..o.clone()
-    })
-    .await
-    .unwrap();
+    let fresh = evaluate(&with(&o, |s| s.cache = Some(false)))
+        .await
+        .unwrap();
     assert_eq!(emu.stats().chat_completions, 72);
     assert_eq!((fresh.new_answers, fresh.reused_answers), (24, 0));
     assert_eq!(scores(&fresh), scores(&first));
@@ -127,10 +133,7 @@ async fn a_run_that_cannot_finish_reports_what_it_has_and_the_next_call_resumes(
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let o = EvaluateOptions {
-        concurrency: Some(1),
-        ..options(&emu, dir.path(), 16)
-    };
+    let o = with(&options(&emu, dir.path(), 16), |s| s.concurrency = Some(1));
     let (mut partials, mut rejections, mut done) = (0, 0, None);
     for _ in 0..40 {
         match evaluate(&o).await {
@@ -171,11 +174,10 @@ async fn the_cost_limit_is_never_passed() {
     let dir = tempfile::tempdir().unwrap();
     let o = options(&emu, dir.path(), 16);
     // What a full run is estimated at, and costs.
-    let full = evaluate(&EvaluateOptions {
-        output_path: Some(dir.path().join("full.jsonl").display().to_string()),
-        cache: Some(false),
-        ..o.clone()
-    })
+    let full = evaluate(&with(&o, |s| {
+        s.output_path = Some(dir.path().join("full.jsonl").display().to_string());
+        s.cache = Some(false);
+    }))
     .await
     .unwrap();
     let (estimate, cost) = (full.estimated_cost_usd.unwrap(), full.cost_usd.unwrap());
@@ -184,11 +186,10 @@ async fn the_cost_limit_is_never_passed() {
 
     // A limit the estimate fits under, but not every request's worst case (a 256-token answer).
     let max = estimate.max(cost) * 1.05;
-    let limited = EvaluateOptions {
-        max_cost_usd: Some(max),
-        cache: Some(false),
-        ..o.clone()
-    };
+    let limited = with(&o, |s| {
+        s.max_cost_usd = Some(max);
+        s.cache = Some(false);
+    });
     let r = evaluate(&limited).await.unwrap();
     assert!(r.partial, "{r:?}");
     assert!(
@@ -206,11 +207,10 @@ async fn the_cost_limit_is_never_passed() {
 
     // Below the estimate: refused before any request.
     let before = emu.stats().chat_completions;
-    let e = evaluate(&EvaluateOptions {
-        max_cost_usd: Some(estimate / 2.0),
-        cache: Some(false),
-        ..o.clone()
-    })
+    let e = evaluate(&with(&o, |s| {
+        s.max_cost_usd = Some(estimate / 2.0);
+        s.cache = Some(false);
+    }))
     .await
     .unwrap_err();
     assert_eq!(e.code, ErrorCode::CostLimit);

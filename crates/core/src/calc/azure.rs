@@ -13,8 +13,8 @@
 use crate::calc::ids::path_segment;
 use serde_json::{json, Value};
 
-use crate::calc::checks::require;
-use crate::types::error::{Error, ErrorCode, Result};
+use crate::calc::checks::{invalid, require};
+use crate::types::error::Result;
 use crate::types::options::AzureDeploymentOptions;
 
 /// Azure Resource Manager's public endpoint.
@@ -60,10 +60,6 @@ fn api_version_shape_ok(v: &str) -> bool {
     chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok() && date.len() == 10
 }
 
-fn invalid(param: &str, msg: String) -> Error {
-    Error::new(ErrorCode::InvalidOption, msg).with_param(param)
-}
-
 /// A deployment name from a modelKey: letters, digits, `-`, `_` and `.`, at most 64.
 pub fn deployment_name_of(model_key: &str) -> String {
     let s: String = model_key
@@ -86,45 +82,66 @@ pub fn deployment_name_of(model_key: &str) -> String {
 
 /// Checks `azureDeployment` (before anything is sent).
 pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPlan> {
-    require(&[
+    check_resource(o)?;
+    Ok(DeploymentPlan {
+        subscription_id: o.subscription_id.trim().to_string(),
+        resource_group: o.resource_group.trim().to_string(),
+        resource_name: o.resource_name.trim().to_string(),
+        deployment_name: deployment_name(o.deployment_name.as_deref(), model_key)?,
+        sku: sku(o.sku.as_deref())?,
+        // Checked in this order (the first error is the one reported).
+        api_version: management_api_version(o.api_version.as_deref())?,
+        capacity: capacity(o.capacity)?,
+        management_url: management_url(o.management_url.as_deref())?,
+    })
+}
+
+/// The resource's subscription, group and name: given, and each one path segment.
+fn check_resource(o: &AzureDeploymentOptions) -> Result<()> {
+    let resource = [
         ("azureDeployment.subscriptionId", &o.subscription_id),
         ("azureDeployment.resourceGroup", &o.resource_group),
         ("azureDeployment.resourceName", &o.resource_name),
-    ])?;
-    let segment_ok = |s: &str| !s.contains(['/', '?', '#', '%']);
-    for (name, v) in [
-        ("azureDeployment.subscriptionId", &o.subscription_id),
-        ("azureDeployment.resourceGroup", &o.resource_group),
-        ("azureDeployment.resourceName", &o.resource_name),
-    ] {
-        if !segment_ok(v) {
+    ];
+    require(&resource)?;
+    for (name, v) in resource {
+        if v.contains(['/', '?', '#', '%']) {
             return Err(invalid(
                 name,
                 format!("{name} {v:?} must not hold '/', '?', '#' or '%'"),
             ));
         }
     }
-    let deployment_name = o
-        .deployment_name
-        .clone()
-        .map(|s| s.trim().to_string())
+    Ok(())
+}
+
+/// The deployment's name: the one given, else one made from the modelKey.
+fn deployment_name(given: Option<&str>, model_key: &str) -> Result<String> {
+    let name = given
+        .map(str::trim)
         .filter(|s| !s.is_empty())
+        .map(str::to_string)
         .unwrap_or_else(|| deployment_name_of(model_key));
-    let n = deployment_name.chars().count();
+    let n = name.chars().count();
     if !(2..=64).contains(&n)
-        || !deployment_name
+        || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
         return Err(invalid(
             "azureDeployment.deploymentName",
-            format!("azureDeployment.deploymentName {deployment_name:?}: use 2 to 64 letters, digits, '-', '_' or '.'"),
+            format!("azureDeployment.deploymentName {name:?}: use 2 to 64 letters, digits, '-', '_' or '.'"),
         ));
     }
-    let sku = match &o.sku {
-        None => DEFAULT_SKU.to_string(),
+    Ok(name)
+}
+
+/// The SKU as Microsoft spells it (any case given), [`DEFAULT_SKU`] when none is.
+fn sku(given: Option<&str>) -> Result<String> {
+    match given {
+        None => Ok(DEFAULT_SKU.to_string()),
         // `Developer` is the Azure CLI's name of the tier (facts §4, D-TEST): DeveloperTier.
-        Some(s) if s.trim().eq_ignore_ascii_case("Developer") => DEVELOPER_SKU.to_string(),
+        Some(s) if s.trim().eq_ignore_ascii_case("Developer") => Ok(DEVELOPER_SKU.to_string()),
         Some(s) => SKUS
             .iter()
             .find(|k| k.eq_ignore_ascii_case(s.trim()))
@@ -137,50 +154,48 @@ pub fn plan(o: &AzureDeploymentOptions, model_key: &str) -> Result<DeploymentPla
                         SKUS.join(", ")
                     ),
                 )
-            })?,
-    };
-    let api_version = match o.api_version.as_deref().map(str::trim) {
-        None | Some("") => MANAGEMENT_API_VERSION.to_string(),
-        Some(v) if api_version_shape_ok(v) => v.to_string(),
-        Some(v) => {
-            return Err(invalid(
-                "azureDeployment.apiVersion",
-                format!("azureDeployment.apiVersion {v:?} is not a control-plane api-version (YYYY-MM-DD or YYYY-MM-DD-preview); default {MANAGEMENT_API_VERSION}"),
-            ))
-        }
-    };
-    let capacity = o.capacity.unwrap_or(1);
-    if capacity == 0 {
-        return Err(invalid(
+            }),
+    }
+}
+
+/// The capacity, at least 1 (default 1).
+fn capacity(given: Option<u32>) -> Result<u32> {
+    match given.unwrap_or(1) {
+        0 => Err(invalid(
             "azureDeployment.capacity",
             "azureDeployment.capacity must be at least 1".into(),
-        ));
+        )),
+        c => Ok(c),
     }
-    let management_url = o
-        .management_url
-        .clone()
-        .map(|s| s.trim().trim_end_matches('/').to_string())
+}
+
+/// Azure Resource Manager's URL: the one given (an http(s) URL), else the public endpoint.
+fn management_url(given: Option<&str>) -> Result<String> {
+    let url = given
+        .map(|s| s.trim().trim_end_matches('/'))
         .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| DEFAULT_MANAGEMENT_URL.to_string());
-    match url::Url::parse(&management_url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-        _ => {
-            return Err(invalid(
-                "azureDeployment.managementUrl",
-                format!("azureDeployment.managementUrl {management_url:?} is not an http(s) URL"),
-            ))
-        }
+        .unwrap_or(DEFAULT_MANAGEMENT_URL)
+        .to_string();
+    match url::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(url),
+        _ => Err(invalid(
+            "azureDeployment.managementUrl",
+            format!("azureDeployment.managementUrl {url:?} is not an http(s) URL"),
+        )),
     }
-    Ok(DeploymentPlan {
-        subscription_id: o.subscription_id.trim().to_string(),
-        resource_group: o.resource_group.trim().to_string(),
-        resource_name: o.resource_name.trim().to_string(),
-        deployment_name,
-        sku,
-        capacity,
-        management_url,
-        api_version,
-    })
+}
+
+/// The control plane's api-version: the one given (of a version's shape), else
+/// [`MANAGEMENT_API_VERSION`].
+fn management_api_version(given: Option<&str>) -> Result<String> {
+    match given.map(str::trim) {
+        None | Some("") => Ok(MANAGEMENT_API_VERSION.to_string()),
+        Some(v) if api_version_shape_ok(v) => Ok(v.to_string()),
+        Some(v) => Err(invalid(
+            "azureDeployment.apiVersion",
+            format!("azureDeployment.apiVersion {v:?} is not a control-plane api-version (YYYY-MM-DD or YYYY-MM-DD-preview); default {MANAGEMENT_API_VERSION}"),
+        )),
+    }
 }
 
 /// The ARM path of a deployment.
@@ -252,6 +267,7 @@ pub fn provisioning_state(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::error::ErrorCode;
 
     fn opts() -> AzureDeploymentOptions {
         AzureDeploymentOptions {

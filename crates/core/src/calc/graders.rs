@@ -94,6 +94,20 @@ impl Grader {
     }
 }
 
+/// A chat message's `content` as text: the string, or its text parts joined (`""` for
+/// none).
+pub fn content_text(m: &Value) -> String {
+    match m.get("content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(parts)) => parts
+            .iter()
+            .filter_map(|p| p.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(""),
+        _ => String::new(),
+    }
+}
+
 /// One answer: the final content and the tool calls (name, arguments parsed as JSON, or the
 /// raw string when they are not JSON).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,15 +120,7 @@ impl Answer {
     /// An assistant message (`content` as a string or text parts, `tool_calls`, or the legacy
     /// `function_call`).
     pub fn from_message(m: &Value) -> Answer {
-        let content = match m.get("content") {
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(parts)) => parts
-                .iter()
-                .filter_map(|p| p.get("text").and_then(Value::as_str))
-                .collect::<Vec<_>>()
-                .join(""),
-            _ => String::new(),
-        };
+        let content = content_text(m);
         let call = |f: &Value| {
             let name = f
                 .get("name")

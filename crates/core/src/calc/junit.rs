@@ -7,24 +7,12 @@
 //! The XML is written by hand (a few elements; every text and attribute value escaped, and
 //! characters XML 1.0 forbids dropped).
 
+use crate::calc::xml;
 use crate::types::results::{EvaluationReport, GraderScore};
 
 /// Text or an attribute value, escaped; characters XML 1.0 does not allow are left out.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
-            c => out.push(c),
-        }
-    }
-    out
+    xml::escape(s, "")
 }
 
 /// Why a grader's testcase fails, if it does.

@@ -4,6 +4,8 @@
 
 use serde_json::Value;
 
+use crate::calc::graders::content_text;
+
 /// USD per 1M input and output tokens of chat completions, base and fine-tuned, taken from
 /// OpenAI's price page on [`INFERENCE_PRICE_DATE`].
 const INFERENCE_PRICES: &[(&str, [f64; 2], [f64; 2])] = &[
@@ -43,15 +45,7 @@ fn tokens(model: &str, text: &str) -> u64 {
 /// The text of a message as tokens are counted: its content (a string or text parts) and its
 /// tool calls as JSON.
 fn message_text(m: &Value) -> String {
-    let mut s = match m.get("content") {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
-        _ => String::new(),
-    };
+    let mut s = content_text(m);
     for key in ["tool_calls", "function_call"] {
         if let Some(v) = m.get(key).filter(|v| !v.is_null()) {
             s.push_str(&v.to_string());

@@ -262,58 +262,16 @@ fn connection_in(
     env: &dyn Fn(&str) -> Option<String>,
     token: Option<&TokenFn>,
 ) -> Result<Connection> {
-    let explicit_base = non_empty(o.base_url);
-    let azure_endpoint = if explicit_base.is_some() {
-        None
-    } else {
-        non_empty(o.azure_endpoint).or_else(|| {
-            if env("OPENAI_BASE_URL").is_some() {
-                None
-            } else {
-                env("AZURE_OPENAI_ENDPOINT")
-            }
-        })
-    };
-    let explicit_version = non_empty(o.api_version);
-    let (base_url, flavour, key_envs): (String, Flavour, &[&str]) = match azure_endpoint {
-        Some(ep) => {
-            let flavour = match explicit_version {
-                Some(v) => azure_flavour(Some(v), "apiVersion")?,
-                None => azure_flavour(env("OPENAI_API_VERSION"), "OPENAI_API_VERSION")?,
-            };
-            let ep = check_base_url(&ep)?;
-            let root = azure_endpoint_root(&ep);
-            let base = match flavour {
-                Flavour::AzureV1 => format!("{root}/openai/v1"),
-                _ => format!("{root}/openai"),
-            };
-            (base, flavour, &["AZURE_OPENAI_API_KEY"])
-        }
-        None => {
-            let base = explicit_base
-                .or_else(|| env("OPENAI_BASE_URL"))
-                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
-            let base = check_base_url(&base)?;
-            if is_azure_v1_url(&base) {
-                if let Some(v) = explicit_version.filter(|v| v != V1) {
-                    return Err(invalid(
-                        "apiVersion",
-                        format!(
-                            "apiVersion {v:?} is a dated Azure api-version, but baseUrl is Azure's v1 API: pass azureEndpoint (the resource's endpoint) with apiVersion instead of baseUrl, or leave apiVersion out"
-                        ),
-                    ));
-                }
-                (
-                    base,
-                    Flavour::AzureV1,
-                    &["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"],
-                )
-            } else {
-                (base, Flavour::OpenAi, &["OPENAI_API_KEY"])
-            }
-        }
-    };
-    let azure = flavour != Flavour::OpenAi;
+    let Target {
+        base_url,
+        flavour,
+        key_envs,
+    } = target(
+        non_empty(o.base_url),
+        non_empty(o.azure_endpoint),
+        non_empty(o.api_version),
+        env,
+    )?;
     let api_key = non_empty(o.api_key).or_else(|| key_envs.iter().find_map(|k| env(k)));
     let organization = non_empty(o.organization).or_else(|| env("OPENAI_ORG_ID"));
     let project = non_empty(o.project).or_else(|| env("OPENAI_PROJECT_ID"));
@@ -324,38 +282,7 @@ fn connection_in(
         true,
     )?;
     check_header_value("project", "OPENAI_PROJECT_ID", project.as_deref(), true)?;
-    let auth = match api_key {
-        Some(k) => {
-            check_header_value("apiKey", key_envs[0], Some(&k), false)?;
-            let key = Secret::new(k);
-            if azure {
-                Auth::ApiKey(key)
-            } else {
-                Auth::Bearer(key)
-            }
-        }
-        None => match token {
-            Some(provider) if azure => Auth::Entra {
-                scope: DATA_PLANE_SCOPE.to_string(),
-                provider: provider.clone(),
-            },
-            _ => {
-                let alt = if azure {
-                    ", or give azureToken (a Microsoft Entra ID token provider)"
-                } else {
-                    ""
-                };
-                return Err(Error::new(
-                    ErrorCode::MissingApiKey,
-                    format!(
-                        "no API key: pass apiKey or set {}{alt}",
-                        key_envs.join(" or ")
-                    ),
-                )
-                .with_param("apiKey"));
-            }
-        },
-    };
+    let auth = auth(api_key, key_envs, flavour != Flavour::OpenAi, token)?;
     Ok(Connection {
         base_url,
         auth,
@@ -368,6 +295,135 @@ fn connection_in(
             max_delay: o.retry_delays.unwrap_or_default().max,
         },
     })
+}
+
+/// Which API a connection reaches: its base URL, flavour, and the environment variables its
+/// key may come from (the first is the one named in messages).
+struct Target {
+    base_url: String,
+    flavour: Flavour,
+    key_envs: &'static [&'static str],
+}
+
+/// The API the options (then the environment) name: an explicit base URL wins; else an Azure
+/// endpoint (`AZURE_OPENAI_ENDPOINT` only when `OPENAI_BASE_URL` is not set); else
+/// `OPENAI_BASE_URL`, else OpenAI.
+fn target(
+    explicit_base: Option<String>,
+    azure_endpoint: Option<String>,
+    explicit_version: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target> {
+    let azure_endpoint = if explicit_base.is_some() {
+        None
+    } else {
+        azure_endpoint.or_else(|| {
+            if env("OPENAI_BASE_URL").is_some() {
+                None
+            } else {
+                env("AZURE_OPENAI_ENDPOINT")
+            }
+        })
+    };
+    match azure_endpoint {
+        Some(ep) => azure_target(&ep, explicit_version, env),
+        None => {
+            let base = explicit_base
+                .or_else(|| env("OPENAI_BASE_URL"))
+                .unwrap_or_else(|| DEFAULT_BASE_URL.to_string());
+            base_url_target(&base, explicit_version)
+        }
+    }
+}
+
+/// An Azure endpoint's API: the v1 API (`{endpoint}/openai/v1`) unless `apiVersion` (else
+/// `OPENAI_API_VERSION`) names a dated version (`{endpoint}/openai`).
+fn azure_target(
+    endpoint: &str,
+    explicit_version: Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Target> {
+    let flavour = match explicit_version {
+        Some(v) => azure_flavour(Some(v), "apiVersion")?,
+        None => azure_flavour(env("OPENAI_API_VERSION"), "OPENAI_API_VERSION")?,
+    };
+    let ep = check_base_url(endpoint)?;
+    let root = azure_endpoint_root(&ep);
+    let base_url = match flavour {
+        Flavour::AzureV1 => format!("{root}/openai/v1"),
+        _ => format!("{root}/openai"),
+    };
+    Ok(Target {
+        base_url,
+        flavour,
+        key_envs: &["AZURE_OPENAI_API_KEY"],
+    })
+}
+
+/// A base URL's API: Azure's v1 API when it is one (which takes no dated `apiVersion`), else
+/// OpenAI's.
+fn base_url_target(base: &str, explicit_version: Option<String>) -> Result<Target> {
+    let base_url = check_base_url(base)?;
+    if !is_azure_v1_url(&base_url) {
+        return Ok(Target {
+            base_url,
+            flavour: Flavour::OpenAi,
+            key_envs: &["OPENAI_API_KEY"],
+        });
+    }
+    if let Some(v) = explicit_version.filter(|v| v != V1) {
+        return Err(invalid(
+            "apiVersion",
+            format!(
+                "apiVersion {v:?} is a dated Azure api-version, but baseUrl is Azure's v1 API: pass azureEndpoint (the resource's endpoint) with apiVersion instead of baseUrl, or leave apiVersion out"
+            ),
+        ));
+    }
+    Ok(Target {
+        base_url,
+        flavour: Flavour::AzureV1,
+        key_envs: &["OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"],
+    })
+}
+
+/// How requests authenticate: the key (Azure's `api-key` header, else a bearer token); on
+/// Azure without a key, the Microsoft Entra ID `token` provider; else `ERR_MISSING_API_KEY`.
+fn auth(
+    api_key: Option<String>,
+    key_envs: &[&str],
+    azure: bool,
+    token: Option<&TokenFn>,
+) -> Result<Auth> {
+    if let Some(k) = api_key {
+        check_header_value("apiKey", key_envs[0], Some(&k), false)?;
+        let key = Secret::new(k);
+        return Ok(if azure {
+            Auth::ApiKey(key)
+        } else {
+            Auth::Bearer(key)
+        });
+    }
+    match token {
+        Some(provider) if azure => Ok(Auth::Entra {
+            scope: DATA_PLANE_SCOPE.to_string(),
+            provider: provider.clone(),
+        }),
+        _ => {
+            let alt = if azure {
+                ", or give azureToken (a Microsoft Entra ID token provider)"
+            } else {
+                ""
+            };
+            Err(Error::new(
+                ErrorCode::MissingApiKey,
+                format!(
+                    "no API key: pass apiKey or set {}{alt}",
+                    key_envs.join(" or ")
+                ),
+            )
+            .with_param("apiKey"))
+        }
+    }
 }
 
 /// Whether the options or the environment name an API (`baseUrl`, `azureEndpoint`,

@@ -473,7 +473,7 @@ mod tests {
             "options",
         )
         .unwrap();
-        assert_eq!(o.concurrency, Some(2));
+        assert_eq!(o.settings.concurrency, Some(2));
         assert_eq!(o.model.as_deref(), Some("m"));
         let e = from_json_object::<EvaluateOptions>(
             json!({"model": "m", "concurrency": "x"}),
@@ -481,6 +481,16 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.param.as_deref(), Some("concurrency"));
+        // A key neither the call, its settings nor the connection has is refused, named.
+        let e = from_json_object::<EvaluateOptions>(
+            json!({"model": "m", "grader": "exact"}),
+            "options",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.code, e.param.as_deref()),
+            (ErrorCode::InvalidOption, Some("grader"))
+        );
         let Err(e) = from_json_object::<ImportOptions>(
             serde_json::json!({"agentName": "a", "signal": 1}),
             "options",

@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::NaiveDate;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -127,37 +128,41 @@ pub async fn check_registered_models(
         Err(e) if e.code == ErrorCode::MissingApiKey => None,
         Err(e) => return Err(e),
     };
-    let cancel = CancellationToken::new();
-    let targets: BTreeSet<String> = entries.iter().map(|(_, e)| target_of(e)).collect();
-    // Per (Azure entry?, base): the dates, and whether the API gave them (not a table).
-    let mut cache: BTreeMap<(bool, String), Option<(ModelFacts, bool)>> = BTreeMap::new();
-    let today = today();
+    let mut doctor = Doctor {
+        client,
+        arm_auth,
+        cancel: CancellationToken::new(),
+        today: today(),
+        within_days,
+        targets: entries.iter().map(|(_, e)| target_of(e)).collect(),
+        facts: BTreeMap::new(),
+    };
     let mut out = Vec::new();
     for (key, e) in entries {
+        out.push(doctor.check(key, e).await?);
+    }
+    Ok(out)
+}
+
+/// What [`check_registered_models`] asks each entry's questions of: the API (when there is a
+/// key), Azure's control plane (when there is a token), and the dates already read.
+struct Doctor {
+    client: Option<Client>,
+    arm_auth: Option<Auth>,
+    cancel: CancellationToken,
+    today: NaiveDate,
+    within_days: i64,
+    /// Where the registry's models answer (see [`target_of`]).
+    targets: BTreeSet<String>,
+    /// Per (Azure entry?, base): the dates, and whether the API gave them (not a table).
+    facts: BTreeMap<(bool, String), Option<(ModelFacts, bool)>>,
+}
+
+impl Doctor {
+    /// One entry's check.
+    async fn check(&mut self, key: String, e: RegistryEntry) -> Result<ModelCheck> {
         let base = base_model_of(&e);
-        let azure_entry = is_azure_entry(&e);
-        let cache_key = (azure_entry, base.clone());
-        if !cache.contains_key(&cache_key) {
-            // An entry's dates are asked of its own provider: OpenAI's of OpenAI; Azure's of
-            // Azure's dated API (which lists them), else Microsoft's retirement table.
-            let table = || Some((azure_table_facts(&base), false));
-            let flavour = client.as_ref().map(Client::flavour);
-            let fresh = match (azure_entry, flavour, client.as_ref()) {
-                (true, Some(Flavour::AzureDated { .. }), Some(c))
-                | (false, Some(Flavour::OpenAi), Some(c)) => {
-                    match model_facts(c, &base, &cancel).await {
-                        Ok(f) if f.found => Some((f, true)),
-                        Err(err) if err.status == Some(401) || err.is_abort() => return Err(err),
-                        _ if azure_entry => table(),
-                        _ => None,
-                    }
-                }
-                (true, _, _) => table(),
-                (false, _, _) => None,
-            };
-            cache.insert(cache_key.clone(), fresh.filter(|(f, _)| f.found));
-        }
-        let (fresh, refreshed) = match cache.get(&cache_key).cloned().flatten() {
+        let (fresh, refreshed) = match self.base_facts(&base, is_azure_entry(&e)).await? {
             Some((f, api)) => (Some(f), api),
             None => (None, false),
         };
@@ -165,7 +170,7 @@ pub async fn check_registered_models(
             .as_ref()
             .and_then(|f| f.shutdown_date.clone())
             .or_else(|| recorded_shutdown(&e));
-        let mut stop = stops_answering(&e, date.as_deref(), today, within_days);
+        let mut stop = stops_answering(&e, date.as_deref(), self.today, self.within_days);
         let mut notes = Vec::new();
         if let Some(until) = fresh.as_ref().and_then(|f| f.fine_tune_until.clone()) {
             notes.push(format!(
@@ -178,46 +183,15 @@ pub async fn check_registered_models(
             .and_then(|f| f.deployment.as_ref())
             .filter(|d| d.is_object());
         if let Some(d) = deployment {
-            let plan = recorded_plan(d, &key);
-            let exists = match (&plan, &arm_auth) {
-                (Some(p), Some(auth)) => deployment_exists(p, auth.clone(), &cancel).await,
-                _ => None,
-            };
-            let name = d.get("name").and_then(Value::as_str).unwrap_or(&key);
-            match exists {
-                Some(false) => {
-                    let model = d.get("model").and_then(Value::as_str).unwrap_or(name);
-                    let command = az_command(plan.as_ref(), model, name);
-                    stop = StopsAnswering {
-                        at: None,
-                        days_left: None,
-                        status: "deleted".into(),
-                        reason: format!(
-                            "Azure has no deployment {name} any more (it deletes deployments of fine-tuned models inactive for {AZURE_INACTIVITY_DAYS} days, and Developer-tier ones after {DEVELOPER_DEPLOYMENT_HOURS} hours): deploy the model again: {command}"
-                        ),
-                    };
-                }
-                Some(true) => notes.push(format!(
-                    "{AZURE_INACTIVITY_RULE} (checked now: {name} is deployed)"
-                )),
-                None => {
-                    let idle_possible = d
-                        .get("deployedAt")
-                        .and_then(Value::as_str)
-                        .and_then(|at| days_until(at, today))
-                        .is_some_and(|days| -days >= AZURE_INACTIVITY_DAYS);
-                    notes.push(if idle_possible {
-                        format!("{AZURE_INACTIVITY_RULE}; {name} was deployed more than {AZURE_INACTIVITY_DAYS} days ago, so it is gone if it had no calls for {AZURE_INACTIVITY_DAYS} days in a row: set AZURE_ACCESS_TOKEN to let doctor ask Azure")
-                    } else {
-                        AZURE_INACTIVITY_RULE.to_string()
-                    });
-                }
+            match self.deployment(d, &key).await {
+                Deployment::Deleted(deleted) => stop = deleted,
+                Deployment::Note(note) => notes.push(note),
             }
         }
-        if targets.len() > 1 {
-            notes.push(mixed_note(&target_of(&e), &targets));
+        if self.targets.len() > 1 {
+            notes.push(mixed_note(&target_of(&e), &self.targets));
         }
-        out.push(ModelCheck {
+        Ok(ModelCheck {
             failing: matches!(
                 stop.status.as_str(),
                 "shutDown" | "soon" | "undeployed" | "deleted"
@@ -234,9 +208,87 @@ pub async fn check_registered_models(
             refreshed,
             stops_answering: stop,
             notes,
-        });
+        })
     }
-    Ok(out)
+
+    /// The dates of `base` for an entry (an Azure one or not), asked once per base: of the
+    /// entry's own provider, OpenAI's of OpenAI; Azure's of Azure's dated API (which lists
+    /// them), else Microsoft's retirement table. `None` when nothing tells; with it, whether
+    /// the API gave them.
+    async fn base_facts(
+        &mut self,
+        base: &str,
+        azure_entry: bool,
+    ) -> Result<Option<(ModelFacts, bool)>> {
+        let cache_key = (azure_entry, base.to_string());
+        if let Some(known) = self.facts.get(&cache_key) {
+            return Ok(known.clone());
+        }
+        let table = || Some((azure_table_facts(base), false));
+        let client = self.client.as_ref();
+        let fresh = match (azure_entry, client.map(Client::flavour), client) {
+            (true, Some(Flavour::AzureDated { .. }), Some(c))
+            | (false, Some(Flavour::OpenAi), Some(c)) => {
+                match model_facts(c, base, &self.cancel).await {
+                    Ok(f) if f.found => Some((f, true)),
+                    Err(err) if err.status == Some(401) || err.is_abort() => return Err(err),
+                    _ if azure_entry => table(),
+                    _ => None,
+                }
+            }
+            (true, _, _) => table(),
+            (false, _, _) => None,
+        };
+        let fresh = fresh.filter(|(f, _)| f.found);
+        self.facts.insert(cache_key, fresh.clone());
+        Ok(fresh)
+    }
+
+    /// What the recorded Azure deployment `d` of entry `key` adds: `deleted` when Azure's
+    /// control plane no longer has it, else a note of the inactivity rule.
+    async fn deployment(&self, d: &Value, key: &str) -> Deployment {
+        let plan = recorded_plan(d, key);
+        let exists = match (&plan, &self.arm_auth) {
+            (Some(p), Some(auth)) => deployment_exists(p, auth.clone(), &self.cancel).await,
+            _ => None,
+        };
+        let name = d.get("name").and_then(Value::as_str).unwrap_or(key);
+        match exists {
+            Some(false) => {
+                let model = d.get("model").and_then(Value::as_str).unwrap_or(name);
+                let command = az_command(plan.as_ref(), model, name);
+                Deployment::Deleted(StopsAnswering {
+                    at: None,
+                    days_left: None,
+                    status: "deleted".into(),
+                    reason: format!(
+                        "Azure has no deployment {name} any more (it deletes deployments of fine-tuned models inactive for {AZURE_INACTIVITY_DAYS} days, and Developer-tier ones after {DEVELOPER_DEPLOYMENT_HOURS} hours): deploy the model again: {command}"
+                    ),
+                })
+            }
+            Some(true) => Deployment::Note(format!(
+                "{AZURE_INACTIVITY_RULE} (checked now: {name} is deployed)"
+            )),
+            None => {
+                let idle_possible = d
+                    .get("deployedAt")
+                    .and_then(Value::as_str)
+                    .and_then(|at| days_until(at, self.today))
+                    .is_some_and(|days| -days >= AZURE_INACTIVITY_DAYS);
+                Deployment::Note(if idle_possible {
+                    format!("{AZURE_INACTIVITY_RULE}; {name} was deployed more than {AZURE_INACTIVITY_DAYS} days ago, so it is gone if it had no calls for {AZURE_INACTIVITY_DAYS} days in a row: set AZURE_ACCESS_TOKEN to let doctor ask Azure")
+                } else {
+                    AZURE_INACTIVITY_RULE.to_string()
+                })
+            }
+        }
+    }
+}
+
+/// What an entry's Azure deployment says: it is gone (when it stops answering), or a note.
+enum Deployment {
+    Deleted(StopsAnswering),
+    Note(String),
 }
 
 #[cfg(test)]

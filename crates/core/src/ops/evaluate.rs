@@ -10,73 +10,9 @@ use crate::stages::evaluate::settings::check_numbers;
 use crate::stages::evaluate::{run, EVAL_MAX_RETRIES};
 use crate::types::entry::RegistryEntry;
 use crate::types::error::{Error, ErrorCode, Result};
-use crate::types::options::{ConnectionOptions, EvalSettings, EvaluateOptions};
+use crate::types::options::EvaluateOptions;
 use crate::types::progress::RunContext;
 use crate::types::results::EvaluationReport;
-
-/// The options split: the settings of the run, and what picks the candidate, the registry
-/// and the connection.
-struct Split {
-    model_key: Option<String>,
-    model: Option<String>,
-    settings: EvalSettings,
-    registry_path: Option<String>,
-    connection: ConnectionOptions,
-}
-
-fn split(o: EvaluateOptions) -> Split {
-    let EvaluateOptions {
-        model_key,
-        model,
-        data,
-        baseline,
-        graders,
-        primary_grader,
-        judge_model,
-        judge_rubric,
-        concurrency,
-        max_cost_usd,
-        max_examples,
-        seed,
-        bootstrap_samples,
-        output_path,
-        temperature,
-        cache,
-        junit_path,
-        min_scores,
-        max_answer_tokens,
-        custom_graders,
-        registry_path,
-        connection,
-    } = o;
-    let settings = EvalSettings {
-        data,
-        baseline,
-        graders,
-        primary_grader,
-        judge_model,
-        judge_rubric,
-        concurrency,
-        max_cost_usd,
-        max_examples,
-        seed,
-        bootstrap_samples,
-        output_path,
-        temperature,
-        cache,
-        junit_path,
-        min_scores,
-        max_answer_tokens,
-        custom_graders,
-    };
-    Split {
-        model_key,
-        model,
-        settings,
-        registry_path,
-        connection,
-    }
-}
 
 /// The registry entry of `key`, which must be registered.
 async fn entry_of(registry: &Registry, key: &str) -> Result<RegistryEntry> {
@@ -131,7 +67,6 @@ fn baseline_of(
 /// `evaluateModel`: resolves the candidate, the baseline and the data from the options and
 /// the registry, then [`run`]s.
 pub async fn evaluate_model(o: EvaluateOptions, ctx: RunContext) -> Result<EvaluationReport> {
-    let o = split(o);
     check_numbers(&o.settings)?;
     let explicit_retries = o.connection.max_retries.is_some();
     let conn = connection(o.connection)?;

@@ -17,7 +17,7 @@ use crate::calc::lifecycle::{AZURE_INACTIVITY_RULE, DEVELOPER_DEPLOYMENT_HOURS};
 use crate::infra::client::{arm, Client};
 use crate::infra::connection::control_plane_auth;
 use crate::types::error::{Error, ErrorCode, Result};
-use crate::types::progress::ProgressEvent;
+use crate::types::progress::{ProgressEvent, RunContext};
 use crate::types::results::Deployed;
 
 use super::Run;
@@ -139,93 +139,132 @@ async fn wait_deployed(
 ) -> Result<String> {
     let (ctx, r) = (run.ctx, run.r);
     let put = arm::put_deployment(client, plan, model, &ctx.cancel).await?;
-    let mut last = azure::provisioning_state(&put.body);
-    ctx.emit(ProgressEvent::Deployment {
-        deployment: plan.deployment_name.clone(),
-        provisioning_state: last.clone(),
-    });
-    let limit = r
-        .timeout
-        .unwrap_or(Duration::from_secs(3600))
-        .min(Duration::from_secs(3600));
-    let started = tokio::time::Instant::now();
-    let failed = |state: &str, why: Option<String>| {
-        Error::new(
-            ErrorCode::DeploymentFailed,
-            format!(
-                "the Azure deployment {} of {model} ended {state}{}; the model is trained: call again to retry the deployment, or deploy it by hand: {}",
-                plan.deployment_name,
-                why.map(|w| format!(" ({w})")).unwrap_or_default(),
-                azure::az_command(Some(plan), model, &plan.deployment_name)
-            ),
-        )
+    let last = azure::provisioning_state(&put.body);
+    let wait = Wait {
+        ctx,
+        client,
+        plan,
+        model,
+        poll: r.poll_interval,
+        limit: r
+            .timeout
+            .unwrap_or(Duration::from_secs(3600))
+            .min(Duration::from_secs(3600)),
+        started: tokio::time::Instant::now(),
     };
-    let timed_out = |state: &str| {
-        Error::new(
-            ErrorCode::Timeout,
-            format!(
-                "the Azure deployment {} of {model} is still {state} after {} s; call again to keep waiting",
-                plan.deployment_name,
-                limit.as_secs()
-            ),
-        )
-    };
-    let pause = |d: Duration| async move {
-        tokio::select! {
-            _ = ctx.cancel.cancelled() => Err(Error::aborted()),
-            _ = tokio::time::sleep(d) => Ok(()),
-        }
-    };
+    wait.report(&last);
     // The operation first (facts §4: "LRO final-state-via azure-async-operation").
-    if let Some(url) = put.operation.clone() {
-        let mut wait = put.retry_after.unwrap_or(r.poll_interval);
+    if let Some(url) = &put.operation {
+        let first = put.retry_after.unwrap_or(r.poll_interval);
+        wait.follow_operation(url, first, &last).await?;
+    }
+    // Then the deployment itself, until it says so (at once when the operation was followed).
+    wait.until_settled(last, put.operation.is_some()).await
+}
+
+/// A deployment being waited for: where to ask, what to report, and until when.
+struct Wait<'a> {
+    ctx: &'a RunContext,
+    client: &'a Client,
+    plan: &'a DeploymentPlan,
+    model: &'a str,
+    poll: Duration,
+    limit: Duration,
+    started: tokio::time::Instant,
+}
+
+impl Wait<'_> {
+    /// Polls the `Azure-AsyncOperation` at `url` (after `wait`, then as each answer's
+    /// `Retry-After` says) until it has `Succeeded`; an error when it failed.
+    async fn follow_operation(&self, url: &str, mut wait: Duration, last: &str) -> Result<()> {
         loop {
-            if started.elapsed() >= limit {
-                return Err(timed_out(&last));
-            }
-            pause(wait).await?;
-            let op = match arm::get_operation(client, plan, &url, &ctx.cancel).await {
+            self.pause(wait, last).await?;
+            let op = match arm::get_operation(self.client, self.plan, url, &self.ctx.cancel).await {
                 Ok(op) => op,
                 Err(e) if e.is_retryable() => continue,
                 Err(e) => return Err(e),
             };
             let (status, why) = azure::operation_status(&op.body);
             if status == "Succeeded" {
-                break;
+                return Ok(());
             }
             if azure::is_failed_state(&status) {
-                return Err(failed(&status, why));
+                return Err(self.failed(&status, why));
             }
-            wait = op.retry_after.unwrap_or(r.poll_interval);
+            wait = op.retry_after.unwrap_or(self.poll);
         }
     }
-    // Then the deployment itself, until it says so.
-    let mut first = put.operation.is_some();
-    loop {
-        if !first {
-            match last.as_str() {
-                "Succeeded" => return Ok(last),
-                s if azure::is_failed_state(s) => return Err(failed(s, None)),
-                _ => {}
+
+    /// Reads the deployment (at once with `read_now`, else after a poll interval) until its
+    /// provisioning state, last `last`, is `Succeeded` (returned) or failed (an error),
+    /// reporting each change.
+    async fn until_settled(&self, mut last: String, mut read_now: bool) -> Result<String> {
+        loop {
+            if !read_now {
+                match last.as_str() {
+                    "Succeeded" => return Ok(last),
+                    s if azure::is_failed_state(s) => return Err(self.failed(s, None)),
+                    _ => {}
+                }
+                self.pause(self.poll, &last).await?;
             }
-            if started.elapsed() >= limit {
-                return Err(timed_out(&last));
+            read_now = false;
+            let v = match arm::get_deployment(self.client, self.plan, &self.ctx.cancel).await {
+                Ok(v) => v,
+                Err(e) if e.is_retryable() => continue,
+                Err(e) => return Err(e),
+            };
+            let state = azure::provisioning_state(&v.body);
+            if state != last {
+                last = state;
+                self.report(&last);
             }
-            pause(r.poll_interval).await?;
         }
-        first = false;
-        let v = match arm::get_deployment(client, plan, &ctx.cancel).await {
-            Ok(v) => v,
-            Err(e) if e.is_retryable() => continue,
-            Err(e) => return Err(e),
-        };
-        let state = azure::provisioning_state(&v.body);
-        if state != last {
-            last = state;
-            ctx.emit(ProgressEvent::Deployment {
-                deployment: plan.deployment_name.clone(),
-                provisioning_state: last.clone(),
-            });
+    }
+
+    /// Waits `d`: `ERR_TIMEOUT` (the deployment still `last`) when the time is already up, an
+    /// abort when the call is cancelled meanwhile.
+    async fn pause(&self, d: Duration, last: &str) -> Result<()> {
+        if self.started.elapsed() >= self.limit {
+            return Err(self.timed_out(last));
         }
+        tokio::select! {
+            _ = self.ctx.cancel.cancelled() => Err(Error::aborted()),
+            _ = tokio::time::sleep(d) => Ok(()),
+        }
+    }
+
+    /// The deployment's provisioning state, as a progress event.
+    fn report(&self, state: &str) {
+        self.ctx.emit(ProgressEvent::Deployment {
+            deployment: self.plan.deployment_name.clone(),
+            provisioning_state: state.to_string(),
+        });
+    }
+
+    fn failed(&self, state: &str, why: Option<String>) -> Error {
+        let plan = self.plan;
+        Error::new(
+            ErrorCode::DeploymentFailed,
+            format!(
+                "the Azure deployment {} of {} ended {state}{}; the model is trained: call again to retry the deployment, or deploy it by hand: {}",
+                plan.deployment_name,
+                self.model,
+                why.map(|w| format!(" ({w})")).unwrap_or_default(),
+                azure::az_command(Some(plan), self.model, &plan.deployment_name)
+            ),
+        )
+    }
+
+    fn timed_out(&self, state: &str) -> Error {
+        Error::new(
+            ErrorCode::Timeout,
+            format!(
+                "the Azure deployment {} of {} is still {state} after {} s; call again to keep waiting",
+                self.plan.deployment_name,
+                self.model,
+                self.limit.as_secs()
+            ),
+        )
     }
 }

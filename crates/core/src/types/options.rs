@@ -554,26 +554,10 @@ pub struct EvaluateOptions {
     pub model_key: Option<String>,
     /// A model name (or modelKey) as the candidate, instead of `modelKey`.
     pub model: Option<String>,
-    pub data: Option<String>,
-    pub baseline: Option<String>,
-    pub graders: Option<Vec<String>>,
-    pub primary_grader: Option<String>,
-    pub judge_model: Option<String>,
-    pub judge_rubric: Option<String>,
-    pub concurrency: Option<u32>,
-    pub max_cost_usd: Option<f64>,
-    pub max_examples: Option<u64>,
-    pub seed: Option<u64>,
-    pub bootstrap_samples: Option<u32>,
-    pub output_path: Option<String>,
-    pub temperature: Option<f64>,
-    pub cache: Option<bool>,
-    pub junit_path: Option<String>,
-    pub min_scores: Option<BTreeMap<String, f64>>,
-    pub max_answer_tokens: Option<u32>,
-    /// See [`EvalSettings::custom_graders`].
-    #[serde(skip)]
-    pub custom_graders: Vec<super::evaluation::CustomGrader>,
+    /// How the evaluation runs (`data`, `baseline`, `graders`… at the top level of the
+    /// object).
+    #[serde(flatten)]
+    pub settings: EvalSettings,
     /// Path of `models.json` (see `infra::registry::registry_path`).
     pub registry_path: Option<String>,
     /// How to reach the API.

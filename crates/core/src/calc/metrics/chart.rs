@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 
 use super::results::{finite, Series};
+use crate::calc::xml;
 
 /// At most this many points of each series are drawn; longer series are downsampled evenly,
 /// keeping the first and the last point.
@@ -175,7 +176,7 @@ fn write_frame(svg: &mut String, title: &str) {
         svg,
         r##"<text x="{:.1}" y="30" text-anchor="middle" font-size="18" font-weight="bold" fill="#222">{}</text>"##,
         WIDTH / 2.0,
-        escape_xml(title)
+        xml::escape(title, "\u{fffd}")
     );
 }
 
@@ -376,25 +377,6 @@ fn downsample(points: &[(u64, f64)], max: usize) -> Vec<(u64, f64)> {
             points[idx as usize]
         })
         .collect()
-}
-
-/// Escapes text for XML content and attribute values. Characters XML 1.0 does not allow at
-/// all (most C0 controls) become U+FFFD so the document stays well-formed.
-fn escape_xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

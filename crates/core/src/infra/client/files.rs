@@ -72,41 +72,13 @@ impl Client {
     pub async fn list_files(&self, cancel: &CancellationToken) -> Result<Vec<FileObject>> {
         if self.is_azure() {
             let page: List<FileObject> = self
-                .send(
-                    || {
-                        Ok(self
-                            .request(Method::GET, "/files")
-                            .query(&[("purpose", "fine-tune")]))
-                    },
-                    cancel,
-                )
+                .page("/files", &[("purpose", "fine-tune")], None, cancel)
                 .await?;
             return Ok(page.data);
         }
-        let mut out: Vec<FileObject> = Vec::new();
-        for _ in 0..100 {
-            let after = out.last().map(|f| f.id.clone());
-            let page: List<FileObject> = self
-                .send(
-                    || {
-                        let mut rb = self
-                            .request(Method::GET, "/files")
-                            .query(&[("purpose", "fine-tune"), ("limit", "10000")]);
-                        if let Some(a) = &after {
-                            rb = rb.query(&[("after", a.as_str())]);
-                        }
-                        Ok(rb)
-                    },
-                    cancel,
-                )
-                .await?;
-            let n = page.data.len();
-            out.extend(page.data);
-            if !page.has_more || n == 0 {
-                break;
-            }
-        }
-        Ok(out)
+        let query = [("purpose", "fine-tune"), ("limit", "10000")];
+        self.all_pages("/files", &query, 100, |f: &FileObject| &f.id, cancel)
+            .await
     }
 
     /// `DELETE /files/{id}`; a file that is already gone counts as deleted.

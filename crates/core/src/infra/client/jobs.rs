@@ -54,30 +54,15 @@ impl Client {
     /// `GET /fine_tuning/jobs`, every page (`after`, `limit`: declared by OpenAI, V1 and
     /// A1021), newest first.
     pub async fn list_jobs(&self, cancel: &CancellationToken) -> Result<Vec<Job>> {
-        let mut out: Vec<Job> = Vec::new();
-        for _ in 0..MAX_JOB_PAGES {
-            let after = out.last().map(|j| j.id.clone());
-            let page: List<Job> = self
-                .send(
-                    || {
-                        let mut rb = self
-                            .request(Method::GET, "/fine_tuning/jobs")
-                            .query(&[("limit", "100")]);
-                        if let Some(a) = &after {
-                            rb = rb.query(&[("after", a.as_str())]);
-                        }
-                        Ok(rb)
-                    },
-                    cancel,
-                )
-                .await?;
-            let n = page.data.len();
-            out.extend(page.data);
-            if !page.has_more || n == 0 {
-                break;
-            }
-        }
-        Ok(out)
+        let query = [("limit", "100")];
+        self.all_pages(
+            "/fine_tuning/jobs",
+            &query,
+            MAX_JOB_PAGES,
+            |j: &Job| &j.id,
+            cancel,
+        )
+        .await
     }
 
     /// Every job whose `metadata[name]` is `value`, newest first: OpenAI filters the list
@@ -92,16 +77,8 @@ impl Client {
         let jobs = match self.caps() {
             None => {
                 let filter = format!("metadata[{name}]");
-                let list: List<Job> = self
-                    .send(
-                        || {
-                            Ok(self
-                                .request(Method::GET, "/fine_tuning/jobs")
-                                .query(&[(filter.as_str(), value), ("limit", "100")]))
-                        },
-                        cancel,
-                    )
-                    .await?;
+                let query = [(filter.as_str(), value), ("limit", "100")];
+                let list: List<Job> = self.page("/fine_tuning/jobs", &query, None, cancel).await?;
                 list.data
             }
             Some(c) if c.metadata => self.list_jobs(cancel).await?,
@@ -230,23 +207,10 @@ impl Client {
     ) -> Result<Vec<JobEvent>> {
         let mut out: Vec<JobEvent> = Vec::new();
         let mut cursor: Option<String> = None;
+        let path = format!("/fine_tuning/jobs/{}/events", path_segment(id));
         for _ in 0..50 {
             let page: List<JobEvent> = self
-                .send(
-                    || {
-                        let mut rb = self
-                            .request(
-                                Method::GET,
-                                &format!("/fine_tuning/jobs/{}/events", path_segment(id)),
-                            )
-                            .query(&[("limit", "100")]);
-                        if let Some(c) = &cursor {
-                            rb = rb.query(&[("after", c.as_str())]);
-                        }
-                        Ok(rb)
-                    },
-                    cancel,
-                )
+                .page(&path, &[("limit", "100")], cursor.as_deref(), cancel)
                 .await
                 .map_err(|e| e.with_job(id))?;
             let n = page.data.len();
