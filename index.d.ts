@@ -1037,6 +1037,13 @@ export interface CheckOptions {
   azureEndpoint?: string
   /** Azure `api-version`; default `OPENAI_API_VERSION`. */
   apiVersion?: string
+  /**
+   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+   * Asked before each request, so it may refresh. Never logged or stored.
+   */
+  azureToken?: ((scope: string) => Promise<string>) | null
   /** Retries per request (default 2). */
   maxRetries?: number
   /**
@@ -1243,6 +1250,13 @@ export interface EvaluateOptions {
   project?: string
   azureEndpoint?: string
   apiVersion?: string
+  /**
+   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+   * Asked before each request, so it may refresh. Never logged or stored.
+   */
+  azureToken?: ((scope: string) => Promise<string>) | null
   /**
    * Retries per request (default 8 in an evaluation: it sends many); 429s honour
    * `retry-after`.
@@ -1616,6 +1630,13 @@ export interface ImportJobOptions {
   azureEndpoint?: string
   /** Azure `api-version`; default `OPENAI_API_VERSION`. */
   apiVersion?: string
+  /**
+   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+   * Asked before each request, so it may refresh. Never logged or stored.
+   */
+  azureToken?: ((scope: string) => Promise<string>) | null
   /** Retries per request (default 2). */
   maxRetries?: number
   /**
@@ -1658,6 +1679,13 @@ export interface JobOptions {
   azureEndpoint?: string
   /** Azure `api-version`; default `OPENAI_API_VERSION`. */
   apiVersion?: string
+  /**
+   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+   * Asked before each request, so it may refresh. Never logged or stored.
+   */
+  azureToken?: ((scope: string) => Promise<string>) | null
   /** Retries per request (default 2). */
   maxRetries?: number
   /**
@@ -1743,6 +1771,13 @@ export interface RemoveModelOptions {
   azureEndpoint?: string
   /** Azure `api-version`; default `OPENAI_API_VERSION`. */
   apiVersion?: string
+  /**
+   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
+   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
+   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
+   * Asked before each request, so it may refresh. Never logged or stored.
+   */
+  azureToken?: ((scope: string) => Promise<string>) | null
   /** Retries per request (default 2). */
   maxRetries?: number
   /**

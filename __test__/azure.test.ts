@@ -2,7 +2,15 @@
 // 2025-04-01-preview), through a recording proxy: what goes over the wire per version.
 import * as fs from 'node:fs'
 import * as path from 'node:path'
-import { pauseFineTune, trainAndRegisterFineTunedModel } from 'taskforce-fine-tune'
+import {
+  checkRegisteredModels,
+  evaluateModel,
+  getFineTuneJob,
+  importFineTuneJob,
+  pauseFineTune,
+  removeRegisteredModel,
+  trainAndRegisterFineTunedModel,
+} from 'taskforce-fine-tune'
 import { chatJsonl, pipelineOptions, rejection, runChild, tempDir, useEmulator, useTempDir, writeFile } from './helpers'
 import { DECLARED_JOB_FIELDS, declaredQuery, recordingProxy, type Recorded } from './azure-helpers'
 
@@ -191,6 +199,42 @@ test('without an API key, the data plane gets a Microsoft Entra ID token for its
   }
   // No key and no token: the error says what to give.
   const e = await rejection(trainAndRegisterFineTunedModel(azure({ apiKey: undefined, modelKey: 'other' })))
+  expect(e.code).toBe('ERR_MISSING_API_KEY')
+  expect(e.message).toContain('azureToken')
+})
+
+test('azureToken serves every call that talks to the API, not only the training', async () => {
+  const m = await trainAndRegisterFineTunedModel(azure({ apiKey: fx.emu.apiKey, modelKey: 'entra_calls' }))
+  const token = fx.emu.apiKey
+  const scopes: string[] = []
+  const conn = {
+    azureEndpoint: proxy.url,
+    registryPath: m.registryPath,
+    azureToken: async (scope: string) => {
+      scopes.push(scope)
+      return token
+    },
+  }
+  const log = await recorded(async () => {
+    expect((await getFineTuneJob('entra_calls', conn)).id).toBe(m.jobId)
+    const checks = await checkRegisteredModels(conn)
+    expect(checks.map((c) => c.modelKey)).toContain('entra_calls')
+    const imported = await importFineTuneJob(m.jobId, { ...conn, agentName: 'Writer', modelKey: 'entra_imported' })
+    expect(imported.fineTunedModel).toBe(m.fineTunedModel)
+    // evaluateModel asks chat completions of deployments (see azure-deploy.test.ts): here,
+    // with no deployment, Azure's 404 comes back through the same Entra ID authentication.
+    const data = writeFile(tmp.dir, 'entra-eval.jsonl', chatJsonl(4))
+    const report = await evaluateModel({ ...conn, modelKey: 'entra_calls', baseline: 'gpt-4o-mini-2024-07-18', data, cache: false, minScores: {} })
+      .then(() => 'resolved', (e: any) => e.status)
+    expect(report).toBe(404)
+    const removed = await removeRegisteredModel('entra_imported', { ...conn, deleteRemote: false })
+    expect(removed.modelKey).toBe('entra_imported')
+  })
+  expect(log.length).toBeGreaterThan(3)
+  expect(log.filter((r) => !(r.auth.join() === 'authorization' && r.bearer === token)).map((r) => `${r.method} ${r.path} ${r.auth}`)).toEqual([])
+  expect(new Set(scopes)).toEqual(new Set(['https://cognitiveservices.azure.com/.default']))
+  // Without a key or a token, the same call says what to give.
+  const e = await rejection(getFineTuneJob('entra_calls', { azureEndpoint: proxy.url, registryPath: m.registryPath }))
   expect(e.code).toBe('ERR_MISSING_API_KEY')
   expect(e.message).toContain('azureToken')
 })

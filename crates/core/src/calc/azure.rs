@@ -10,7 +10,7 @@
 //! `properties.provisioningState` is `Succeeded` (`Failed` or `Canceled` end it). The token is
 //! a secret: it is sent, never logged, returned or stored.
 
-use crate::calc::ids::path_segment;
+use crate::calc::ids::{is_dot_segment, path_segment};
 use serde_json::{json, Value};
 
 use crate::calc::checks::{invalid, require};
@@ -111,6 +111,12 @@ fn check_resource(o: &AzureDeploymentOptions) -> Result<()> {
                 format!("{name} {v:?} must not hold '/', '?', '#' or '%'"),
             ));
         }
+        if is_dot_segment(v.trim()) {
+            return Err(invalid(
+                name,
+                format!("{name} {v:?} must not be all dots (it would name another path)"),
+            ));
+        }
     }
     Ok(())
 }
@@ -124,6 +130,7 @@ fn deployment_name(given: Option<&str>, model_key: &str) -> Result<String> {
         .unwrap_or_else(|| deployment_name_of(model_key));
     let n = name.chars().count();
     if !(2..=64).contains(&n)
+        || is_dot_segment(&name)
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
@@ -311,6 +318,21 @@ mod tests {
         let mut o = opts();
         o.resource_group = " ".into();
         assert_eq!(plan(&o, "k").unwrap_err().code, ErrorCode::MissingOption);
+        // All-dot names would climb the ARM path once a URL parser reads them (even encoded).
+        for dots in [".", "..", "..."] {
+            let mut o = opts();
+            o.resource_group = dots.into();
+            let e = plan(&o, "k").unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("azureDeployment.resourceGroup"));
+            let mut o = opts();
+            o.deployment_name = Some(dots.into());
+            let e = plan(&o, "k").unwrap_err();
+            assert_eq!(e.param.as_deref(), Some("azureDeployment.deploymentName"));
+        }
+        assert!(
+            plan(&opts(), "..").is_err(),
+            "a deployment name made from the key"
+        );
         let cmd = az_command(Some(&plan(&opts(), "k1").unwrap()), "ft:x", "k1");
         assert!(
             cmd.contains("--deployment-name k1 --model-name ft:x"),

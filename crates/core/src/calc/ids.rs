@@ -104,12 +104,20 @@ pub fn is_job_id(s: &str) -> bool {
     s.starts_with("ftjob-")
 }
 
+/// Whether `s` is all dots (`.`, `..`, …): such a segment cannot be sent as it is, nor encoded,
+/// since URL parsers (WHATWG's, the `url` crate's) read `%2E%2E` as `..` and drop or climb it.
+/// Names that go into a path must be refused when they are one.
+pub fn is_dot_segment(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b == b'.')
+}
+
 /// `s` as one URL path segment, exactly: every byte but ASCII letters, digits and
 /// `-` `.` `_` `~` `:` is percent-encoded (`/` `?` `#` `%` spaces, controls and non-ASCII
-/// included), and a segment that is all dots (`.`, `..`) has its dots encoded, so it names
-/// no other path. Apply it to every id put into a request's path.
+/// included), and a segment that is all dots (`.`, `..`) has its dots encoded. URL parsers
+/// still read an encoded `..` as `..` ([`is_dot_segment`]): every name this encodes is checked
+/// first ([`check`], `calc::azure::plan`). Apply it to every id put into a request's path.
 pub fn path_segment(s: &str) -> String {
-    if !s.is_empty() && s.bytes().all(|b| b == b'.') {
+    if is_dot_segment(s) {
         return "%2E".repeat(s.len());
     }
     let mut out = String::with_capacity(s.len());
@@ -210,6 +218,16 @@ mod tests {
         assert_eq!(path_segment(".."), "%2E%2E");
         assert_eq!(path_segment("..."), "%2E%2E%2E");
         assert_eq!(path_segment(""), "");
+        // Why all-dot names are refused before they reach a path: the URL parser reads the
+        // encoded form as `..` too.
+        let u = url::Url::parse(&format!("http://h/v1/files/{}", path_segment(".."))).unwrap();
+        assert_eq!(u.path(), "/v1/");
+        assert!(
+            is_dot_segment("..")
+                && is_dot_segment(".")
+                && !is_dot_segment("a.")
+                && !is_dot_segment("")
+        );
         // Whatever the input, the segment holds no character that ends or splits it.
         for s in ["/", "?", "#", "%", "a/b?c#d%e", "\u{7f}", "\u{2028}"] {
             let enc = path_segment(s);
