@@ -126,6 +126,25 @@ fn arm_error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
         .into_response()
 }
 
+/// A request the control plane refuses with 400 and ARM's error `code`.
+struct Refused {
+    code: &'static str,
+    message: String,
+}
+
+fn bad_request(code: &'static str, message: impl Into<String>) -> Refused {
+    Refused {
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        arm_error(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
 /// The control plane's routes, with their auth and api-version checks.
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let base = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/{account}/deployments";
@@ -263,15 +282,10 @@ async fn create_or_update(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
-    let wanted = match check_request(&state, &name, &body) {
-        Ok(w) => w,
-        Err(refused) => return refused,
-    };
+) -> Result<Response, Refused> {
+    let wanted = check_request(&state, &name, &body)?;
     let now = now_ms();
-    if let Err(refused) = check_deployable(&state, &wanted.model, now) {
-        return refused;
-    }
+    check_deployable(&state, &wanted.model, now)?;
     let delay = (state.0.job_duration_ms / 5).clamp(50, 5000) as i64;
     let id = arm_id(&sub, &group, &account, &name);
     let mut store = state.store();
@@ -282,7 +296,7 @@ async fn create_or_update(
         StatusCode::CREATED
     };
     if put.unchanged || state.0.azure_lenient {
-        return (status, Json(put.body)).into_response();
+        return Ok((status, Json(put.body)).into_response());
     }
     // facts §4: "**201** create with `Azure-AsyncOperation` + `Retry-After`; LRO
     // final-state-via azure-async-operation". An update that provisions again gets them too.
@@ -297,12 +311,12 @@ async fn create_or_update(
     drop(store);
     let url = operation_url(&headers, query.as_deref(), &sub, &op);
     let retry_after = (delay as u64).div_ceil(1000).max(1).to_string();
-    (
+    Ok((
         status,
         [("azure-asyncoperation", url), ("retry-after", retry_after)],
         Json(put.body),
     )
-        .into_response()
+        .into_response())
 }
 
 /// What a `PUT` asks for.
@@ -315,10 +329,9 @@ struct Wanted {
 
 /// Reads and checks a `PUT`'s name and body: a valid name, a known SKU, a capacity, an
 /// OpenAI model.
-fn check_request(state: &AppState, name: &str, body: &Bytes) -> Result<Wanted, Response> {
+fn check_request(state: &AppState, name: &str, body: &Bytes) -> Result<Wanted, Refused> {
     let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "InvalidRequestContent",
             "The request content was invalid and could not be deserialized.",
         ));
@@ -330,8 +343,7 @@ fn check_request(state: &AppState, name: &str, body: &Bytes) -> Result<Wanted, R
         .and_then(Value::as_u64)
         .unwrap_or(0);
     if capacity == 0 {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "InvalidCapacity",
             "sku.capacity must be a whole number of at least 1.",
         ));
@@ -345,8 +357,7 @@ fn check_request(state: &AppState, name: &str, body: &Bytes) -> Result<Wanted, R
         .and_then(Value::as_str)
         .unwrap_or("");
     if format != "OpenAI" || model.is_empty() {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "InvalidResourceProperties",
             "properties.model needs format 'OpenAI' and a name.",
         ));
@@ -359,15 +370,14 @@ fn check_request(state: &AppState, name: &str, body: &Bytes) -> Result<Wanted, R
 }
 
 /// A deployment name: 2 to 64 letters, digits, `-`, `_` or `.`.
-fn check_name(name: &str) -> Result<(), Response> {
+fn check_name(name: &str) -> Result<(), Refused> {
     let n = name.chars().count();
     if !(2..=64).contains(&n)
         || !name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
     {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "InvalidResourceName",
             format!("The deployment name '{name}' is invalid."),
         ));
@@ -376,7 +386,7 @@ fn check_name(name: &str) -> Result<(), Response> {
 }
 
 /// `sku.name`, one of [`SKUS`] (lenient: [`LENIENT_SKUS`]), compared case-insensitively.
-fn check_sku(state: &AppState, v: &Value) -> Result<&'static str, Response> {
+fn check_sku(state: &AppState, v: &Value) -> Result<&'static str, Refused> {
     let sku_name = v.pointer("/sku/name").and_then(Value::as_str).unwrap_or("");
     let skus: &'static [&'static str] = if state.0.azure_lenient {
         &LENIENT_SKUS
@@ -385,8 +395,7 @@ fn check_sku(state: &AppState, v: &Value) -> Result<&'static str, Response> {
     };
     match skus.iter().find(|s| s.eq_ignore_ascii_case(sku_name)) {
         Some(sku) => Ok(sku),
-        None => Err(arm_error(
-            StatusCode::BAD_REQUEST,
+        None => Err(bad_request(
             "InvalidSkuName",
             format!(
                 "The sku '{sku_name}' is not supported for fine-tuned models; use {}.",
@@ -398,14 +407,13 @@ fn check_sku(state: &AppState, v: &Value) -> Result<&'static str, Response> {
 
 /// The model must be a base chat model or a fine-tuned model of this emulator, and (not
 /// lenient) not retired for deployments.
-fn check_deployable(state: &AppState, model: &str, now: i64) -> Result<(), Response> {
+fn check_deployable(state: &AppState, model: &str, now: i64) -> Result<(), Refused> {
     let known = is_base_chat_model(model)
         || crate::jobs::fine_tuned_models(&state.store(), now)
             .iter()
             .any(|(m, _)| m == model);
     if !known {
-        return Err(arm_error(
-            StatusCode::BAD_REQUEST,
+        return Err(bad_request(
             "DeploymentModelNotSupported",
             format!("The model '{model}' does not exist or is not supported for deployment."),
         ));
@@ -414,8 +422,7 @@ fn check_deployable(state: &AppState, model: &str, now: i64) -> Result<(), Respo
         // facts §6 (D-RET): "at deployment retirement inference/deploy error".
         if let (_, Some(date)) = crate::azure::retirement(state, model) {
             if crate::chat::is_past(&date) {
-                return Err(arm_error(
-                    StatusCode::BAD_REQUEST,
+                return Err(bad_request(
                     "DeploymentModelNotSupported",
                     format!("The model '{model}' was retired for deployments on {date}."),
                 ));
