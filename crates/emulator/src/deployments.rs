@@ -126,6 +126,25 @@ fn arm_error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
         .into_response()
 }
 
+/// A request the control plane refuses with 400 and ARM's error `code`.
+struct Refused {
+    code: &'static str,
+    message: String,
+}
+
+fn bad_request(code: &'static str, message: impl Into<String>) -> Refused {
+    Refused {
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        arm_error(StatusCode::BAD_REQUEST, self.code, self.message)
+    }
+}
+
 /// The control plane's routes, with their auth and api-version checks.
 pub(crate) fn routes(state: AppState) -> Router<AppState> {
     let base = "/subscriptions/{subscription}/resourceGroups/{group}/providers/Microsoft.CognitiveServices/accounts/{account}/deployments";
@@ -263,125 +282,21 @@ async fn create_or_update(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     body: Bytes,
-) -> Response {
-    let Ok(v) = serde_json::from_slice::<Value>(&body) else {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContent",
-            "The request content was invalid and could not be deserialized.",
-        );
-    };
-    let n = name.chars().count();
-    if !(2..=64).contains(&n)
-        || !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidResourceName",
-            format!("The deployment name '{name}' is invalid."),
-        );
-    }
-    let sku_name = v.pointer("/sku/name").and_then(Value::as_str).unwrap_or("");
-    let skus: &[&str] = if state.0.azure_lenient {
-        &LENIENT_SKUS
-    } else {
-        &SKUS
-    };
-    let Some(sku) = skus.iter().find(|s| s.eq_ignore_ascii_case(sku_name)) else {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidSkuName",
-            format!(
-                "The sku '{sku_name}' is not supported for fine-tuned models; use {}.",
-                skus.join(", ")
-            ),
-        );
-    };
-    let capacity = v
-        .pointer("/sku/capacity")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    if capacity == 0 {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidCapacity",
-            "sku.capacity must be a whole number of at least 1.",
-        );
-    }
-    let model = v
-        .pointer("/properties/model/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let format = v
-        .pointer("/properties/model/format")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    if format != "OpenAI" || model.is_empty() {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "InvalidResourceProperties",
-            "properties.model needs format 'OpenAI' and a name.",
-        );
-    }
+) -> Result<Response, Refused> {
+    let wanted = check_request(&state, &name, &body)?;
     let now = now_ms();
-    let known = is_base_chat_model(model)
-        || crate::jobs::fine_tuned_models(&state.store(), now)
-            .iter()
-            .any(|(m, _)| m == model);
-    if !known {
-        return arm_error(
-            StatusCode::BAD_REQUEST,
-            "DeploymentModelNotSupported",
-            format!("The model '{model}' does not exist or is not supported for deployment."),
-        );
-    }
-    if !state.0.azure_lenient {
-        // facts §6 (D-RET): "at deployment retirement inference/deploy error".
-        if let (_, Some(date)) = crate::azure::retirement(&state, model) {
-            if crate::chat::is_past(&date) {
-                return arm_error(
-                    StatusCode::BAD_REQUEST,
-                    "DeploymentModelNotSupported",
-                    format!("The model '{model}' was retired for deployments on {date}."),
-                );
-            }
-        }
-    }
+    check_deployable(&state, &wanted.model, now)?;
     let delay = (state.0.job_duration_ms / 5).clamp(50, 5000) as i64;
     let id = arm_id(&sub, &group, &account, &name);
-    let key = id.to_lowercase();
     let mut store = state.store();
-    let existed = store
-        .deployments
-        .get(&key)
-        .is_some_and(|d| !d.expired_at(now));
-    let same = store.deployments.get(&key).is_some_and(|d| {
-        d.model == model && d.sku == *sku && d.capacity == capacity && !d.expired_at(now)
-    });
-    if !same {
-        store.deployments.insert(
-            key.clone(),
-            DeploymentRecord {
-                id,
-                name: name.clone(),
-                model: model.to_string(),
-                sku: sku.to_string(),
-                capacity,
-                created_ms: now,
-                ready_ms: now + delay,
-            },
-        );
-    }
-    let body = store.deployments[&key].to_json(now);
-    let status = if existed {
+    let put = upsert(&mut store.deployments, id, &name, wanted, now, delay);
+    let status = if put.existed {
         StatusCode::OK
     } else {
         StatusCode::CREATED
     };
-    if same || state.0.azure_lenient {
-        return (status, Json(body)).into_response();
+    if put.unchanged || state.0.azure_lenient {
+        return Ok((status, Json(put.body)).into_response());
     }
     // facts §4: "**201** create with `Azure-AsyncOperation` + `Retry-After`; LRO
     // final-state-via azure-async-operation". An update that provisions again gets them too.
@@ -394,25 +309,189 @@ async fn create_or_update(
         },
     );
     drop(store);
+    let url = operation_url(&headers, query.as_deref(), &sub, &op);
+    let retry_after = (delay as u64).div_ceil(1000).max(1).to_string();
+    Ok((
+        status,
+        [("azure-asyncoperation", url), ("retry-after", retry_after)],
+        Json(put.body),
+    )
+        .into_response())
+}
+
+/// What a `PUT` asks for.
+struct Wanted {
+    /// The SKU as this emulator spells it.
+    sku: &'static str,
+    capacity: u64,
+    model: String,
+}
+
+/// Reads and checks a `PUT`'s name and body: a valid name, a known SKU, a capacity, an
+/// OpenAI model.
+fn check_request(state: &AppState, name: &str, body: &Bytes) -> Result<Wanted, Refused> {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Err(bad_request(
+            "InvalidRequestContent",
+            "The request content was invalid and could not be deserialized.",
+        ));
+    };
+    check_name(name)?;
+    let sku = check_sku(state, &v)?;
+    let capacity = v
+        .pointer("/sku/capacity")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    if capacity == 0 {
+        return Err(bad_request(
+            "InvalidCapacity",
+            "sku.capacity must be a whole number of at least 1.",
+        ));
+    }
+    let model = v
+        .pointer("/properties/model/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let format = v
+        .pointer("/properties/model/format")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if format != "OpenAI" || model.is_empty() {
+        return Err(bad_request(
+            "InvalidResourceProperties",
+            "properties.model needs format 'OpenAI' and a name.",
+        ));
+    }
+    Ok(Wanted {
+        sku,
+        capacity,
+        model: model.to_string(),
+    })
+}
+
+/// A deployment name: 2 to 64 letters, digits, `-`, `_` or `.`.
+fn check_name(name: &str) -> Result<(), Refused> {
+    let n = name.chars().count();
+    if !(2..=64).contains(&n)
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(bad_request(
+            "InvalidResourceName",
+            format!("The deployment name '{name}' is invalid."),
+        ));
+    }
+    Ok(())
+}
+
+/// `sku.name`, one of [`SKUS`] (lenient: [`LENIENT_SKUS`]), compared case-insensitively.
+fn check_sku(state: &AppState, v: &Value) -> Result<&'static str, Refused> {
+    let sku_name = v.pointer("/sku/name").and_then(Value::as_str).unwrap_or("");
+    let skus: &'static [&'static str] = if state.0.azure_lenient {
+        &LENIENT_SKUS
+    } else {
+        &SKUS
+    };
+    match skus.iter().find(|s| s.eq_ignore_ascii_case(sku_name)) {
+        Some(sku) => Ok(sku),
+        None => Err(bad_request(
+            "InvalidSkuName",
+            format!(
+                "The sku '{sku_name}' is not supported for fine-tuned models; use {}.",
+                skus.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The model must be a base chat model or a fine-tuned model of this emulator, and (not
+/// lenient) not retired for deployments.
+fn check_deployable(state: &AppState, model: &str, now: i64) -> Result<(), Refused> {
+    let known = is_base_chat_model(model)
+        || crate::jobs::fine_tuned_models(&state.store(), now)
+            .iter()
+            .any(|(m, _)| m == model);
+    if !known {
+        return Err(bad_request(
+            "DeploymentModelNotSupported",
+            format!("The model '{model}' does not exist or is not supported for deployment."),
+        ));
+    }
+    if !state.0.azure_lenient {
+        // facts §6 (D-RET): "at deployment retirement inference/deploy error".
+        if let (_, Some(date)) = crate::azure::retirement(state, model) {
+            if crate::chat::is_past(&date) {
+                return Err(bad_request(
+                    "DeploymentModelNotSupported",
+                    format!("The model '{model}' was retired for deployments on {date}."),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a `PUT` did to the store.
+struct Put {
+    /// A live deployment of that name existed.
+    existed: bool,
+    /// It already had the same model, SKU and capacity: nothing was provisioned.
+    unchanged: bool,
+    /// The deployment as it is now.
+    body: Value,
+}
+
+/// Creates or replaces the deployment `id` (ready after `delay`), unless a live one already
+/// has the same model, SKU and capacity.
+fn upsert(
+    deployments: &mut std::collections::HashMap<String, DeploymentRecord>,
+    id: String,
+    name: &str,
+    wanted: Wanted,
+    now: i64,
+    delay: i64,
+) -> Put {
+    let key = id.to_lowercase();
+    let live = deployments.get(&key).filter(|d| !d.expired_at(now));
+    let existed = live.is_some();
+    let unchanged = live.is_some_and(|d| {
+        d.model == wanted.model && d.sku == wanted.sku && d.capacity == wanted.capacity
+    });
+    if !unchanged {
+        let record = DeploymentRecord {
+            id,
+            name: name.to_string(),
+            model: wanted.model,
+            sku: wanted.sku.to_string(),
+            capacity: wanted.capacity,
+            created_ms: now,
+            ready_ms: now + delay,
+        };
+        deployments.insert(key.clone(), record);
+    }
+    Put {
+        existed,
+        unchanged,
+        body: deployments[&key].to_json(now),
+    }
+}
+
+/// The `Azure-AsyncOperation` URL of operation `op`, on the host and `api-version` the
+/// request used.
+fn operation_url(headers: &HeaderMap, query: Option<&str>, sub: &str, op: &str) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
-    let version = crate::util::query_pairs(query.as_deref())
+    let version = crate::util::query_pairs(query)
         .into_iter()
         .find(|(k, _)| k == "api-version")
         .map(|(_, v)| v)
         .unwrap_or_default();
-    let url = format!(
+    format!(
         "http://{host}{MANAGEMENT_PREFIX}/subscriptions/{sub}/providers/Microsoft.CognitiveServices/operationStatuses/{op}?api-version={version}"
-    );
-    let retry_after = (delay as u64).div_ceil(1000).max(1).to_string();
-    (
-        status,
-        [("azure-asyncoperation", url), ("retry-after", retry_after)],
-        Json(body),
     )
-        .into_response()
 }
 
 /// Where an operation's status is served (the `Azure-AsyncOperation` URL).

@@ -228,44 +228,14 @@ pub(crate) async fn create(
     let id = random_id("file-", 24);
     let path = state.0.dir.join(&id);
     let mut guard = RemoveOnDrop(Some(path.clone()));
-    let (mut filename, mut purpose, mut anchor, mut seconds) = (None, None, None, None);
-    let mut bytes = 0u64;
-    let mut got_file = false;
-    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
-        match field.name().unwrap_or("") {
-            "file" => {
-                filename = Some(field.file_name().unwrap_or("file").to_string());
-                let mut out = tokio::fs::File::create(&path).await?;
-                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
-                    bytes += chunk.len() as u64;
-                    if bytes > MAX_FILE_BYTES {
-                        return Err(ApiError::new(
-                            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                            "invalid_request_error",
-                            "File is too large. The maximum file size is 512 MB.",
-                        )
-                        .code("file_too_large"));
-                    }
-                    out.write_all(&chunk).await?;
-                }
-                out.flush().await?;
-                got_file = true;
-            }
-            "purpose" => purpose = Some(field.text().await.map_err(multipart_error)?),
-            "expires_after[anchor]" => anchor = Some(field.text().await.map_err(multipart_error)?),
-            "expires_after[seconds]" => {
-                seconds = Some(field.text().await.map_err(multipart_error)?)
-            }
-            _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
-        }
-    }
-    if !got_file {
+    let form = read_form(&mut multipart, &path).await?;
+    let Some(filename) = form.filename else {
         return Err(ApiError::invalid(
             "Missing required parameter: 'file'.",
             Some("file"),
         ));
-    }
-    let purpose = purpose.ok_or_else(|| {
+    };
+    let purpose = form.purpose.ok_or_else(|| {
         ApiError::invalid("Missing required parameter: 'purpose'.", Some("purpose"))
     })?;
     let purposes = caps.and_then(|c| c.file_purposes).unwrap_or(FILE_PURPOSES);
@@ -276,29 +246,81 @@ pub(crate) async fn create(
         ));
     }
     let created_ms = now_ms();
-    let expires_at = expiry(&purpose, created_ms, anchor, seconds)?;
+    let expires_at = expiry(&purpose, created_ms, form.anchor, form.seconds)?;
     if purpose == "fine-tune" {
         validate_jsonl(&path).await?;
     }
-    let mut store = state.store();
-    let rec = insert_file(
-        &state,
-        &mut store,
-        NewFile {
-            id,
-            filename: filename.unwrap_or_else(|| "file".into()),
-            purpose,
-            path,
-            bytes,
-            created_ms,
-            expires_at,
-            processing_ms: caps.map_or(0, |_| crate::azure::file_processing_ms(&state)),
-        },
-    );
-    drop(store);
+    let new = NewFile {
+        id,
+        filename,
+        purpose,
+        path,
+        bytes: form.bytes,
+        created_ms,
+        expires_at,
+        processing_ms: caps.map_or(0, |_| crate::azure::file_processing_ms(&state)),
+    };
+    let rec = insert_file(&state, &mut state.store(), new);
     guard.disarm();
     state.count(|s| s.files_created += 1);
     Ok(Json(rec.to_json(flavor)))
+}
+
+/// The fields of a `POST /files` form.
+#[derive(Default)]
+struct FileForm {
+    /// The `file` field's filename (`file` when it has none); `None`: no `file` field.
+    filename: Option<String>,
+    /// Bytes received in `file` fields.
+    bytes: u64,
+    purpose: Option<String>,
+    anchor: Option<String>,
+    seconds: Option<String>,
+}
+
+/// Reads the form, streaming the `file` field to `path`; unknown fields are skipped.
+async fn read_form(multipart: &mut Multipart, path: &FsPath) -> ApiResult<FileForm> {
+    let mut form = FileForm::default();
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        match field.name().unwrap_or("") {
+            "file" => {
+                form.filename = Some(field.file_name().unwrap_or("file").to_string());
+                save_field(&mut field, path, &mut form.bytes).await?;
+            }
+            "purpose" => form.purpose = Some(field.text().await.map_err(multipart_error)?),
+            "expires_after[anchor]" => {
+                form.anchor = Some(field.text().await.map_err(multipart_error)?)
+            }
+            "expires_after[seconds]" => {
+                form.seconds = Some(field.text().await.map_err(multipart_error)?)
+            }
+            _ => while field.chunk().await.map_err(multipart_error)?.is_some() {},
+        }
+    }
+    Ok(form)
+}
+
+/// Streams a field to `path`, counting its bytes in `bytes` (at most [`MAX_FILE_BYTES`]).
+async fn save_field(
+    field: &mut axum::extract::multipart::Field<'_>,
+    path: &FsPath,
+    bytes: &mut u64,
+) -> ApiResult<()> {
+    let mut out = tokio::fs::File::create(path).await?;
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        *bytes += chunk.len() as u64;
+        if *bytes > MAX_FILE_BYTES {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request_error",
+                "File is too large. The maximum file size is 512 MB.",
+            )
+            .code("file_too_large"));
+        }
+        out.write_all(&chunk).await?;
+    }
+    out.flush().await?;
+    Ok(())
 }
 
 /// `GET /files`.

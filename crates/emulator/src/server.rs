@@ -258,47 +258,13 @@ async fn guard(
     next: Next,
 ) -> Response {
     let pattern = matched.as_str().to_string();
-    let endpoint = endpoint_name(req.method(), &pattern);
-    debug_assert!(
-        endpoint == "other" || crate::ENDPOINTS.contains(&endpoint),
-        "{endpoint} is missing from ENDPOINTS"
-    );
-    let key = format!("{} {pattern}", req.method());
-    state.count(|s| {
-        *s.requests.entry(key).or_default() += 1;
-        *s.endpoints.entry(endpoint.to_string()).or_default() += 1;
-    });
+    let endpoint = count_request(&state, req.method(), &pattern);
     if let Err(e) = authorized(&state, &req) {
         return e.into_response();
     }
-    let on_azure = pattern.starts_with("/openai");
-    let (flavor, caps) = if !on_azure {
-        (Flavor::OpenAi, None)
-    } else if state.0.azure_lenient {
-        // The behaviour before the Azure flavours: `/openai/v1` is OpenAI's, `/openai` takes
-        // any non-empty `api-version`.
-        if pattern.starts_with("/openai/v1/") {
-            (Flavor::OpenAi, None)
-        } else {
-            let has_version = req.uri().query().is_some_and(|q| {
-                q.split('&')
-                    .any(|p| p.starts_with("api-version=") && p.len() > 12)
-            });
-            if !has_version {
-                return ApiError::invalid(
-                    "Missing required query parameter 'api-version'.",
-                    Some("api-version"),
-                )
-                .code("MissingApiVersionParameter")
-                .into_response();
-            }
-            (Flavor::Azure, None)
-        }
-    } else {
-        match crate::azure::select(&pattern, req.uri().query()) {
-            Ok(caps) => (Flavor::Azure, Some(caps)),
-            Err(e) => return e.into_response(),
-        }
+    let (flavor, caps) = match flavor_of(&state, &pattern, req.uri().query()) {
+        Ok(f) => f,
+        Err(e) => return e.into_response(),
     };
     if caps.is_some_and(|c| !c.serves(endpoint, &pattern)) {
         // A path the flavour does not have (facts §2: no `/uploads` on v1, no pause/resume on
@@ -311,11 +277,70 @@ async fn guard(
     }
     req.extensions_mut().insert(crate::azure::AzureApi(caps));
     req.extensions_mut().insert(flavor);
-    req.extensions_mut().insert(OnAzure(on_azure));
+    req.extensions_mut()
+        .insert(OnAzure(pattern.starts_with("/openai")));
     let fault = lock(&state.0.injector).decide(endpoint);
-    let Some(fault) = fault else {
-        return next.run(req).await;
-    };
+    match fault {
+        None => next.run(req).await,
+        Some(fault) => inject(&state, endpoint, fault, req, next).await,
+    }
+}
+
+/// Counts the request in the per-route and per-endpoint stats; returns its endpoint name.
+fn count_request(state: &AppState, method: &Method, pattern: &str) -> &'static str {
+    let endpoint = endpoint_name(method, pattern);
+    debug_assert!(
+        endpoint == "other" || crate::ENDPOINTS.contains(&endpoint),
+        "{endpoint} is missing from ENDPOINTS"
+    );
+    let key = format!("{method} {pattern}");
+    state.count(|s| {
+        *s.requests.entry(key).or_default() += 1;
+        *s.endpoints.entry(endpoint.to_string()).or_default() += 1;
+    });
+    endpoint
+}
+
+/// The flavour a route pattern is served as, and (Azure) its API's capabilities, from the
+/// path and the `api-version`.
+fn flavor_of(
+    state: &AppState,
+    pattern: &str,
+    query: Option<&str>,
+) -> Result<(Flavor, Option<&'static crate::azure::Caps>), ApiError> {
+    if !pattern.starts_with("/openai") {
+        return Ok((Flavor::OpenAi, None));
+    }
+    if !state.0.azure_lenient {
+        return crate::azure::select(pattern, query).map(|caps| (Flavor::Azure, Some(caps)));
+    }
+    // The behaviour before the Azure flavours: `/openai/v1` is OpenAI's, `/openai` takes any
+    // non-empty `api-version`.
+    if pattern.starts_with("/openai/v1/") {
+        return Ok((Flavor::OpenAi, None));
+    }
+    let has_version = query.is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.starts_with("api-version=") && p.len() > 12)
+    });
+    if !has_version {
+        return Err(ApiError::invalid(
+            "Missing required query parameter 'api-version'.",
+            Some("api-version"),
+        )
+        .code("MissingApiVersionParameter"));
+    }
+    Ok((Flavor::Azure, None))
+}
+
+/// Serves the request with `fault` injected (counted in the stats).
+async fn inject(
+    state: &AppState,
+    endpoint: &str,
+    fault: FaultKind,
+    req: Request,
+    next: Next,
+) -> Response {
     state.count(|s| {
         s.faults_injected += 1;
         *s.faults.entry(fault.name().to_string()).or_default() += 1;
@@ -339,7 +364,7 @@ async fn guard(
             let resp = next.run(req).await;
             drop(resp);
             // Done, then the answer is lost: the change is kept all the same.
-            crate::persist::save(&state).await;
+            crate::persist::save(state).await;
             drop_connection(kill).await
         }
         other => match other.error() {

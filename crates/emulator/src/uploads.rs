@@ -283,78 +283,112 @@ pub(crate) async fn complete(
     let part_ids = req.part_ids.ok_or_else(|| {
         ApiError::invalid("Missing required parameter: 'part_ids'.", Some("part_ids"))
     })?;
-    let (paths, filename, purpose) = {
-        let mut store = state.store();
-        let u = store
-            .uploads
-            .get_mut(&id)
-            .ok_or_else(|| no_such_upload(&id))?;
-        u.require_pending(now_ms())?;
-        let mut seen = std::collections::HashSet::new();
-        let mut paths = Vec::new();
-        let mut total = 0u64;
-        for pid in &part_ids {
-            if !seen.insert(pid) {
-                return Err(ApiError::invalid(
-                    format!("Part {pid} is listed more than once."),
-                    Some("part_ids"),
-                ));
-            }
-            let p = u.parts.get(pid).ok_or_else(|| {
-                ApiError::invalid(
-                    format!("Part {pid} does not belong to Upload {id}."),
-                    Some("part_ids"),
-                )
-            })?;
-            total += p.bytes;
-            paths.push(p.path.clone());
-        }
-        if total != u.bytes {
-            return Err(ApiError::invalid(
-                format!(
-                    "The number of bytes uploaded ({total}) does not match the number of bytes specified when creating the Upload ({}).",
-                    u.bytes
-                ),
-                Some("bytes"),
-            ));
-        }
-        u.completing = true;
-        (paths, u.filename.clone(), u.purpose.clone())
-    };
+    let (paths, filename, purpose) = start_completing(&state, &id, &part_ids)?;
     let result = assemble(&state, &id, paths, req.md5, &purpose).await;
-    let (v, dir) = {
-        let mut store = state.store();
-        let Some(u) = store.uploads.get_mut(&id) else {
-            return Err(no_such_upload(&id));
-        };
-        u.completing = false;
-        let (file_id, path, bytes) = result?;
-        let dir = u.dir.clone();
-        let created_ms = now_ms();
-        let new = NewFile {
-            id: file_id,
-            filename,
-            purpose: purpose.clone(),
-            path,
-            bytes,
-            created_ms,
-            expires_at: None,
-            // Azure's files go through pending and running (see `crate::azure`).
-            processing_ms: caps.map_or(0, |_| crate::azure::file_processing_ms(&state)),
-        };
-        let rec = insert_file(&state, &mut store, new);
-        let u = store.uploads.get_mut(&id).expect("upload present");
-        u.status = "completed";
-        u.file = Some(rec.to_json(flavor));
-        u.parts.clear();
-        (u.to_json(created_ms), dir)
-    };
+    // Azure's files go through pending and running (see `crate::azure`).
+    let processing_ms = caps.map_or(0, |_| crate::azure::file_processing_ms(&state));
+    let (v, dir) = finish(
+        &state,
+        &id,
+        result,
+        (filename, purpose),
+        processing_ms,
+        flavor,
+    )?;
     let _ = tokio::fs::remove_dir_all(dir).await;
     state.count(|s| {
         s.uploads_completed += 1;
         s.files_created += 1;
     });
     Ok(Json(v))
+}
+
+/// Checks the listed parts against the pending Upload and marks it as completing; returns
+/// the parts' paths in order, its filename and its purpose.
+fn start_completing(
+    state: &AppState,
+    id: &str,
+    part_ids: &[String],
+) -> ApiResult<(Vec<PathBuf>, String, String)> {
+    let mut store = state.store();
+    let u = store
+        .uploads
+        .get_mut(id)
+        .ok_or_else(|| no_such_upload(id))?;
+    u.require_pending(now_ms())?;
+    let paths = part_paths(u, part_ids)?;
+    u.completing = true;
+    Ok((paths, u.filename.clone(), u.purpose.clone()))
+}
+
+/// The paths of the listed parts: each listed once, each of this Upload, adding up to the
+/// Upload's declared bytes.
+fn part_paths(u: &UploadRecord, part_ids: &[String]) -> ApiResult<Vec<PathBuf>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut paths = Vec::new();
+    let mut total = 0u64;
+    for pid in part_ids {
+        if !seen.insert(pid) {
+            return Err(ApiError::invalid(
+                format!("Part {pid} is listed more than once."),
+                Some("part_ids"),
+            ));
+        }
+        let p = u.parts.get(pid).ok_or_else(|| {
+            ApiError::invalid(
+                format!("Part {pid} does not belong to Upload {}.", u.id),
+                Some("part_ids"),
+            )
+        })?;
+        total += p.bytes;
+        paths.push(p.path.clone());
+    }
+    if total != u.bytes {
+        return Err(ApiError::invalid(
+            format!(
+                "The number of bytes uploaded ({total}) does not match the number of bytes specified when creating the Upload ({}).",
+                u.bytes
+            ),
+            Some("bytes"),
+        ));
+    }
+    Ok(paths)
+}
+
+/// Ends the completion: on success the assembled file becomes a File and the Upload
+/// `completed` with it. Returns the Upload object and its parts' directory (to remove).
+fn finish(
+    state: &AppState,
+    id: &str,
+    assembled: ApiResult<(String, PathBuf, u64)>,
+    (filename, purpose): (String, String),
+    processing_ms: i64,
+    flavor: Flavor,
+) -> ApiResult<(Value, PathBuf)> {
+    let mut store = state.store();
+    let Some(u) = store.uploads.get_mut(id) else {
+        return Err(no_such_upload(id));
+    };
+    u.completing = false;
+    let (file_id, path, bytes) = assembled?;
+    let dir = u.dir.clone();
+    let created_ms = now_ms();
+    let new = NewFile {
+        id: file_id,
+        filename,
+        purpose,
+        path,
+        bytes,
+        created_ms,
+        expires_at: None,
+        processing_ms,
+    };
+    let rec = insert_file(state, &mut store, new);
+    let u = store.uploads.get_mut(id).expect("upload present");
+    u.status = "completed";
+    u.file = Some(rec.to_json(flavor));
+    u.parts.clear();
+    Ok((u.to_json(created_ms), dir))
 }
 
 /// Concatenates the parts into a new file, checks md5 and (for `fine-tune`) JSONL.

@@ -268,99 +268,13 @@ pub(crate) fn answer(state: &AppState, model: &str, p: &ChatParams, index: u32) 
     let raw = raw_message(state, model, p, &salt);
     let mut message =
         json!({"role": "assistant", "content": null, "refusal": null, "annotations": []});
-    let mut budget = p.max_tokens.unwrap_or(u64::MAX);
-    let mut cut = false;
-    let mut completion_tokens = 0u64;
-
-    // Tool calls: offered functions only, as tool_choice and parallel_tool_calls allow, with
-    // arguments that fit the function's parameters.
-    let mut calls: Vec<Value> = Vec::new();
-    let mut argument_tokens = Vec::new();
-    if p.tool_choice != ToolChoice::None {
-        for c in raw
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let name = c
-                .pointer("/function/name")
-                .and_then(Value::as_str)
-                .unwrap_or("");
-            let Some(tool) = p.tools.iter().find(|t| t.name == name) else {
-                continue;
-            };
-            if matches!(&p.tool_choice, ToolChoice::Named(n) if n != name) {
-                continue;
-            }
-            let given = c
-                .pointer("/function/arguments")
-                .and_then(Value::as_str)
-                .and_then(|a| serde_json::from_str::<Value>(a).ok());
-            let args = conform(
-                given.as_ref(),
-                &tool.parameters,
-                &tool.parameters,
-                &Fill::new(""),
-            );
-            let mut args_tokens = token_bytes(&args.to_string(), encoding);
-            let name_tokens = token_bytes(name, encoding).len() as u64;
-            let cost = name_tokens + args_tokens.len() as u64;
-            let arguments = if cost > budget {
-                args_tokens.truncate(budget.saturating_sub(name_tokens) as usize);
-                cut = true;
-                completion_tokens += budget;
-                budget = 0;
-                text_of_tokens(&args_tokens)
-            } else {
-                budget -= cost;
-                completion_tokens += cost;
-                args.to_string()
-            };
-            calls.push(json!({
-                "id": random_id("call_", 24),
-                "type": "function",
-                "function": {"name": name, "arguments": arguments},
-            }));
-            argument_tokens.push(args_tokens);
-            if cut || !p.parallel_tool_calls || matches!(p.tool_choice, ToolChoice::Named(_)) {
-                break;
-            }
-        }
-    }
-
-    // Text: formatted, stopped at a stop sequence, cut at the token limit.
+    let mut budget = Budget::new(p.max_tokens);
+    let (calls, argument_tokens) = tool_calls(p, &raw, encoding, &mut budget);
     let mut content_tokens = Vec::new();
     let mut logprobs = p.logprobs.then(Vec::new);
-    let raw_text = raw.get("content").filter(|c| !c.is_null()).map(text_of);
-    let text = match raw_text {
-        Some(t) if calls.is_empty() => Some(formatted(t, &p.format)),
-        // A learned answer that calls a tool the request does not allow: its words instead.
-        None if calls.is_empty() => Some(formatted(String::new(), &p.format)),
-        other => other.filter(|t| !t.is_empty()),
-    };
-    if let Some(mut text) = text {
-        if let Some(at) = p
-            .stop
-            .iter()
-            .filter(|s| !s.is_empty())
-            .filter_map(|s| text.find(s.as_str()))
-            .min()
-        {
-            text.truncate(at);
-        }
-        content_tokens = token_bytes(&text, encoding);
-        if !cut && content_tokens.len() as u64 > budget {
-            content_tokens.truncate(budget as usize);
-            cut = true;
-            completion_tokens += budget;
-            text = text_of_tokens(&content_tokens);
-        } else if cut {
-            content_tokens.clear();
-            text.clear();
-        } else {
-            completion_tokens += content_tokens.len() as u64;
-        }
+    if let Some(raw_text) = content_text(p, &raw, calls.is_empty()) {
+        let text;
+        (text, content_tokens) = limit_text(raw_text, &p.stop, encoding, &mut budget);
         if let Some(l) = logprobs.as_mut() {
             *l = logprob_entries(&content_tokens, &format!("{model}{salt}"), p.top_logprobs);
         }
@@ -368,7 +282,7 @@ pub(crate) fn answer(state: &AppState, model: &str, p: &ChatParams, index: u32) 
             message["content"] = json!(text);
         }
     }
-    let finish_reason = if cut {
+    let finish_reason = if budget.cut {
         "length"
     } else if !calls.is_empty() {
         "tool_calls"
@@ -383,7 +297,158 @@ pub(crate) fn answer(state: &AppState, model: &str, p: &ChatParams, index: u32) 
         finish_reason,
         content_tokens,
         argument_tokens,
-        completion_tokens,
+        completion_tokens: budget.used,
         logprobs,
     }
+}
+
+/// The tokens a choice may still generate (`max_completion_tokens`), and what it generated.
+struct Budget {
+    left: u64,
+    used: u64,
+    /// The limit cut the answer short.
+    cut: bool,
+}
+
+impl Budget {
+    fn new(max_tokens: Option<u64>) -> Self {
+        Budget {
+            left: max_tokens.unwrap_or(u64::MAX),
+            used: 0,
+            cut: false,
+        }
+    }
+
+    /// Spends a call's name and arguments; cuts the arguments to what is left. Returns
+    /// whether they were cut.
+    fn spend_call(&mut self, name_tokens: u64, args_tokens: &mut Vec<Vec<u8>>) -> bool {
+        let cost = name_tokens + args_tokens.len() as u64;
+        if cost > self.left {
+            args_tokens.truncate(self.left.saturating_sub(name_tokens) as usize);
+            self.cut = true;
+            self.used += self.left;
+            self.left = 0;
+            true
+        } else {
+            self.left -= cost;
+            self.used += cost;
+            false
+        }
+    }
+}
+
+/// Tool calls: offered functions only, as `tool_choice` and `parallel_tool_calls` allow, with
+/// arguments that fit the function's parameters, within the budget. Returns the calls and
+/// each one's argument tokens.
+fn tool_calls(
+    p: &ChatParams,
+    raw: &Value,
+    encoding: Encoding,
+    budget: &mut Budget,
+) -> (Vec<Value>, Vec<Vec<Vec<u8>>>) {
+    let mut calls: Vec<Value> = Vec::new();
+    let mut argument_tokens = Vec::new();
+    if p.tool_choice == ToolChoice::None {
+        return (calls, argument_tokens);
+    }
+    for c in raw
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some((call, args_tokens)) = tool_call(p, c, encoding, budget) else {
+            continue;
+        };
+        calls.push(call);
+        argument_tokens.push(args_tokens);
+        if budget.cut || !p.parallel_tool_calls || matches!(p.tool_choice, ToolChoice::Named(_)) {
+            break;
+        }
+    }
+    (calls, argument_tokens)
+}
+
+/// One call of the raw message as the request allows it (`None`: not allowed), its arguments
+/// made to fit the function and cut at the budget; with its argument tokens.
+fn tool_call(
+    p: &ChatParams,
+    c: &Value,
+    encoding: Encoding,
+    budget: &mut Budget,
+) -> Option<(Value, Vec<Vec<u8>>)> {
+    let name = c
+        .pointer("/function/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let tool = p.tools.iter().find(|t| t.name == name)?;
+    if matches!(&p.tool_choice, ToolChoice::Named(n) if n != name) {
+        return None;
+    }
+    let given = c
+        .pointer("/function/arguments")
+        .and_then(Value::as_str)
+        .and_then(|a| serde_json::from_str::<Value>(a).ok());
+    let args = conform(
+        given.as_ref(),
+        &tool.parameters,
+        &tool.parameters,
+        &Fill::new(""),
+    );
+    let mut args_tokens = token_bytes(&args.to_string(), encoding);
+    let name_tokens = token_bytes(name, encoding).len() as u64;
+    let arguments = if budget.spend_call(name_tokens, &mut args_tokens) {
+        text_of_tokens(&args_tokens)
+    } else {
+        args.to_string()
+    };
+    let call = json!({
+        "id": random_id("call_", 24),
+        "type": "function",
+        "function": {"name": name, "arguments": arguments},
+    });
+    Some((call, args_tokens))
+}
+
+/// The text of the answer, formatted as `response_format` wants it when no tool is called
+/// (`None`: no text).
+fn content_text(p: &ChatParams, raw: &Value, no_calls: bool) -> Option<String> {
+    let raw_text = raw.get("content").filter(|c| !c.is_null()).map(text_of);
+    match raw_text {
+        Some(t) if no_calls => Some(formatted(t, &p.format)),
+        // A learned answer that calls a tool the request does not allow: its words instead.
+        None if no_calls => Some(formatted(String::new(), &p.format)),
+        other => other.filter(|t| !t.is_empty()),
+    }
+}
+
+/// The text stopped at the first stop sequence and cut at the budget (emptied when the calls
+/// used it up); with its tokens.
+fn limit_text(
+    mut text: String,
+    stop: &[String],
+    encoding: Encoding,
+    budget: &mut Budget,
+) -> (String, Vec<Vec<u8>>) {
+    if let Some(at) = stop
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s.as_str()))
+        .min()
+    {
+        text.truncate(at);
+    }
+    let mut tokens = token_bytes(&text, encoding);
+    if !budget.cut && tokens.len() as u64 > budget.left {
+        tokens.truncate(budget.left as usize);
+        budget.cut = true;
+        budget.used += budget.left;
+        text = text_of_tokens(&tokens);
+    } else if budget.cut {
+        tokens.clear();
+        text.clear();
+    } else {
+        budget.used += tokens.len() as u64;
+    }
+    (text, tokens)
 }

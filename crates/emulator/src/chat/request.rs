@@ -159,60 +159,16 @@ const ROLES: &[&str] = &[
 
 /// Roles, required fields, and tool messages answering exactly the calls before them.
 fn check_messages(messages: &[Value]) -> ApiResult<()> {
+    // The ids of the calls still to answer, and the index of the message that made them.
     let mut pending: Vec<String> = Vec::new();
     let mut pending_at = 0;
     for (i, m) in messages.iter().enumerate() {
-        let Some(obj) = m.as_object() else {
-            return Err(wrong_type(&format!("messages[{i}]"), "an object", m));
-        };
-        let role = match obj.get("role") {
-            Some(Value::String(r)) => r.as_str(),
-            Some(v) => return Err(wrong_type(&format!("messages[{i}].role"), "a string", v)),
-            None => {
-                return Err(invalid(
-                    format!("Missing required parameter: 'messages[{i}].role'."),
-                    &format!("messages[{i}].role"),
-                )
-                .code("missing_required_parameter"))
-            }
-        };
-        if !ROLES.contains(&role) {
-            return Err(invalid(
-                format!("Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."),
-                &format!("messages[{i}].role"),
-            )
-            .code("invalid_value"));
-        }
+        let (obj, role) = message_role(i, m)?;
         if role != "tool" && !pending.is_empty() {
-            return Err(invalid(
-                format!("An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}", pending.join(", ")),
-                &format!("messages.[{pending_at}].role"),
-            ));
+            return Err(unanswered(&pending, pending_at));
         }
         match role {
-            "tool" => {
-                let id = match obj.get("tool_call_id") {
-                    Some(Value::String(id)) => id.clone(),
-                    _ => {
-                        return Err(invalid(
-                            format!("Missing required parameter: 'messages[{i}].tool_call_id'."),
-                            &format!("messages[{i}].tool_call_id"),
-                        )
-                        .code("missing_required_parameter"))
-                    }
-                };
-                match pending.iter().position(|p| *p == id) {
-                    Some(k) => {
-                        pending.remove(k);
-                    }
-                    None => {
-                        return Err(invalid(
-                            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
-                            &format!("messages.[{i}].role"),
-                        ))
-                    }
-                }
-            }
+            "tool" => answer_call(&mut pending, obj, i)?,
             "assistant" => {
                 if let Some(calls) = obj.get("tool_calls").and_then(Value::as_array) {
                     pending = calls
@@ -224,22 +180,66 @@ fn check_messages(messages: &[Value]) -> ApiResult<()> {
             }
             _ => {
                 if obj.get("content").is_none() {
-                    return Err(invalid(
-                        format!("Missing required parameter: 'messages[{i}].content'."),
-                        &format!("messages[{i}].content"),
-                    )
-                    .code("missing_required_parameter"));
+                    return Err(missing(&format!("messages[{i}].content")));
                 }
             }
         }
     }
     if !pending.is_empty() {
-        return Err(invalid(
-            format!("An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}", pending.join(", ")),
-            &format!("messages.[{pending_at}].role"),
-        ));
+        return Err(unanswered(&pending, pending_at));
     }
     Ok(())
+}
+
+/// A required parameter that is missing.
+fn missing(param: &str) -> ApiError {
+    invalid(format!("Missing required parameter: '{param}'."), param)
+        .code("missing_required_parameter")
+}
+
+/// `messages[i]` as an object, and its role (one of [`ROLES`]).
+fn message_role(i: usize, m: &Value) -> ApiResult<(&Map<String, Value>, &str)> {
+    let Some(obj) = m.as_object() else {
+        return Err(wrong_type(&format!("messages[{i}]"), "an object", m));
+    };
+    let role = match obj.get("role") {
+        Some(Value::String(r)) => r.as_str(),
+        Some(v) => return Err(wrong_type(&format!("messages[{i}].role"), "a string", v)),
+        None => return Err(missing(&format!("messages[{i}].role"))),
+    };
+    if !ROLES.contains(&role) {
+        return Err(invalid(
+            format!("Invalid value: '{role}'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'."),
+            &format!("messages[{i}].role"),
+        )
+        .code("invalid_value"));
+    }
+    Ok((obj, role))
+}
+
+/// Tool calls of message `pending_at` that no tool message answered.
+fn unanswered(pending: &[String], pending_at: usize) -> ApiError {
+    invalid(
+        format!("An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}", pending.join(", ")),
+        &format!("messages.[{pending_at}].role"),
+    )
+}
+
+/// Tool message `i` answers one of the pending calls, which is then no longer pending.
+fn answer_call(pending: &mut Vec<String>, obj: &Map<String, Value>, i: usize) -> ApiResult<()> {
+    let Some(Value::String(id)) = obj.get("tool_call_id") else {
+        return Err(missing(&format!("messages[{i}].tool_call_id")));
+    };
+    match pending.iter().position(|p| p == id) {
+        Some(k) => {
+            pending.remove(k);
+            Ok(())
+        }
+        None => Err(invalid(
+            "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+            &format!("messages.[{i}].role"),
+        )),
+    }
 }
 
 fn valid_name(name: &str) -> bool {
@@ -250,6 +250,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// `tools`: (whether given, the function tools).
 fn parse_tools(req: &Map<String, Value>) -> ApiResult<(bool, Vec<Tool>)> {
     let Some(v) = get(req, "tools") else {
         return Ok((false, Vec::new()));
@@ -266,73 +267,81 @@ fn parse_tools(req: &Map<String, Value>) -> ApiResult<(bool, Vec<Tool>)> {
     }
     let mut tools = Vec::new();
     for (i, t) in list.iter().enumerate() {
-        let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
-        match kind {
-            "function" => {}
-            "custom" => continue,
-            other => {
-                return Err(invalid(
-                    format!(
-                        "Invalid value: '{other}'. Supported values are: 'function' and 'custom'."
-                    ),
-                    &format!("tools[{i}].type"),
-                )
-                .code("invalid_value"))
-            }
+        if let Some(tool) = parse_tool(i, t, &tools)? {
+            tools.push(tool);
         }
-        let Some(f) = t.get("function").and_then(Value::as_object) else {
-            return Err(invalid(
-                format!("Missing required parameter: 'tools[{i}].function'."),
-                &format!("tools[{i}].function"),
-            )
-            .code("missing_required_parameter"));
-        };
-        let name = f.get("name").and_then(Value::as_str).unwrap_or("");
-        if !valid_name(name) {
-            return Err(invalid(
-                format!("Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."),
-                &format!("tools[{i}].function.name"),
-            )
-            .code("invalid_value"));
-        }
-        if tools.iter().any(|t: &Tool| t.name == name) {
-            return Err(invalid(
-                format!("Invalid 'tools': duplicate function name '{name}'."),
-                "tools",
-            ));
-        }
-        let parameters = f
-            .get("parameters")
-            .filter(|p| !p.is_null())
-            .cloned()
-            .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
-        if !parameters.is_object() {
-            return Err(wrong_type(
-                &format!("tools[{i}].function.parameters"),
-                "an object",
-                &parameters,
-            ));
-        }
-        if f.get("strict") == Some(&Value::Bool(true)) {
-            if let Some(why) = strict_violation(&parameters) {
-                return Err(invalid(
-                    format!("Invalid schema for function '{name}': {why}"),
-                    &format!("tools[{i}].function.parameters"),
-                )
-                .code("invalid_function_parameters"));
-            }
-        }
-        tools.push(Tool {
-            name: name.to_string(),
-            description: f
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string(),
-            parameters,
-        });
     }
     Ok((true, tools))
+}
+
+/// `tools[i]`, after the function tools `earlier`: a function tool, or `None` for a custom
+/// tool (accepted, never called).
+fn parse_tool(i: usize, t: &Value, earlier: &[Tool]) -> ApiResult<Option<Tool>> {
+    let kind = t.get("type").and_then(Value::as_str).unwrap_or("");
+    match kind {
+        "function" => {}
+        "custom" => return Ok(None),
+        other => {
+            return Err(invalid(
+                format!("Invalid value: '{other}'. Supported values are: 'function' and 'custom'."),
+                &format!("tools[{i}].type"),
+            )
+            .code("invalid_value"))
+        }
+    }
+    let Some(f) = t.get("function").and_then(Value::as_object) else {
+        return Err(missing(&format!("tools[{i}].function")));
+    };
+    let name = f.get("name").and_then(Value::as_str).unwrap_or("");
+    if !valid_name(name) {
+        return Err(invalid(
+            format!("Invalid 'tools[{i}].function.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."),
+            &format!("tools[{i}].function.name"),
+        )
+        .code("invalid_value"));
+    }
+    if earlier.iter().any(|t| t.name == name) {
+        return Err(invalid(
+            format!("Invalid 'tools': duplicate function name '{name}'."),
+            "tools",
+        ));
+    }
+    Ok(Some(Tool {
+        name: name.to_string(),
+        description: f
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+        parameters: function_parameters(i, f, name)?,
+    }))
+}
+
+/// `tools[i].function.parameters`: an object (an empty object schema when absent), a valid
+/// strict schema when `strict`.
+fn function_parameters(i: usize, f: &Map<String, Value>, name: &str) -> ApiResult<Value> {
+    let parameters = f
+        .get("parameters")
+        .filter(|p| !p.is_null())
+        .cloned()
+        .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+    if !parameters.is_object() {
+        return Err(wrong_type(
+            &format!("tools[{i}].function.parameters"),
+            "an object",
+            &parameters,
+        ));
+    }
+    if f.get("strict") == Some(&Value::Bool(true)) {
+        if let Some(why) = strict_violation(&parameters) {
+            return Err(invalid(
+                format!("Invalid schema for function '{name}': {why}"),
+                &format!("tools[{i}].function.parameters"),
+            )
+            .code("invalid_function_parameters"));
+        }
+    }
+    Ok(parameters)
 }
 
 fn parse_tool_choice(
@@ -501,59 +510,11 @@ fn parse_stop(req: &Map<String, Value>) -> ApiResult<Vec<String>> {
 
 /// Reads and checks the request's parameters (`model` aside).
 pub(crate) fn parse(req: &Map<String, Value>) -> ApiResult<ChatParams> {
-    let messages = match get(req, "messages") {
-        None => {
-            return Err(
-                invalid("Missing required parameter: 'messages'.", "messages")
-                    .code("missing_required_parameter"),
-            )
-        }
-        Some(Value::Array(m)) => m.clone(),
-        Some(v) => return Err(wrong_type("messages", "an array", v)),
-    };
-    if messages.is_empty() {
-        return Err(invalid(
-            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            "messages",
-        )
-        .code("empty_array"));
-    }
-    check_messages(&messages)?;
-    for key in ["functions", "function_call"] {
-        if get(req, key).is_some() {
-            return Err(invalid(
-                format!("The emulator does not support the deprecated '{key}' parameter: use 'tools' and 'tool_choice'."),
-                key,
-            )
-            .code("unsupported_parameter"));
-        }
-    }
+    let messages = parse_messages(req)?;
+    refuse_deprecated(req)?;
     let n = integer(req, "n", 1, 128)?.unwrap_or(1) as u32;
     let stream = boolean(req, "stream")?.unwrap_or(false);
-    let (include_usage, include_obfuscation) = match get(req, "stream_options") {
-        None => (false, true),
-        Some(o) if !stream => {
-            let _ = o;
-            return Err(invalid(
-                "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
-                "stream_options",
-            ));
-        }
-        Some(Value::Object(o)) => {
-            let flag = |k: &str, default: bool| -> ApiResult<bool> {
-                match o.get(k) {
-                    None | Some(Value::Null) => Ok(default),
-                    Some(Value::Bool(b)) => Ok(*b),
-                    Some(v) => Err(wrong_type(&format!("stream_options.{k}"), "a boolean", v)),
-                }
-            };
-            (
-                flag("include_usage", false)?,
-                flag("include_obfuscation", true)?,
-            )
-        }
-        Some(v) => return Err(wrong_type("stream_options", "an object", v)),
-    };
+    let (include_usage, include_obfuscation) = parse_stream_options(req, stream)?;
     let max_completion = integer(req, "max_completion_tokens", 1, i64::MAX)?;
     let max_tokens = integer(req, "max_tokens", 1, i64::MAX)?;
     let (has_tools, tools) = parse_tools(req)?;
@@ -561,18 +522,8 @@ pub(crate) fn parse(req: &Map<String, Value>) -> ApiResult<ChatParams> {
     let parallel_tool_calls = boolean(req, "parallel_tool_calls")?.unwrap_or(true);
     let format = parse_format(req, &messages)?;
     let seed = integer(req, "seed", i64::MIN, i64::MAX)?;
-    let logprobs = boolean(req, "logprobs")?.unwrap_or(false);
-    let top_logprobs = integer(req, "top_logprobs", 0, 20)?;
-    if top_logprobs.is_some() && !logprobs {
-        return Err(invalid(
-            "Invalid value for 'top_logprobs': 'logprobs' must be set to true if 'top_logprobs' is used.",
-            "top_logprobs",
-        ));
-    }
-    decimal(req, "temperature", 0.0, 2.0)?;
-    decimal(req, "top_p", 0.0, 1.0)?;
-    decimal(req, "frequency_penalty", -2.0, 2.0)?;
-    decimal(req, "presence_penalty", -2.0, 2.0)?;
+    let (logprobs, top_logprobs) = parse_logprobs(req)?;
+    check_sampling(req)?;
     let stop = parse_stop(req)?;
     Ok(ChatParams {
         messages,
@@ -587,7 +538,85 @@ pub(crate) fn parse(req: &Map<String, Value>) -> ApiResult<ChatParams> {
         format,
         seed,
         logprobs,
-        top_logprobs: top_logprobs.unwrap_or(0) as u32,
+        top_logprobs,
         stop,
     })
+}
+
+/// `messages`: a non-empty array of checked messages.
+fn parse_messages(req: &Map<String, Value>) -> ApiResult<Vec<Value>> {
+    let messages = match get(req, "messages") {
+        None => return Err(missing("messages")),
+        Some(Value::Array(m)) => m.clone(),
+        Some(v) => return Err(wrong_type("messages", "an array", v)),
+    };
+    if messages.is_empty() {
+        return Err(invalid(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            "messages",
+        )
+        .code("empty_array"));
+    }
+    check_messages(&messages)?;
+    Ok(messages)
+}
+
+/// The deprecated `functions` and `function_call` are refused.
+fn refuse_deprecated(req: &Map<String, Value>) -> ApiResult<()> {
+    for key in ["functions", "function_call"] {
+        if get(req, key).is_some() {
+            return Err(invalid(
+                format!("The emulator does not support the deprecated '{key}' parameter: use 'tools' and 'tool_choice'."),
+                key,
+            )
+            .code("unsupported_parameter"));
+        }
+    }
+    Ok(())
+}
+
+/// `stream_options` (only with `stream`): (`include_usage`, `include_obfuscation`).
+fn parse_stream_options(req: &Map<String, Value>, stream: bool) -> ApiResult<(bool, bool)> {
+    match get(req, "stream_options") {
+        None => Ok((false, true)),
+        Some(_) if !stream => Err(invalid(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+        )),
+        Some(Value::Object(o)) => {
+            let flag = |k: &str, default: bool| -> ApiResult<bool> {
+                match o.get(k) {
+                    None | Some(Value::Null) => Ok(default),
+                    Some(Value::Bool(b)) => Ok(*b),
+                    Some(v) => Err(wrong_type(&format!("stream_options.{k}"), "a boolean", v)),
+                }
+            };
+            Ok((
+                flag("include_usage", false)?,
+                flag("include_obfuscation", true)?,
+            ))
+        }
+        Some(v) => Err(wrong_type("stream_options", "an object", v)),
+    }
+}
+
+/// `logprobs` and `top_logprobs` (0 to 20, only with `logprobs`).
+fn parse_logprobs(req: &Map<String, Value>) -> ApiResult<(bool, u32)> {
+    let logprobs = boolean(req, "logprobs")?.unwrap_or(false);
+    let top_logprobs = integer(req, "top_logprobs", 0, 20)?;
+    if top_logprobs.is_some() && !logprobs {
+        return Err(invalid(
+            "Invalid value for 'top_logprobs': 'logprobs' must be set to true if 'top_logprobs' is used.",
+            "top_logprobs",
+        ));
+    }
+    Ok((logprobs, top_logprobs.unwrap_or(0) as u32))
+}
+
+/// The sampling parameters' ranges (the emulator does not sample: they are only checked).
+fn check_sampling(req: &Map<String, Value>) -> ApiResult<()> {
+    decimal(req, "temperature", 0.0, 2.0)?;
+    decimal(req, "top_p", 0.0, 1.0)?;
+    decimal(req, "frequency_penalty", -2.0, 2.0)?;
+    decimal(req, "presence_penalty", -2.0, 2.0)
 }

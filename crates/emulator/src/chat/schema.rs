@@ -105,6 +105,8 @@ fn allows(types: &[&str], v: &Value) -> bool {
             && v.as_f64().is_some_and(|f| f.fract() == 0.0))
 }
 
+/// `value` made to fit `schema` at nesting `depth`: a `const` or `enum` value, a branch of
+/// `anyOf` / `oneOf` / `allOf`, else a value of the type the schema allows.
 fn at(value: Option<&Value>, schema: &Value, root: &Value, fill: &Fill, depth: usize) -> Value {
     let schema = resolve(schema, root);
     if let Some(c) = schema.get("const") {
@@ -118,32 +120,7 @@ fn at(value: Option<&Value>, schema: &Value, root: &Value, fill: &Fill, depth: u
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(branches) = schema.get(key).and_then(Value::as_array) {
-            if let Some(v) = value {
-                if branches.iter().any(|b| fits(v, b, root)) {
-                    return v.clone();
-                }
-            }
-            // Deep inside a recursive schema, prefer a branch that ends it.
-            let pick = if depth >= MAX_DEPTH {
-                branches
-                    .iter()
-                    .find(|b| types(resolve(b, root)) == ["null"])
-                    .or(branches.first())
-            } else {
-                branches
-                    .iter()
-                    .find(|b| value.is_some_and(|v| allows(&types(resolve(b, root)), v)))
-                    .or_else(|| {
-                        branches
-                            .iter()
-                            .find(|b| types(resolve(b, root)) != ["null"])
-                    })
-                    .or(branches.first())
-            };
-            return match pick {
-                Some(b) => at(value, b, root, fill, depth + 1),
-                None => value.cloned().unwrap_or(Value::Null),
-            };
+            return one_of(value, branches, root, fill, depth);
         }
     }
     if let Some(first) = schema
@@ -153,9 +130,52 @@ fn at(value: Option<&Value>, schema: &Value, root: &Value, fill: &Fill, depth: u
     {
         return at(value, first, root, fill, depth + 1);
     }
-    let allowed = types(schema);
-    let ty = match value {
-        Some(v) if allows(&allowed, v) => match type_of(v) {
+    typed(value, schema, root, fill, depth)
+}
+
+/// `value` made to fit one of `branches`: kept when it fits one, else made to fit the branch
+/// of its type (deep inside a recursive schema: the one that ends it).
+fn one_of(
+    value: Option<&Value>,
+    branches: &[Value],
+    root: &Value,
+    fill: &Fill,
+    depth: usize,
+) -> Value {
+    if let Some(v) = value {
+        if branches.iter().any(|b| fits(v, b, root)) {
+            return v.clone();
+        }
+    }
+    // Deep inside a recursive schema, prefer a branch that ends it.
+    let pick = if depth >= MAX_DEPTH {
+        branches
+            .iter()
+            .find(|b| types(resolve(b, root)) == ["null"])
+            .or(branches.first())
+    } else {
+        branches
+            .iter()
+            .find(|b| value.is_some_and(|v| allows(&types(resolve(b, root)), v)))
+            .or_else(|| {
+                branches
+                    .iter()
+                    .find(|b| types(resolve(b, root)) != ["null"])
+            })
+            .or(branches.first())
+    };
+    match pick {
+        Some(b) => at(value, b, root, fill, depth + 1),
+        None => value.cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// The type the result takes: the value's own when the schema allows it (an integer where
+/// only numbers are allowed counts as a number, and the other way round), else the first
+/// non-null type the schema allows.
+fn target_type<'a>(value: Option<&Value>, allowed: &[&'a str]) -> &'a str {
+    match value {
+        Some(v) if allows(allowed, v) => match type_of(v) {
             "integer" if !allowed.is_empty() && !allowed.contains(&"integer") => "number",
             "number" if !allowed.is_empty() && !allowed.contains(&"number") => "integer",
             t => t,
@@ -169,7 +189,12 @@ fn at(value: Option<&Value>, schema: &Value, root: &Value, fill: &Fill, depth: u
                 Some(v) => type_of(v),
                 None => "string",
             }),
-    };
+    }
+}
+
+/// `value` made to fit a schema without `const`, `enum` or combinators: by its type.
+fn typed(value: Option<&Value>, schema: &Value, root: &Value, fill: &Fill, depth: usize) -> Value {
+    let ty = target_type(value, &types(schema));
     // A value of the wrong type is not kept (except a number written as a string, and so on).
     let value = value.filter(|v| {
         allows(&[ty], v) || ty == "string" || ty == "number" || ty == "integer" || ty == "boolean"
@@ -179,17 +204,22 @@ fn at(value: Option<&Value>, schema: &Value, root: &Value, fill: &Fill, depth: u
         "array" => array(value.and_then(Value::as_array), schema, root, fill, depth),
         "string" => string(value, schema, fill),
         "integer" | "number" => number(value, schema, ty == "integer"),
-        "boolean" => match value {
-            Some(Value::Bool(b)) => json!(b),
-            Some(Value::String(s)) if s == "true" || s == "false" => json!(s == "true"),
-            _ => schema
-                .get("default")
-                .filter(|d| d.is_boolean())
-                .cloned()
-                .unwrap_or(json!(false)),
-        },
+        "boolean" => boolean(value, schema),
         "null" => Value::Null,
         _ => value.cloned().unwrap_or(Value::Null),
+    }
+}
+
+/// A boolean: the value's, `"true"` / `"false"` as one, else the schema's default or false.
+fn boolean(value: Option<&Value>, schema: &Value) -> Value {
+    match value {
+        Some(Value::Bool(b)) => json!(b),
+        Some(Value::String(s)) if s == "true" || s == "false" => json!(s == "true"),
+        _ => schema
+            .get("default")
+            .filter(|d| d.is_boolean())
+            .cloned()
+            .unwrap_or(json!(false)),
     }
 }
 
