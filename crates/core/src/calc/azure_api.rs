@@ -306,34 +306,24 @@ pub fn dated_suffix_ok(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::types::api::{Auto, Hyperparameters, Integration, JobMethod, WandbIntegration};
+    use crate::types::api::{Auto, Hyperparameters, JobMethod};
     use serde_json::json;
     use std::collections::BTreeMap;
 
     fn req(method: Method) -> CreateJobRequest {
-        CreateJobRequest {
-            model: "gpt-4o-mini-2024-07-18".into(),
-            training_file: "file-1".into(),
-            validation_file: Some("file-2".into()),
-            suffix: Some("w".into()),
-            method: JobMethod::new(
-                method,
-                Hyperparameters {
-                    n_epochs: Some(Auto::Value(2)),
-                    batch_size: Some(Auto::Auto),
-                    beta: Some(Auto::Value(0.1)),
-                    ..Default::default()
-                },
-            ),
-            seed: Some(7),
-            integrations: vec![Integration::Wandb {
-                wandb: WandbIntegration {
-                    project: "p".into(),
-                    ..Default::default()
-                },
-            }],
-            metadata: BTreeMap::from([("idempotency_key".to_string(), "k".to_string())]),
-        }
+        let mut r = crate::types::api::sample_job_request(method);
+        r.validation_file = Some("file-2".into());
+        r.method = JobMethod::new(
+            method,
+            Hyperparameters {
+                n_epochs: Some(Auto::Value(2)),
+                batch_size: Some(Auto::Auto),
+                beta: Some(Auto::Value(0.1)),
+                ..Default::default()
+            },
+        );
+        r.metadata = BTreeMap::from([("idempotency_key".to_string(), "k".to_string())]);
+        r
     }
 
     #[test]

@@ -309,6 +309,27 @@ pub struct List<T> {
     pub has_more: bool,
 }
 
+/// A job request with every field set (suffix `w`, seed 7, a W&B integration), for the tests
+/// of its body here and of each Azure version's body (`calc::azure_api`).
+#[cfg(test)]
+pub(crate) fn sample_job_request(method: Method) -> CreateJobRequest {
+    CreateJobRequest {
+        model: "gpt-4o-mini-2024-07-18".into(),
+        training_file: "file-1".into(),
+        validation_file: None,
+        suffix: Some("w".into()),
+        method: JobMethod::new(method, Hyperparameters::default()),
+        seed: Some(7),
+        integrations: vec![Integration::Wandb {
+            wandb: WandbIntegration {
+                project: "p".into(),
+                ..Default::default()
+            },
+        }],
+        metadata: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,28 +352,16 @@ mod tests {
 
     #[test]
     fn create_job_body_has_the_api_shape() {
-        let body = CreateJobRequest {
-            model: "gpt-4o-mini-2024-07-18".into(),
-            training_file: "file-1".into(),
-            validation_file: None,
-            suffix: Some("w".into()),
-            method: JobMethod::new(
-                Method::Dpo,
-                Hyperparameters {
-                    n_epochs: Some(Auto::Value(2)),
-                    beta: Some(Auto::Auto),
-                    ..Default::default()
-                },
-            ),
-            seed: Some(7),
-            integrations: vec![Integration::Wandb {
-                wandb: WandbIntegration {
-                    project: "p".into(),
-                    ..Default::default()
-                },
-            }],
-            metadata: BTreeMap::from([("run_id".to_string(), "r".to_string())]),
-        };
+        let mut body = sample_job_request(Method::Dpo);
+        body.method = JobMethod::new(
+            Method::Dpo,
+            Hyperparameters {
+                n_epochs: Some(Auto::Value(2)),
+                beta: Some(Auto::Auto),
+                ..Default::default()
+            },
+        );
+        body.metadata = BTreeMap::from([("run_id".to_string(), "r".to_string())]);
         assert_eq!(
             serde_json::to_value(&body).unwrap(),
             json!({
