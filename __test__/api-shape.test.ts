@@ -195,6 +195,38 @@ test.each(Object.keys(CALLS))('%s refuses an unknown option with ERR_INVALID_OPT
   expect(ft.isFineTuneError(e)).toBe(true)
 })
 
+// ---- every option a declaration lists is one the call reads ----
+
+/** Each call's options type, with the required options it needs besides. */
+const OPTION_TYPES: [string, string, (o: object) => unknown][] = [
+  ['validateTrainingData', 'ValidateOptions', (o) => ft.validateTrainingData('t.jsonl', o as any)],
+  ['evaluateModel', 'EvaluateOptions', (o) => ft.evaluateModel({ model: 'gpt-4o-mini', ...o } as any)],
+  ['getFineTuneJob', 'JobOptions', (o) => ft.getFineTuneJob('k', o as any)],
+  ['importFineTuneJob', 'ImportJobOptions', (o) => ft.importFineTuneJob('ftjob-abc', { agentName: 'A', modelKey: 'k', ...o } as any)],
+  ['checkRegisteredModels', 'CheckOptions', (o) => ft.checkRegisteredModels(o as any)],
+  ['removeRegisteredModel', 'RemoveModelOptions', (o) => ft.removeRegisteredModel('k', o as any)],
+  ['listModelVersions', 'RegistryOptions', (o) => ft.listModelVersions('k', o as any)],
+  ['listRegisteredModels', 'ListModelsOptions', (o) => ft.listRegisteredModels(o as any)],
+]
+
+test.each(OPTION_TYPES)('every option %s declares (%s) is read by the call, none refused as unknown', async (_name, typeName, call) => {
+  const names = declared(typeName).getProperties().map((p) => p.name)
+  expect(names.length).toBeGreaterThan(0)
+  const unknown: string[] = []
+  for (const key of names) {
+    // A value of no option's type: the call stops while reading its options, before any work.
+    let e: any
+    try {
+      await call({ [key]: [[Symbol.iterator.toString()]] })
+    } catch (err) {
+      e = err
+    }
+    expect({ key, code: e?.code }).toEqual({ key, code: 'ERR_INVALID_OPTION' })
+    if (/unknown field/.test(e.message)) unknown.push(key)
+  }
+  expect(unknown).toEqual([])
+})
+
 // ---- registry writes wait for the lock off the JavaScript thread ----
 
 /** Another process holding the registry's write lock (`flock`, as the library takes it) until its stdin closes. */
