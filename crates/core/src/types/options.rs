@@ -283,8 +283,13 @@ pub struct ConnectionOptions {
     /// Gives a Microsoft Entra ID token for a scope (JavaScript's `azureToken`): used on Azure
     /// when no API key is given. Not read from JSON: the binding sets it from the callback.
     #[serde(skip)]
-    pub token: Option<super::progress::TokenFn>,
+    pub token: Option<TokenFn>,
 }
+
+/// Gives an access token for the scope it is called with (a secret: never logged or stored).
+pub type TokenFn = std::sync::Arc<
+    dyn Fn(&str) -> futures::future::BoxFuture<'static, Result<String>> + Send + Sync,
+>;
 
 /// The options of a call that talks to the API: each embeds one [`ConnectionOptions`].
 pub trait Connected {

@@ -25,10 +25,7 @@ pub struct RunContext {
     pub azure_token: Option<TokenFn>,
 }
 
-/// Gives an access token for the scope it is called with (a secret: never logged or stored).
-pub type TokenFn = Arc<
-    dyn Fn(&str) -> futures::future::BoxFuture<'static, super::error::Result<String>> + Send + Sync,
->;
+pub use super::options::TokenFn;
 
 impl RunContext {
     /// Hands `ev` to the progress callback, if there is one.
