@@ -330,9 +330,7 @@ pub(crate) fn call_options<O: serde::de::DeserializeOwned>(
     cancel: &core::CancellationToken,
 ) -> core::Result<O> {
     let o = read::options_object(env, options)?;
-    read::signal(env, o.as_ref(), cancel)?;
-    let json = convert::options_json(env, o.as_ref(), &["signal"])?;
-    core::options::from_json_object(json, "options")
+    with_signal(env, o.as_ref(), cancel, &[])
 }
 
 /// Reads the options object of a call that talks to the API: as [`call_options`], and
@@ -343,12 +341,23 @@ pub(crate) fn remote_options<O: serde::de::DeserializeOwned + core::options::Con
     cancel: &core::CancellationToken,
 ) -> core::Result<O> {
     let o = read::options_object(env, options)?;
-    read::signal(env, o.as_ref(), cancel)?;
     let token = azure_token(env, o.as_ref())?;
-    let json = convert::options_json(env, o.as_ref(), &["signal", "azureToken"])?;
-    let mut opts: O = core::options::from_json_object(json, "options")?;
+    let mut opts: O = with_signal(env, o.as_ref(), cancel, &["azureToken"])?;
     opts.connection_mut().token = token;
     Ok(opts)
+}
+
+/// `signal` of `o`, then its other keys but `skip` as the core's `O`.
+fn with_signal<O: serde::de::DeserializeOwned>(
+    env: &Env,
+    o: Option<&Object>,
+    cancel: &core::CancellationToken,
+    skip: &[&str],
+) -> core::Result<O> {
+    read::signal(env, o, cancel)?;
+    let skip: Vec<&str> = ["signal"].iter().chain(skip).copied().collect();
+    let json = convert::options_json(env, o, &skip)?;
+    core::options::from_json_object(json, "options")
 }
 
 /// The `azureToken` option of `o`, as the core's token provider.
