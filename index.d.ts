@@ -29,6 +29,15 @@ export interface FineTuneError extends Error {
   report?: DatasetReport
 }
 
+// The options of every call that talks to the API extend `ConnectionOptions` (declared once,
+// below): these merge with the declarations napi generates from the Rust structs.
+export interface FineTuneOptions extends ConnectionOptions {}
+export interface JobOptions extends ConnectionOptions {}
+export interface CheckOptions extends ConnectionOptions {}
+export interface EvaluateOptions extends ConnectionOptions {}
+export interface ImportJobOptions extends ConnectionOptions {}
+export interface RemoveModelOptions extends ConnectionOptions {}
+
 // ---- generated from the core's types by tests/typescript.rs: do not edit below ----
 /**
  * What `trainAndRegisterFineTunedModel` (and `importFineTuneJob`) registered.
@@ -1015,6 +1024,7 @@ export declare function cancelFineTune(modelKey: string, options?: JobOptions | 
 
 /**
  * Options of `checkRegisteredModels`. An unknown option is refused (`ERR_INVALID_OPTION`).
+ * Without an API key (`ConnectionOptions`), the dates recorded in the registry are used.
  * (Declares the TypeScript type; the core's `CheckOptions` reads the values.)
  */
 export interface CheckOptions {
@@ -1022,30 +1032,6 @@ export interface CheckOptions {
   withinDays?: number
   /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
-  /**
-   * API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure). Without one, the
-   * recorded dates are used.
-   */
-  apiKey?: string
-  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
-  baseUrl?: string
-  /** Organization id; default `OPENAI_ORG_ID`. */
-  organization?: string
-  /** Project id; default `OPENAI_PROJECT_ID`. */
-  project?: string
-  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
-  azureEndpoint?: string
-  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
-  apiVersion?: string
-  /**
-   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-   * Asked before each request, so it may refresh. Never logged or stored.
-   */
-  azureToken?: ((scope: string) => Promise<string>) | null
-  /** Retries per request (default 2). */
-  maxRetries?: number
   /**
    * The whole call (one request per base model) gives up after this many ms with
    * `ERR_TIMEOUT`. Default: no bound but the requests' own.
@@ -1070,6 +1056,57 @@ export interface CheckOptions {
  * `getFineTuneJob`; without an API key, the recorded dates are used.
  */
 export declare function checkRegisteredModels(options?: CheckOptions | null): Promise<Array<ModelCheck>>
+
+/**
+ * How to reach the API: OpenAI, an OpenAI-compatible server, or Azure OpenAI. Every call that
+ * talks to the API takes these (`FineTuneOptions`, `JobOptions`, `CheckOptions`,
+ * `EvaluateOptions`, `ImportJobOptions`, `RemoveModelOptions` extend it). Options left unset
+ * fall back to the environment variables openai-node reads.
+ */
+export interface ConnectionOptions {
+  /**
+   * API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` on Azure). Never logged,
+   * returned or stored.
+   */
+  apiKey?: string | null
+  /**
+   * API base URL; default `OPENAI_BASE_URL`, else (for a job's calls) the API its run was
+   * journaled with, else `https://api.openai.com/v1`.
+   */
+  baseUrl?: string | null
+  /** Organization id; default `OPENAI_ORG_ID`. */
+  organization?: string | null
+  /** Project id; default `OPENAI_PROJECT_ID`. */
+  project?: string | null
+  /**
+   * Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
+   * `AZURE_OPENAI_ENDPOINT`. Without `apiVersion`, requests go to Azure's v1 API
+   * (`{endpoint}/openai/v1/...`, no api-version); the key (default `AZURE_OPENAI_API_KEY`)
+   * goes in the `api-key` header; without a key, `azureToken` gives a Microsoft Entra ID
+   * token. An explicit `baseUrl` wins over it (`https://<resource>.openai.azure.com/openai/v1`
+   * as `baseUrl` is the v1 API too). See docs/azure.md.
+   */
+  azureEndpoint?: string | null
+  /**
+   * Azure OpenAI `api-version`: `"v1"` (the default: Azure's v1 API), or a dated version,
+   * `"2025-04-01-preview"` or `"2024-10-21"` (`{endpoint}/openai/...?api-version=`), which
+   * refuse what they cannot do before anything is sent (`ERR_INVALID_OPTION`: DPO, W&B,
+   * metadata and pause on 2024-10-21; metadata on 2025-04-01-preview; a suffix over 40
+   * characters or outside `a-z A-Z 0-9 - _` on both). Default `OPENAI_API_VERSION`, else v1.
+   */
+  apiVersion?: 'v1' | '2025-04-01-preview' | '2024-10-21' | (string & {}) | null
+  /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
+  maxRetries?: number | null
+  /**
+   * Gives a Microsoft Entra ID access token for the scope it is called with: Azure's
+   * control plane for `azureDeployment` and `checkRegisteredModels`
+   * (`"https://management.azure.com/.default"`; default `AZURE_ACCESS_TOKEN`) and, when no API key is given, Azure OpenAI's data plane
+   * (`"https://cognitiveservices.azure.com/.default"`, sent as `Authorization: Bearer`).
+   * E.g. `(scope) => credential.getToken(scope).then((t) => t.token)` with
+   * `@azure/identity`. Asked before each request, so it may refresh. Never logged or stored.
+   */
+  azureToken?: ((scope: string) => Promise<string>) | null
+}
 
 /** Seeded fault injection: the same seed and request order give the same faults. */
 export interface EmulatorFaults {
@@ -1243,25 +1280,6 @@ export interface EvaluateOptions {
   maxAnswerTokens?: number
   /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
-  /** API key; default `OPENAI_API_KEY`. Never logged, returned or stored. */
-  apiKey?: string
-  baseUrl?: string
-  organization?: string
-  project?: string
-  azureEndpoint?: string
-  apiVersion?: string
-  /**
-   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-   * Asked before each request, so it may refresh. Never logged or stored.
-   */
-  azureToken?: ((scope: string) => Promise<string>) | null
-  /**
-   * Retries per request (default 8 in an evaluation: it sends many); 429s honour
-   * `retry-after`.
-   */
-  maxRetries?: number
   /**
    * Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
    * request. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
@@ -1389,31 +1407,6 @@ export interface FineTuneOptions {
   validation?: string | null
   /** Suffix of the fine-tuned model's name: at most 64 of `A-Z a-z 0-9 - _ .`. */
   suffix?: string | null
-  /** API key; default `OPENAI_API_KEY`. Never logged, returned or stored. */
-  apiKey?: string | null
-  /** API base URL; default `OPENAI_BASE_URL`, else `https://api.openai.com/v1`. */
-  baseUrl?: string | null
-  /** Organization id; default `OPENAI_ORG_ID`. */
-  organization?: string | null
-  /** Project id; default `OPENAI_PROJECT_ID`. */
-  project?: string | null
-  /**
-   * Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
-   * `AZURE_OPENAI_ENDPOINT`. Without `apiVersion`, requests go to Azure's v1 API
-   * (`{endpoint}/openai/v1/...`, no api-version); the key (default `AZURE_OPENAI_API_KEY`)
-   * goes in the `api-key` header; without a key, `azureToken` gives a Microsoft Entra ID
-   * token. An explicit `baseUrl` wins over it (`https://<resource>.openai.azure.com/openai/v1`
-   * as `baseUrl` is the v1 API too). See docs/azure.md.
-   */
-  azureEndpoint?: string | null
-  /**
-   * Azure OpenAI `api-version`: `"v1"` (the default: Azure's v1 API), or a dated version,
-   * `"2025-04-01-preview"` or `"2024-10-21"` (`{endpoint}/openai/...?api-version=`), which
-   * refuse what they cannot do before anything is sent (`ERR_INVALID_OPTION`: DPO, W&B,
-   * metadata and pause on 2024-10-21; metadata on 2025-04-01-preview; a suffix over 40
-   * characters or outside `a-z A-Z 0-9 - _` on both). Default `OPENAI_API_VERSION`, else v1.
-   */
-  apiVersion?: 'v1' | '2025-04-01-preview' | '2024-10-21' | (string & {}) | null
   /**
    * Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
    * relative to the current directory.
@@ -1433,8 +1426,6 @@ export interface FineTuneOptions {
    * too). The file stays journaled: a later call waits for it again, never uploads again.
    */
   fileProcessingTimeoutMs?: number | null
-  /** Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2). */
-  maxRetries?: number | null
   /** URL sources larger than this many bytes are refused (default 1 GiB). */
   maxDownloadBytes?: number | null
   /**
@@ -1497,15 +1488,6 @@ export interface FineTuneOptions {
    * `2026-03-01`.
    */
   azureDeployment?: { subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Standard' | 'GlobalStandard' | 'DeveloperTier' | 'Developer' | null; capacity?: number | null; managementUrl?: string | null; apiVersion?: string | null } | null
-  /**
-   * Gives a Microsoft Entra ID access token for the scope it is called with: Azure's
-   * control plane for `azureDeployment` (`"https://management.azure.com/.default"`; default
-   * `AZURE_ACCESS_TOKEN`) and, when no API key is given, Azure OpenAI's data plane
-   * (`"https://cognitiveservices.azure.com/.default"`, sent as `Authorization: Bearer`).
-   * E.g. `(scope) => credential.getToken(scope).then((t) => t.token)` with
-   * `@azure/identity`. Asked before each request, so it may refresh. Never logged or stored.
-   */
-  azureToken?: ((scope: string) => Promise<string>) | null
   /**
    * When `modelKey` is registered: `"error"` (default) refuses with
    * `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
@@ -1618,27 +1600,6 @@ export interface ImportJobOptions {
   onExisting?: 'error' | 'newVersion' | null
   /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
-  /** API key; default `OPENAI_API_KEY`. */
-  apiKey?: string
-  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
-  baseUrl?: string
-  /** Organization id; default `OPENAI_ORG_ID`. */
-  organization?: string
-  /** Project id; default `OPENAI_PROJECT_ID`. */
-  project?: string
-  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
-  azureEndpoint?: string
-  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
-  apiVersion?: string
-  /**
-   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-   * Asked before each request, so it may refresh. Never logged or stored.
-   */
-  azureToken?: ((scope: string) => Promise<string>) | null
-  /** Retries per request (default 2). */
-  maxRetries?: number
   /**
    * The whole call gives up after this many ms with `ERR_TIMEOUT`. Default: no bound but
    * the requests' own.
@@ -1667,27 +1628,6 @@ export declare function isFineTuneError(e: unknown): e is FineTuneError
 export interface JobOptions {
   /** Path of `models.json` (the journal is beside it). */
   registryPath?: string
-  /** API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure). */
-  apiKey?: string
-  /** API base URL; default `OPENAI_BASE_URL`, else the run's own API, else OpenAI's. */
-  baseUrl?: string
-  /** Organization id; default `OPENAI_ORG_ID`. */
-  organization?: string
-  /** Project id; default `OPENAI_PROJECT_ID`. */
-  project?: string
-  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
-  azureEndpoint?: string
-  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
-  apiVersion?: string
-  /**
-   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-   * Asked before each request, so it may refresh. Never logged or stored.
-   */
-  azureToken?: ((scope: string) => Promise<string>) | null
-  /** Retries per request (default 2). */
-  maxRetries?: number
   /**
    * The whole call (every request and retry) gives up after this many ms with
    * `ERR_TIMEOUT`. Default: no bound but the requests' own.
@@ -1749,6 +1689,7 @@ export interface RegistryOptions {
 
 /**
  * Options of `removeRegisteredModel`. An unknown option is refused (`ERR_INVALID_OPTION`).
+ * The connection (`ConnectionOptions`) is used only with `deleteRemote`.
  * (Declares the TypeScript type; the core's `RemoveOptions` reads the values.)
  */
 export interface RemoveModelOptions {
@@ -1759,27 +1700,6 @@ export interface RemoveModelOptions {
   deleteRemote?: boolean
   /** Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`. */
   registryPath?: string
-  /** API key (only used with `deleteRemote`); default `OPENAI_API_KEY`. */
-  apiKey?: string
-  /** API base URL; default `OPENAI_BASE_URL`, else OpenAI's. */
-  baseUrl?: string
-  /** Organization id; default `OPENAI_ORG_ID`. */
-  organization?: string
-  /** Project id; default `OPENAI_PROJECT_ID`. */
-  project?: string
-  /** Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`. */
-  azureEndpoint?: string
-  /** Azure `api-version`; default `OPENAI_API_VERSION`. */
-  apiVersion?: string
-  /**
-   * Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-   * called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-   * `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-   * Asked before each request, so it may refresh. Never logged or stored.
-   */
-  azureToken?: ((scope: string) => Promise<string>) | null
-  /** Retries per request (default 2). */
-  maxRetries?: number
   /**
    * The whole call (the deletions and the registry write) gives up after this many ms with
    * `ERR_TIMEOUT`; the entry stays until a call finishes. Default: no bound but the

@@ -202,6 +202,7 @@ const OPTION_TYPES: [string, string, (o: object) => unknown][] = [
   ['validateTrainingData', 'ValidateOptions', (o) => ft.validateTrainingData('t.jsonl', o as any)],
   ['evaluateModel', 'EvaluateOptions', (o) => ft.evaluateModel({ model: 'gpt-4o-mini', ...o } as any)],
   ['getFineTuneJob', 'JobOptions', (o) => ft.getFineTuneJob('k', o as any)],
+  ['cancelFineTune', 'ConnectionOptions', (o) => ft.cancelFineTune('k', o as any)],
   ['importFineTuneJob', 'ImportJobOptions', (o) => ft.importFineTuneJob('ftjob-abc', { agentName: 'A', modelKey: 'k', ...o } as any)],
   ['checkRegisteredModels', 'CheckOptions', (o) => ft.checkRegisteredModels(o as any)],
   ['removeRegisteredModel', 'RemoveModelOptions', (o) => ft.removeRegisteredModel('k', o as any)],

@@ -96,22 +96,6 @@ pub struct EvaluateOptions {
     pub max_answer_tokens: Option<f64>,
     /// Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
     pub registry_path: Option<String>,
-    /// API key; default `OPENAI_API_KEY`. Never logged, returned or stored.
-    pub api_key: Option<String>,
-    pub base_url: Option<String>,
-    pub organization: Option<String>,
-    pub project: Option<String>,
-    pub azure_endpoint: Option<String>,
-    pub api_version: Option<String>,
-    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-    /// Asked before each request, so it may refresh. Never logged or stored.
-    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
-    pub azure_token: Option<crate::TokenCallback>,
-    /// Retries per request (default 8 in an evaluation: it sends many); 429s honour
-    /// `retry-after`.
-    pub max_retries: Option<f64>,
     /// Aborts the evaluation (`ABORT_ERR`); an already aborted signal stops it before any
     /// request. Anything but a real `AbortSignal` is `ERR_INVALID_OPTION`.
     #[napi(ts_type = "AbortSignal | null")]

@@ -59,33 +59,6 @@ pub struct FineTuneOptions {
     /// Suffix of the fine-tuned model's name: at most 64 of `A-Z a-z 0-9 - _ .`.
     #[napi(ts_type = "string | null")]
     pub suffix: Option<String>,
-    /// API key; default `OPENAI_API_KEY`. Never logged, returned or stored.
-    #[napi(ts_type = "string | null")]
-    pub api_key: Option<String>,
-    /// API base URL; default `OPENAI_BASE_URL`, else `https://api.openai.com/v1`.
-    #[napi(ts_type = "string | null")]
-    pub base_url: Option<String>,
-    /// Organization id; default `OPENAI_ORG_ID`.
-    #[napi(ts_type = "string | null")]
-    pub organization: Option<String>,
-    /// Project id; default `OPENAI_PROJECT_ID`.
-    #[napi(ts_type = "string | null")]
-    pub project: Option<String>,
-    /// Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
-    /// `AZURE_OPENAI_ENDPOINT`. Without `apiVersion`, requests go to Azure's v1 API
-    /// (`{endpoint}/openai/v1/...`, no api-version); the key (default `AZURE_OPENAI_API_KEY`)
-    /// goes in the `api-key` header; without a key, `azureToken` gives a Microsoft Entra ID
-    /// token. An explicit `baseUrl` wins over it (`https://<resource>.openai.azure.com/openai/v1`
-    /// as `baseUrl` is the v1 API too). See docs/azure.md.
-    #[napi(ts_type = "string | null")]
-    pub azure_endpoint: Option<String>,
-    /// Azure OpenAI `api-version`: `"v1"` (the default: Azure's v1 API), or a dated version,
-    /// `"2025-04-01-preview"` or `"2024-10-21"` (`{endpoint}/openai/...?api-version=`), which
-    /// refuse what they cannot do before anything is sent (`ERR_INVALID_OPTION`: DPO, W&B,
-    /// metadata and pause on 2024-10-21; metadata on 2025-04-01-preview; a suffix over 40
-    /// characters or outside `a-z A-Z 0-9 - _` on both). Default `OPENAI_API_VERSION`, else v1.
-    #[napi(ts_type = "'v1' | '2025-04-01-preview' | '2024-10-21' | (string & {}) | null")]
-    pub api_version: Option<String>,
     /// Path of the registry; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`
     /// relative to the current directory.
     #[napi(ts_type = "string | null")]
@@ -103,9 +76,6 @@ pub struct FineTuneOptions {
     /// too). The file stays journaled: a later call waits for it again, never uploads again.
     #[napi(ts_type = "number | null")]
     pub file_processing_timeout_ms: Option<f64>,
-    /// Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2).
-    #[napi(ts_type = "number | null")]
-    pub max_retries: Option<f64>,
     /// URL sources larger than this many bytes are refused (default 1 GiB).
     #[napi(ts_type = "number | null")]
     pub max_download_bytes: Option<f64>,
@@ -172,14 +142,6 @@ pub struct FineTuneOptions {
         ts_type = "{ subscriptionId: string; resourceGroup: string; resourceName: string; deploymentName?: string | null; sku?: 'Standard' | 'GlobalStandard' | 'DeveloperTier' | 'Developer' | null; capacity?: number | null; managementUrl?: string | null; apiVersion?: string | null } | null"
     )]
     pub azure_deployment: Option<serde_json::Value>,
-    /// Gives a Microsoft Entra ID access token for the scope it is called with: Azure's
-    /// control plane for `azureDeployment` (`"https://management.azure.com/.default"`; default
-    /// `AZURE_ACCESS_TOKEN`) and, when no API key is given, Azure OpenAI's data plane
-    /// (`"https://cognitiveservices.azure.com/.default"`, sent as `Authorization: Bearer`).
-    /// E.g. `(scope) => credential.getToken(scope).then((t) => t.token)` with
-    /// `@azure/identity`. Asked before each request, so it may refresh. Never logged or stored.
-    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
-    pub azure_token: Option<TokenCallback>,
     /// When `modelKey` is registered: `"error"` (default) refuses with
     /// `ERR_DUPLICATE_MODEL_KEY`; `"newVersion"` trains a new version of it (the previous
     /// models stay in the entry's `versions`).
@@ -200,6 +162,61 @@ pub struct FineTuneOptions {
     /// line). Both files are checked and uploaded.
     #[napi(ts_type = "number | null")]
     pub validation_split: Option<f64>,
+}
+
+/// How to reach the API: OpenAI, an OpenAI-compatible server, or Azure OpenAI. Every call that
+/// talks to the API takes these (`FineTuneOptions`, `JobOptions`, `CheckOptions`,
+/// `EvaluateOptions`, `ImportJobOptions`, `RemoveModelOptions` extend it). Options left unset
+/// fall back to the environment variables openai-node reads.
+#[napi(object, object_to_js = false)]
+pub struct ConnectionOptions {
+    /// API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` on Azure). Never logged,
+    /// returned or stored.
+    #[napi(ts_type = "string | null")]
+    pub api_key: Option<String>,
+
+    /// API base URL; default `OPENAI_BASE_URL`, else (for a job's calls) the API its run was
+    /// journaled with, else `https://api.openai.com/v1`.
+    #[napi(ts_type = "string | null")]
+    pub base_url: Option<String>,
+
+    /// Organization id; default `OPENAI_ORG_ID`.
+    #[napi(ts_type = "string | null")]
+    pub organization: Option<String>,
+
+    /// Project id; default `OPENAI_PROJECT_ID`.
+    #[napi(ts_type = "string | null")]
+    pub project: Option<String>,
+
+    /// Azure OpenAI endpoint (`https://<resource>.openai.azure.com`); default
+    /// `AZURE_OPENAI_ENDPOINT`. Without `apiVersion`, requests go to Azure's v1 API
+    /// (`{endpoint}/openai/v1/...`, no api-version); the key (default `AZURE_OPENAI_API_KEY`)
+    /// goes in the `api-key` header; without a key, `azureToken` gives a Microsoft Entra ID
+    /// token. An explicit `baseUrl` wins over it (`https://<resource>.openai.azure.com/openai/v1`
+    /// as `baseUrl` is the v1 API too). See docs/azure.md.
+    #[napi(ts_type = "string | null")]
+    pub azure_endpoint: Option<String>,
+
+    /// Azure OpenAI `api-version`: `"v1"` (the default: Azure's v1 API), or a dated version,
+    /// `"2025-04-01-preview"` or `"2024-10-21"` (`{endpoint}/openai/...?api-version=`), which
+    /// refuse what they cannot do before anything is sent (`ERR_INVALID_OPTION`: DPO, W&B,
+    /// metadata and pause on 2024-10-21; metadata on 2025-04-01-preview; a suffix over 40
+    /// characters or outside `a-z A-Z 0-9 - _` on both). Default `OPENAI_API_VERSION`, else v1.
+    #[napi(ts_type = "'v1' | '2025-04-01-preview' | '2024-10-21' | (string & {}) | null")]
+    pub api_version: Option<String>,
+
+    /// Retries per request on connection errors, timeouts, 408, 409, 429 and 5xx (default 2).
+    #[napi(ts_type = "number | null")]
+    pub max_retries: Option<f64>,
+
+    /// Gives a Microsoft Entra ID access token for the scope it is called with: Azure's
+    /// control plane for `azureDeployment` and `checkRegisteredModels`
+    /// (`"https://management.azure.com/.default"`; default `AZURE_ACCESS_TOKEN`) and, when no API key is given, Azure OpenAI's data plane
+    /// (`"https://cognitiveservices.azure.com/.default"`, sent as `Authorization: Bearer`).
+    /// E.g. `(scope) => credential.getToken(scope).then((t) => t.token)` with
+    /// `@azure/identity`. Asked before each request, so it may refresh. Never logged or stored.
+    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
+    pub azure_token: Option<TokenCallback>,
 }
 
 /// The `azureToken` callback, called with the token's scope.

@@ -85,26 +85,6 @@ pub fn resolve_model(env: Env, model_or_key: Unknown, options: Option<Object>) -
 pub struct JobOptions {
     /// Path of `models.json` (the journal is beside it).
     pub registry_path: Option<String>,
-    /// API key; default `OPENAI_API_KEY` (`AZURE_OPENAI_API_KEY` for Azure).
-    pub api_key: Option<String>,
-    /// API base URL; default `OPENAI_BASE_URL`, else the run's own API, else OpenAI's.
-    pub base_url: Option<String>,
-    /// Organization id; default `OPENAI_ORG_ID`.
-    pub organization: Option<String>,
-    /// Project id; default `OPENAI_PROJECT_ID`.
-    pub project: Option<String>,
-    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
-    pub azure_endpoint: Option<String>,
-    /// Azure `api-version`; default `OPENAI_API_VERSION`.
-    pub api_version: Option<String>,
-    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-    /// Asked before each request, so it may refresh. Never logged or stored.
-    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
-    pub azure_token: Option<crate::TokenCallback>,
-    /// Retries per request (default 2).
-    pub max_retries: Option<f64>,
     /// The whole call (every request and retry) gives up after this many ms with
     /// `ERR_TIMEOUT`. Default: no bound but the requests' own.
     pub timeout_ms: Option<f64>,

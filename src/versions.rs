@@ -88,6 +88,7 @@ pub fn rollback_model(
 }
 
 /// Options of `removeRegisteredModel`. An unknown option is refused (`ERR_INVALID_OPTION`).
+/// The connection (`ConnectionOptions`) is used only with `deleteRemote`.
 /// (Declares the TypeScript type; the core's `RemoveOptions` reads the values.)
 #[napi(object, object_to_js = false)]
 pub struct RemoveModelOptions {
@@ -96,26 +97,6 @@ pub struct RemoveModelOptions {
     pub delete_remote: Option<bool>,
     /// Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
     pub registry_path: Option<String>,
-    /// API key (only used with `deleteRemote`); default `OPENAI_API_KEY`.
-    pub api_key: Option<String>,
-    /// API base URL; default `OPENAI_BASE_URL`, else OpenAI's.
-    pub base_url: Option<String>,
-    /// Organization id; default `OPENAI_ORG_ID`.
-    pub organization: Option<String>,
-    /// Project id; default `OPENAI_PROJECT_ID`.
-    pub project: Option<String>,
-    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
-    pub azure_endpoint: Option<String>,
-    /// Azure `api-version`; default `OPENAI_API_VERSION`.
-    pub api_version: Option<String>,
-    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-    /// Asked before each request, so it may refresh. Never logged or stored.
-    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
-    pub azure_token: Option<crate::TokenCallback>,
-    /// Retries per request (default 2).
-    pub max_retries: Option<f64>,
     /// The whole call (the deletions and the registry write) gives up after this many ms with
     /// `ERR_TIMEOUT`; the entry stays until a call finishes. Default: no bound but the
     /// requests' own.
@@ -163,26 +144,6 @@ pub struct ImportJobOptions {
     pub on_existing: Option<String>,
     /// Path of `models.json`; default `FINE_TUNED_MODELS_PATH`, else `fine-tuned/models.json`.
     pub registry_path: Option<String>,
-    /// API key; default `OPENAI_API_KEY`.
-    pub api_key: Option<String>,
-    /// API base URL; default `OPENAI_BASE_URL`, else OpenAI's.
-    pub base_url: Option<String>,
-    /// Organization id; default `OPENAI_ORG_ID`.
-    pub organization: Option<String>,
-    /// Project id; default `OPENAI_PROJECT_ID`.
-    pub project: Option<String>,
-    /// Azure OpenAI endpoint; default `AZURE_OPENAI_ENDPOINT`.
-    pub azure_endpoint: Option<String>,
-    /// Azure `api-version`; default `OPENAI_API_VERSION`.
-    pub api_version: Option<String>,
-    /// Azure without an API key: gives a Microsoft Entra ID access token for the scope it is
-    /// called with (`"https://cognitiveservices.azure.com/.default"`, sent as
-    /// `Authorization: Bearer`), e.g. `(scope) => credential.getToken(scope).then((t) => t.token)`.
-    /// Asked before each request, so it may refresh. Never logged or stored.
-    #[napi(ts_type = "((scope: string) => Promise<string>) | null")]
-    pub azure_token: Option<crate::TokenCallback>,
-    /// Retries per request (default 2).
-    pub max_retries: Option<f64>,
     /// The whole call gives up after this many ms with `ERR_TIMEOUT`. Default: no bound but
     /// the requests' own.
     pub timeout_ms: Option<f64>,

@@ -29,6 +29,15 @@ export interface FineTuneError extends Error {
   report?: DatasetReport
 }
 
+// The options of every call that talks to the API extend `ConnectionOptions` (declared once,
+// below): these merge with the declarations napi generates from the Rust structs.
+export interface FineTuneOptions extends ConnectionOptions {}
+export interface JobOptions extends ConnectionOptions {}
+export interface CheckOptions extends ConnectionOptions {}
+export interface EvaluateOptions extends ConnectionOptions {}
+export interface ImportJobOptions extends ConnectionOptions {}
+export interface RemoveModelOptions extends ConnectionOptions {}
+
 // ---- generated from the core's types by tests/typescript.rs: do not edit below ----
 /**
  * What `trainAndRegisterFineTunedModel` (and `importFineTuneJob`) registered.
