@@ -11,11 +11,11 @@ mod stream;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::jobs::fine_tuned_models;
+use crate::learned::text_of;
 use crate::models::is_base_chat_model;
 use crate::server::{Flavor, OnAzure};
 use crate::state::AppState;
 use crate::util::{now_ms, random_id, secs};
-use answer::text_of;
 use axum::body::Bytes;
 use axum::extract::{Extension, Path, State};
 use axum::response::{IntoResponse, Response};

@@ -54,7 +54,8 @@ fn words(text: &str) -> HashSet<String> {
         .collect()
 }
 
-fn text_of(content: &Value) -> String {
+/// The text of a message's `content`: the string, or its parts' `text` joined by spaces.
+pub(crate) fn text_of(content: &Value) -> String {
     match content {
         Value::String(s) => s.clone(),
         Value::Array(parts) => parts
@@ -66,7 +67,8 @@ fn text_of(content: &Value) -> String {
     }
 }
 
-fn role(m: &Value) -> &str {
+/// A message's `role` (empty when absent).
+pub(crate) fn role(m: &Value) -> &str {
     m.get("role").and_then(Value::as_str).unwrap_or("")
 }
 

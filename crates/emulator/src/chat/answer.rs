@@ -5,7 +5,7 @@
 
 use crate::chat::request::{ChatParams, Format, Tool, ToolChoice};
 use crate::chat::schema::{conform, fits, Fill};
-use crate::learned::hash;
+use crate::learned::{hash, role, text_of};
 use crate::state::AppState;
 use crate::util::random_id;
 use fine_tune_dataset::{token_bytes, Encoding};
@@ -25,22 +25,6 @@ pub(crate) struct Choice {
     pub completion_tokens: u64,
     /// `logprobs.content` entries, one per content token, when asked for.
     pub logprobs: Option<Vec<Value>>,
-}
-
-pub(crate) fn text_of(content: &Value) -> String {
-    match content {
-        Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(" "),
-        _ => String::new(),
-    }
-}
-
-fn role(m: &Value) -> &str {
-    m.get("role").and_then(Value::as_str).unwrap_or("")
 }
 
 /// The names of the functions an assistant message calls (`None`: it calls none).

@@ -1,8 +1,10 @@
 //! `CreateChatCompletionRequest`, read and checked as OpenAI checks it: each bad parameter is a
 //! 400 `invalid_request_error` naming it (`param`), worded like OpenAI's.
 
+// The roles a message may have: the same as a training example's (OpenAI's spec).
 use crate::chat::schema::strict_violation;
 use crate::errors::{ApiError, ApiResult};
+use fine_tune_dataset::rules::ROLES;
 use serde_json::{Map, Value};
 
 /// A function the request offers (`tools[].function`).
@@ -147,15 +149,6 @@ fn decimal(req: &Map<String, Value>, key: &str, min: f64, max: f64) -> ApiResult
     }
     Ok(())
 }
-
-const ROLES: &[&str] = &[
-    "system",
-    "developer",
-    "user",
-    "assistant",
-    "tool",
-    "function",
-];
 
 /// Roles, required fields, and tool messages answering exactly the calls before them.
 fn check_messages(messages: &[Value]) -> ApiResult<()> {
