@@ -164,7 +164,6 @@ pub fn evaluate_model(
     let ctx = core::RunContext {
         cancel,
         progress: progress.as_ref().map(progress::Delivery::callback),
-        azure_token: None,
     };
     settle(&env, async move {
         let result = core::evaluate::evaluate_model(opts, ctx).await;

@@ -291,9 +291,11 @@ pub fn train_and_register_fine_tuned_model(
         )?;
         let token = azure_token(&env, o)?;
         let json = convert::options_json(&env, o, &["signal", "onProgress", "azureToken"])?;
-        Ok((core::TrainOptions::from_json(json)?, on_progress, token))
+        let mut opts = core::TrainOptions::from_json(json)?;
+        opts.connection.token = token;
+        Ok((opts, on_progress))
     };
-    let (opts, on_progress, token) = match read() {
+    let (opts, on_progress) = match read() {
         Ok(v) => v,
         Err(e) => return settle(&env, async move { Err::<core::RegisteredModel, _>(e) }),
     };
@@ -301,7 +303,6 @@ pub fn train_and_register_fine_tuned_model(
     let ctx = core::RunContext {
         cancel,
         progress: progress.as_ref().map(progress::Delivery::callback),
-        azure_token: token,
     };
     settle(&env, async move {
         let result = core::train_and_register(opts, ctx).await;

@@ -10,7 +10,7 @@ use crate::calc::lifecycle::iso;
 use crate::infra::client::Client;
 use crate::infra::journal::{Journal, RunRecord};
 use crate::infra::registry::{self, Registry};
-use crate::infra::resolve::{resolve_with_token, Resolved};
+use crate::infra::resolve::{resolve, Resolved};
 use crate::infra::source;
 use crate::infra::task::blocking;
 use crate::ops::job::cancel_run;
@@ -32,8 +32,8 @@ fn run_id() -> String {
 
 /// Checks what needs no network: options, sources, the duplicate key (before any lock or
 /// download), and local files' existence (and, on Azure, their size).
-async fn precheck(opts: TrainOptions, ctx: &RunContext) -> Result<(Resolved, Registry)> {
-    let r = resolve_with_token(opts, ctx.azure_token.as_ref())?;
+async fn precheck(opts: TrainOptions) -> Result<(Resolved, Registry)> {
+    let r = resolve(opts)?;
     if let Some(a) = &r.opts.azure_deployment {
         azure::plan(a, &r.opts.model_key)?;
     }
@@ -112,7 +112,7 @@ async fn train_and_register_inner(
     caller: RunContext,
     started: tokio::time::Instant,
 ) -> Result<RegisteredModel> {
-    let (r, registry) = precheck(opts, &caller).await?;
+    let (r, registry) = precheck(opts).await?;
     // The stages run with a token of their own: the caller's abort, or the deadline.
     let ctx = RunContext {
         cancel: caller.cancel.child_token(),

@@ -250,12 +250,6 @@ pub fn connection(o: ConnectionOptions) -> Result<Connection> {
     connection_in(o, &env, token.as_ref())
 }
 
-/// [`connection`] with a Microsoft Entra ID token provider for Azure without a key.
-pub fn connection_with_token(o: ConnectionOptions, token: Option<&TokenFn>) -> Result<Connection> {
-    let token = token.cloned().or_else(|| o.token.clone());
-    connection_in(o, &env, token.as_ref())
-}
-
 /// [`connection`] with `env` as the environment.
 fn connection_in(
     o: ConnectionOptions,

@@ -11,12 +11,11 @@ use sha2::{Digest, Sha256};
 
 use crate::calc::checks::check_run;
 use crate::infra::client::IDEMPOTENCY_KEY;
-use crate::infra::connection::{connection_with_token, Connection};
+use crate::infra::connection::{connection, Connection};
 use crate::infra::registry::registry_path;
 use crate::types::api::{CreateJobRequest, JobMethod};
 use crate::types::error::Result;
 use crate::types::options::{ConnectionOptions, DownloadLimits, TrainOptions, RESERVED_METADATA};
-use crate::types::progress::TokenFn;
 
 /// Options after every check: what the pipeline runs with.
 #[derive(Debug, Clone)]
@@ -37,25 +36,19 @@ pub struct Resolved {
 
 /// Runs every check that needs no disk and no network, in the order a user would want the
 /// answers, and fills in the environment fallbacks.
-pub fn resolve(o: TrainOptions) -> Result<Resolved> {
-    resolve_with_token(o, None)
-}
-
-/// [`resolve`] with the `azureToken` provider (Azure without a key authenticates with it).
-/// On Azure, an option the API version cannot honour is refused here (see
+///
+/// Azure without a key authenticates with the options' token provider (`azureToken`). On
+/// Azure, an option the API version cannot honour is refused here (see
 /// `calc::azure_api::ApiCaps::check_run`), and a suffix derived from the agent's name is made
 /// to fit the version's rule.
-pub fn resolve_with_token(mut o: TrainOptions, token: Option<&TokenFn>) -> Result<Resolved> {
+pub fn resolve(mut o: TrainOptions) -> Result<Resolved> {
     let mut s = check_run(&mut o)?;
     let registry_path = registry_path(o.registry_path.clone());
     // The key goes to the connection only (never kept in the options).
-    let connection = connection_with_token(
-        ConnectionOptions {
-            api_key: o.connection.api_key.take(),
-            ..o.connection.clone()
-        },
-        token,
-    )?;
+    let connection = connection(ConnectionOptions {
+        api_key: o.connection.api_key.take(),
+        ..o.connection.clone()
+    })?;
     if let Some(caps) = connection.caps() {
         let user_suffix = o.suffix.as_deref().map(str::trim).filter(|x| !x.is_empty());
         let user_metadata = o

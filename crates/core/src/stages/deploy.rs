@@ -49,7 +49,7 @@ pub async fn deploy(run: &Run<'_>, fine_tuned_model: Option<&str>) -> Result<Dep
         format!("https://{res}.openai.azure.com/openai/v1")
     };
     let token = match &plan {
-        Some(_) => control_plane_auth(run.ctx.azure_token.as_ref()),
+        Some(_) => control_plane_auth(r.opts.connection.token.as_ref()),
         None => None,
     };
     let (Some(plan), Some(token)) = (plan.clone(), token) else {

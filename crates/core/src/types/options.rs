@@ -280,8 +280,11 @@ pub struct ConnectionOptions {
     /// them), not an option JavaScript passes (`None`: openai-node's, 0.5 s doubling to 8 s).
     #[serde(skip)]
     pub retry_delays: Option<RetryDelays>,
-    /// Gives a Microsoft Entra ID token for a scope (JavaScript's `azureToken`): used on Azure
-    /// when no API key is given. Not read from JSON: the binding sets it from the callback.
+    /// Gives a Microsoft Entra ID token for a scope (JavaScript's `azureToken`): Azure OpenAI's
+    /// data plane when no API key is given (`https://cognitiveservices.azure.com/.default`),
+    /// and Azure's control plane (`https://management.azure.com/.default`; else
+    /// `AZURE_ACCESS_TOKEN` is read) for deployments. Not read from JSON: the binding sets it
+    /// from the callback.
     #[serde(skip)]
     pub token: Option<TokenFn>,
 }

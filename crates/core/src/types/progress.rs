@@ -18,11 +18,6 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Receives progress events.
     pub progress: Option<ProgressFn>,
-    /// Gives a Microsoft Entra ID access token for a scope: Azure's control plane
-    /// (`https://management.azure.com/.default`; else `AZURE_ACCESS_TOKEN` is read) and, when
-    /// no API key is given, Azure OpenAI's data plane
-    /// (`https://cognitiveservices.azure.com/.default`).
-    pub azure_token: Option<TokenFn>,
 }
 
 pub use super::options::TokenFn;
