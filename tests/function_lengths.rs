@@ -37,12 +37,12 @@ struct Fns<'a> {
 }
 
 fn is_test(attrs: &[syn::Attribute]) -> bool {
+    // `#[test]`, `#[tokio::test]`, or `#[cfg(test)]`.
     attrs.iter().any(|a| {
-        a.path().is_ident("test")
+        a.path().segments.last().is_some_and(|s| s.ident == "test")
             || (a.path().is_ident("cfg")
                 && a.parse_args::<syn::Meta>()
                     .is_ok_and(|m| m.path().is_ident("test")))
-            || a.path().segments.last().is_some_and(|s| s.ident == "test")
     })
 }
 
